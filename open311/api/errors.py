@@ -1,0 +1,64 @@
+"""One table from what went wrong to (HTTP status, message), rendered as GeoReport errors."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from open311.errors import InvalidApiKey, InvalidInput, NotFound, Open311Error
+from open311.wire.formats import CONTENT_TYPES, FORMATS, error_payload, render
+
+log = logging.getLogger(__name__)
+
+DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
+    (InvalidInput, 400),
+    (InvalidApiKey, 403),
+    (NotFound, 404),
+]
+
+# Safe wording for HTTP-level failures; werkzeug's own descriptions mention HTML and servers.
+HTTP_MESSAGES = {
+    400: "the request could not be understood",
+    404: "no such resource; GeoReport resources end in .json or .xml",
+    405: "method not allowed on this resource",
+    413: "the request body is too large",
+    415: "unsupported content type; send application/x-www-form-urlencoded, "
+    "multipart/form-data or application/json",
+}
+
+
+def requested_format() -> str:
+    """The format the client asked for, or XML (the spec's mandatory one) when none can be told."""
+    fmt = g.get("fmt")
+    if fmt in FORMATS:
+        return fmt
+    suffix = request.path.rsplit(".", 1)[-1] if "." in request.path else ""
+    return suffix if suffix in FORMATS else "xml"
+
+
+def error_response(status: int, problems: list[str]) -> Response:
+    fmt = requested_format()
+    body = render(error_payload([(status, p) for p in problems]), fmt, "errors")
+    return Response(body, status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def handle_domain_error(error: Open311Error) -> Response:
+    status = next(code for cls, code in DOMAIN_STATUS if isinstance(error, cls))
+    return error_response(status, list(error.problems))
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    message = getattr(error, "open311_message", None) or HTTP_MESSAGES.get(status, error.name)
+    response = error_response(status, [message])
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    # The traceback goes to the log; the client learns only that it was our fault.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, ["internal server error"])

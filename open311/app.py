@@ -1,0 +1,27 @@
+"""The app factory's body: configuration, database, blueprints and error rendering."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from open311.api import database, errors
+from open311.api.smorest import Api
+from open311.config import Settings
+from open311.errors import Open311Error
+
+
+def build_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(Settings().flask_config())
+    app.config.update(overrides or {})
+    database.init_app(app)
+    api = Api(app)
+
+    from open311.api.georeport import blp as georeport
+
+    api.register_blueprint(georeport)
+    app.register_error_handler(Open311Error, errors.handle_domain_error)
+    app.register_error_handler(HTTPException, errors.handle_http_exception)
+    app.register_error_handler(Exception, errors.handle_unexpected)
+    return app

@@ -1,0 +1,121 @@
+"""The `open311` command: local database, migrations, demo data, API keys and the server."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from open311 import create_app
+from open311.config import LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT
+
+
+def _session():
+    return current_app.extensions["open311.sessions"]()
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+def main() -> None:
+    """Open311 GeoReport v2 server with a 311 back office, on PostgreSQL + PostGIS."""
+
+
+@main.group()
+def db() -> None:
+    """The database: the project-local cluster and its migrations."""
+
+
+@db.command("up")
+def db_up() -> None:
+    """Start the project-local PostgreSQL+PostGIS cluster under var/ (used when DATABASE_URL is
+    unset); initialises it the first time and does nothing if it is already running."""
+    from open311.db.cluster import ClusterError, LocalCluster
+
+    if os.environ.get("DATABASE_URL"):
+        click.echo("DATABASE_URL is set: using that database, no local cluster needed.")
+        return
+    port = int(os.environ.get("OPEN311_PGPORT", LOCAL_CLUSTER_PORT))
+    try:
+        url = LocalCluster(LOCAL_CLUSTER_DIR, port).up()
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"local PostgreSQL running: {url}")
+
+
+@db.command("down")
+def db_down() -> None:
+    """Stop the project-local cluster (its data stays in var/postgres)."""
+    from open311.db.cluster import LocalCluster
+
+    LocalCluster(LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT).stop()
+    click.echo("local PostgreSQL stopped")
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations up to REVISION (default: head)."""
+    from open311.db.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database migrated to {revision}")
+
+
+@main.command()
+@click.option("--skip-history", is_flag=True, help="Do not import the MyLA311 historical rows.")
+def seed(skip_history: bool) -> None:
+    """Load the demo city (Los Angeles): services with definitions, and real historical requests.
+    Safe to run again: what is already there is left alone."""
+    from open311.demo.seed import seed_demo_city
+
+    with _session() as session:
+        report = seed_demo_city(session, with_history=not skip_history)
+        session.commit()
+    for line in report:
+        click.echo(line)
+
+
+@main.group()
+def apikey() -> None:
+    """API keys of client applications (needed to POST requests)."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create a key for the application NAME and print it once; only its hash is stored."""
+    from open311.domain.apikeys import create_api_client
+
+    with _session() as session:
+        _client, key = create_api_client(session, name)
+        session.commit()
+    click.echo(key)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", default=lambda: int(os.environ.get("PORT", 5311)), show_default="5311 or $PORT"
+)
+@click.option(
+    "--workers",
+    default=lambda: int(os.environ.get("WEB_CONCURRENCY", 3)),
+    show_default="3 or $WEB_CONCURRENCY",
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn (as in production) on HOST:PORT."""
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "open311:create_app()",
+    ]
+    os.execvp(args[0], args)

@@ -1,0 +1,61 @@
+"""Settings: defaults overridden from the environment (DATABASE_URL, OPEN311_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_CLUSTER_DIR = PROJECT_ROOT / "var" / "postgres"
+LOCAL_CLUSTER_PORT = 54311
+
+
+def local_database_url(port: int | None = None) -> str:
+    """URL of the project-local cluster that `open311 db up` starts under var/."""
+    port = port or int(os.environ.get("OPEN311_PGPORT", LOCAL_CLUSTER_PORT))
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/open311"
+
+
+@dataclass
+class Settings:
+    """Everything the app reads from its environment, in one typed place."""
+
+    database_url: str = field(default_factory=lambda: os.environ.get("DATABASE_URL", ""))
+    # The public base URL advertised by discovery; empty means "the host the client used".
+    public_url: str = field(default_factory=lambda: os.environ.get("OPEN311_PUBLIC_URL", ""))
+    endpoint_type: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_ENDPOINT_TYPE", "production")
+    )
+    contact: str = field(
+        default_factory=lambda: os.environ.get(
+            "OPEN311_CONTACT", "Open311 API team, open311@example.org"
+        )
+    )
+    key_service: str = field(
+        default_factory=lambda: os.environ.get(
+            "OPEN311_KEY_SERVICE", "Ask the API team for a key: open311@example.org"
+        )
+    )
+    max_body_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("OPEN311_MAX_BODY_BYTES", 1024 * 1024))
+    )
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or local_database_url()
+
+    def flask_config(self) -> dict:
+        return {
+            "DATABASE_URL": self.resolved_database_url(),
+            "OPEN311_PUBLIC_URL": self.public_url,
+            "OPEN311_ENDPOINT_TYPE": self.endpoint_type,
+            "OPEN311_CONTACT": self.contact,
+            "OPEN311_KEY_SERVICE": self.key_service,
+            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            "API_TITLE": "open311",
+            "API_VERSION": "v2",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "JSON_SORT_KEYS": False,
+        }

@@ -1,0 +1,1 @@
+"""Persistence: engine and sessions, typed models, and the queries over them."""

@@ -1,0 +1,1 @@
+"""The demo city: Los Angeles catalogue and real MyLA311 history."""

@@ -1,0 +1,78 @@
+"""Check a request's answers to its service definition, datatype by datatype.
+
+Answers arrive as lists of strings per attribute code because form encoding can repeat a key
+(`attribute[C][]=a&attribute[C][]=b` or `attribute[C]=a&attribute[C]=b`); only multivaluelist
+may carry more than one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from open311.db.models import Datatype, Service, ServiceAttribute
+from open311.errors import InvalidInput
+from open311.wire.datetimes import format_w3c, parse_w3c
+
+MAX_STRING = 255
+MAX_TEXT = 4000
+
+
+def validate_answers(service: Service, raw: dict[str, list[str]]) -> dict[str, Any]:
+    """Normalised answers keyed by code; InvalidInput listing every problem found."""
+    by_code = {attribute.code: attribute for attribute in service.attributes}
+    problems: list[str] = []
+    answers: dict[str, Any] = {}
+    for code in raw:
+        if code not in by_code:
+            problems.append(f"attribute {code} is not part of service {service.service_code}")
+    for attribute in service.attributes:
+        values = [v.strip() for v in raw.get(attribute.code, []) if v.strip()]
+        if not attribute.variable:
+            if values:
+                problems.append(f"attribute {attribute.code} is informational and takes no value")
+            continue
+        if not values:
+            if attribute.required:
+                problems.append(f"attribute {attribute.code} is required")
+            continue
+        try:
+            answers[attribute.code] = _check(attribute, values)
+        except ValueError as exc:
+            problems.append(f"attribute {attribute.code}: {exc}")
+    if problems:
+        raise InvalidInput(*problems)
+    return answers
+
+
+def _check(attribute: ServiceAttribute, values: list[str]) -> Any:
+    kind = attribute.datatype
+    if kind == Datatype.multivaluelist:
+        allowed = {value.key for value in attribute.values}
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not among the allowed values")
+        return list(dict.fromkeys(values))
+    if len(values) > 1:
+        raise ValueError("takes a single value")
+    value = values[0]
+    if kind == Datatype.singlevaluelist:
+        if value not in {v.key for v in attribute.values}:
+            raise ValueError(f"{value} is not among the allowed values")
+        return value
+    if kind == Datatype.number:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{value} is not a finite number")
+        return value
+    if kind == Datatype.datetime:
+        return format_w3c(parse_w3c(value))
+    limit = MAX_TEXT if kind == Datatype.text else MAX_STRING
+    if len(value) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    if kind == Datatype.string and "\n" in value:
+        raise ValueError("a string attribute is a single line")
+    return value

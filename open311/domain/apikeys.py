@@ -1,0 +1,40 @@
+"""API keys: shown once at creation, stored as SHA-256.
+
+Keys are 256-bit random tokens, so a fast hash is enough (no dictionary to guess from) and lets
+the lookup be a unique-index probe instead of a scan of slow password hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy.orm import Session
+
+from open311.db import queries
+from open311.db.models import ApiClient
+from open311.errors import InvalidApiKey
+
+PREFIX_LENGTH = 8
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def create_api_client(session: Session, name: str) -> tuple[ApiClient, str]:
+    """A new active client and its key in plain text; the caller shows it once."""
+    key = secrets.token_urlsafe(32)
+    client = ApiClient(name=name, key_hash=hash_key(key), key_prefix=key[:PREFIX_LENGTH])
+    session.add(client)
+    session.flush()
+    return client, key
+
+
+def authenticate(session: Session, key: str | None) -> ApiClient:
+    if not key:
+        raise InvalidApiKey("api_key was not provided")
+    client = queries.get_api_client_by_hash(session, hash_key(key))
+    if client is None or not client.active:
+        raise InvalidApiKey("api_key not recognised")
+    return client

@@ -1,0 +1,95 @@
+"""Filing a service request: the checks the spec asks for, then one row and its requester."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy.orm import Session
+
+from open311.db.models import (
+    ApiClient,
+    Jurisdiction,
+    Requester,
+    ServiceRequest,
+    ServiceType,
+    Status,
+)
+from open311.domain.answers import validate_answers
+from open311.domain.catalogue import get_service
+from open311.errors import InvalidInput
+
+PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
+
+
+@dataclass
+class Submission:
+    """A POST requests body after its fields were parsed and typed."""
+
+    service_code: str
+    lat: float | None = None
+    long: float | None = None
+    address_string: str | None = None
+    address_id: str | None = None
+    description: str | None = None
+    media_url: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    channel: str = "api"
+
+
+def check_location(submission: Submission) -> None:
+    has_lat, has_long = submission.lat is not None, submission.long is not None
+    if has_lat != has_long:
+        raise InvalidInput("lat and long must be sent together")
+    if not (has_lat or submission.address_string or submission.address_id):
+        raise InvalidInput("a location is required: lat+long, address_string or address_id")
+
+
+def submit(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    client: ApiClient | None,
+    submission: Submission,
+    now: datetime | None = None,
+) -> ServiceRequest:
+    """Validate and store; nothing is written unless every check passed (the caller commits)."""
+    service = get_service(session, jurisdiction, submission.service_code)
+    check_location(submission)
+    answers = validate_answers(service, submission.attributes)
+    now = now or datetime.now(UTC)
+    location = None
+    if submission.lat is not None and submission.long is not None:
+        location = from_shape(Point(submission.long, submission.lat), srid=4326)
+    request = ServiceRequest(
+        jurisdiction_id=jurisdiction.id,
+        service=service,
+        status=Status.open,
+        description=submission.description,
+        agency_responsible=service.agency_responsible,
+        service_notice=service.service_notice,
+        requested_datetime=now,
+        updated_datetime=now,
+        address=submission.address_string,
+        address_id=submission.address_id,
+        location=location,
+        media_url=submission.media_url,
+        attribute_values=answers,
+        channel=submission.channel,
+        api_client_id=client.id if client else None,
+        token=secrets.token_urlsafe(12) if service.type == ServiceType.batch else None,
+    )
+    personal = {name: getattr(submission, name) for name in PERSONAL_FIELDS}
+    if any(personal.values()):
+        request.requester = Requester(**personal)
+    session.add(request)
+    session.flush()
+    return request

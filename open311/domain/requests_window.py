@@ -1,0 +1,44 @@
+"""The GET requests window: the spec's 90 days and 1000 results, made exact (digest §11)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from open311.db.models import Status
+from open311.db.queries import RequestFilter
+from open311.errors import InvalidInput
+
+MAX_SPAN = timedelta(days=90)
+MAX_RESULTS = 1000
+
+
+def request_filter(
+    *,
+    service_request_ids: tuple[str, ...] = (),
+    service_codes: tuple[str, ...] = (),
+    statuses: tuple[Status, ...] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> RequestFilter:
+    """No dates: the last 90 days; one bound: 90 days from or to it; wider spans are refused."""
+    if service_request_ids:
+        return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
+    if start is None and end is None:
+        end = now or datetime.now(UTC)
+        start = end - MAX_SPAN
+    elif start is None:
+        start = end - MAX_SPAN
+    elif end is None:
+        end = start + MAX_SPAN
+    if end < start:
+        raise InvalidInput("end_date is earlier than start_date")
+    if end - start > MAX_SPAN:
+        raise InvalidInput("start_date and end_date may span at most 90 days")
+    return RequestFilter(
+        service_codes=service_codes,
+        statuses=statuses,
+        start=start,
+        end=end,
+        limit=MAX_RESULTS,
+    )

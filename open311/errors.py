@@ -1,0 +1,45 @@
+"""Domain errors: what went wrong, in words a client may show; the API edge maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class Open311Error(Exception):
+    """Base of every error the API reports to a client; `problems` may hold several messages."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems: tuple[str, ...] = problems or (self.default_message,)
+
+    default_message = "the request could not be processed"
+
+
+class InvalidInput(Open311Error):
+    """A missing, malformed or out-of-range argument (GeoReport: 400)."""
+
+
+class InvalidApiKey(Open311Error):
+    """Missing, unknown or disabled api_key (GeoReport: 403)."""
+
+    default_message = "api_key missing or not recognised"
+
+
+class NotFound(Open311Error):
+    """An unknown service_code, service_request_id, token or jurisdiction_id (GeoReport: 404)."""
+
+    default_message = "not found"
+
+
+class UnknownService(NotFound):
+    pass
+
+
+class UnknownRequest(NotFound):
+    pass
+
+
+class UnknownToken(NotFound):
+    pass
+
+
+class UnknownJurisdiction(NotFound):
+    pass

@@ -1,0 +1,115 @@
+"""GeoReport v2 representations: which fields each resource carries, in the spec's order.
+
+Only public fields are read here; the requester's personal data is not reachable from these
+functions' inputs, which is what keeps it out of every GET response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+
+from open311.db.models import Datatype, Service, ServiceAttribute, ServiceRequest, ServiceType
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+LIST_TYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value if value else None
+
+
+def service_item(service: Service) -> dict[str, Any]:
+    return {
+        "service_code": service.service_code,
+        "service_name": service.service_name,
+        "description": _blank_to_none(service.description),
+        "metadata": service.metadata_,
+        "type": service.type.value,
+        "keywords": _blank_to_none(service.keywords),
+        "group": _blank_to_none(service.group),
+    }
+
+
+def attribute_item(attribute: ServiceAttribute) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "variable": attribute.variable,
+        "code": attribute.code,
+        "datatype": attribute.datatype.value,
+        "required": attribute.required,
+        "datatype_description": _blank_to_none(attribute.datatype_description),
+        "order": attribute.position,
+        "description": attribute.description,
+    }
+    if attribute.datatype in LIST_TYPES:
+        item["values"] = [{"key": v.key, "name": v.name} for v in attribute.values]
+    return item
+
+
+def service_definition(service: Service) -> dict[str, Any]:
+    return {
+        "service_code": service.service_code,
+        "attributes": [attribute_item(a) for a in service.attributes],
+    }
+
+
+def request_item(request: ServiceRequest) -> dict[str, Any]:
+    lat = long = None
+    if request.location is not None:
+        point = to_shape(request.location)
+        lat, long = point.y, point.x
+    return {
+        "service_request_id": request.service_request_id,
+        "status": request.status.value,
+        "status_notes": _blank_to_none(request.status_notes),
+        "service_name": request.service.service_name,
+        "service_code": request.service.service_code,
+        "description": _blank_to_none(request.description),
+        "agency_responsible": _blank_to_none(request.agency_responsible),
+        "service_notice": _blank_to_none(request.service_notice),
+        "requested_datetime": request.requested_datetime,
+        "updated_datetime": request.updated_datetime,
+        "expected_datetime": request.expected_datetime,
+        "address": _blank_to_none(request.address),
+        "address_id": _blank_to_none(request.address_id),
+        "zipcode": _blank_to_none(request.zipcode),
+        "lat": lat,
+        "long": long,
+        "media_url": _blank_to_none(request.media_url),
+    }
+
+
+def post_result(request: ServiceRequest, account_id: str | None) -> dict[str, Any]:
+    """realtime: the id; batch: a token instead; blackbox: neither (spec §5)."""
+    item: dict[str, Any] = {}
+    if request.service.type == ServiceType.realtime:
+        item["service_request_id"] = request.service_request_id
+    elif request.service.type == ServiceType.batch:
+        item["token"] = request.token
+    item["service_notice"] = _blank_to_none(request.service_notice)
+    item["account_id"] = account_id
+    return item
+
+
+def token_item(request: ServiceRequest) -> dict[str, Any]:
+    return {"service_request_id": request.service_request_id, "token": request.token}
+
+
+def discovery(
+    *, url: str, changeset: str, contact: str, key_service: str, endpoint_type: str
+) -> dict[str, Any]:
+    return {
+        "changeset": changeset,
+        "contact": contact,
+        "key_service": key_service,
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": url,
+                "changeset": changeset,
+                "type": endpoint_type,
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }

@@ -1,0 +1,38 @@
+"""Packaging for the open311 GeoReport v2 server."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="open311",
+    version="0.1.0",
+    description="Open311 GeoReport v2 server with a 311 back office, on PostgreSQL + PostGIS",
+    license="AGPL-3.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["open311", "open311.*"]),
+    include_package_data=True,
+    install_requires=[
+        "flask>=3.1,<4",
+        "flask-smorest>=0.46,<0.48",
+        "marshmallow>=4,<5",
+        "SQLAlchemy>=2.0,<2.2",
+        "GeoAlchemy2>=0.18,<0.21",
+        "shapely>=2.0,<3",
+        # The binary wheel needs no compiler or libpq headers on a fresh machine; same API.
+        "psycopg2-binary>=2.9,<3",
+        "alembic>=1.13,<2",
+        "gunicorn>=23",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-xdist>=3",
+            "ruff>=0.6",
+            "jsonschema>=4.20",
+            "rfc3339-validator",
+            "rfc3986-validator",
+            "schemathesis>=4,<5",
+            "requests",
+        ],
+    },
+    entry_points={"console_scripts": ["open311=open311.cli:main"]},
+)
