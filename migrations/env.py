@@ -8,16 +8,10 @@ from geoalchemy2 import alembic_helpers
 from open311.config import Settings
 from open311.db import models  # noqa: F401  (registers every table on Base.metadata)
 from open311.db.base import Base
+from open311.db.migrate import include_object
 from open311.db.session import make_engine
 
 config = context.config
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    # Tables that extensions own (PostGIS's spatial_ref_sys, topology, tiger) are not ours.
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
 def run_migrations_online() -> None:

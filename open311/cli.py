@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from open311 import create_app
-from open311.config import LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT
+from open311.config import LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT, PROJECT_ROOT
 
 
 def _session():
@@ -94,6 +94,57 @@ def apikey_create(name: str) -> None:
     click.echo(key)
 
 
+@apikey.command("check")
+@click.argument("key")
+def apikey_check(key: str) -> None:
+    """Exit 0 if KEY is an active API key, 1 otherwise."""
+    from open311.domain.apikeys import authenticate
+    from open311.errors import InvalidApiKey
+
+    with _session() as session:
+        try:
+            client = authenticate(session, key)
+        except InvalidApiKey as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"active key of {client.name}")
+
+
+DEMO_KEY_FILE = PROJECT_ROOT / "var" / "demo-api-key"
+
+
+@main.command("demo-banner")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 5311)))
+def demo_banner(port: int) -> None:
+    """Print a ready-to-use API key for the demo (kept in var/demo-api-key) and curl lines."""
+    from open311.domain.apikeys import authenticate, create_api_client
+    from open311.errors import InvalidApiKey
+
+    with _session() as session:
+        key = DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else ""
+        try:
+            authenticate(session, key)
+        except InvalidApiKey:
+            _client, key = create_api_client(session, "demo (make run)")
+            session.commit()
+            DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            DEMO_KEY_FILE.touch(mode=0o600)
+            DEMO_KEY_FILE.write_text(key + "\n")
+    base = f"http://127.0.0.1:{port}/open311/v2"
+    click.echo(
+        f"""
+open311 is starting on {base}
+
+  API key for POST (also in {DEMO_KEY_FILE.relative_to(PROJECT_ROOT)}):  {key}
+
+  curl -s {base}/services.json
+  curl -s {base}/services/ABANDONED-VEHICLE.xml
+  curl -s -X POST {base}/requests.json -d api_key={key} -d service_code=GRAFFITI \\
+       -d lat=34.0522 -d long=-118.2437 -d 'attribute[SURFACE]=wall' -d description='Tag on wall'
+  curl -s '{base}/requests.json?start_date=2017-12-27T00:00:00Z&end_date=2018-01-05T00:00:00Z'
+"""
+    )
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
@@ -119,3 +170,7 @@ def serve(host: str, port: int, workers: int) -> None:
         "open311:create_app()",
     ]
     os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,5 @@
 """A project-local PostgreSQL cluster (var/postgres): `make run` needs no database set up.
 
-
 PostgreSQL refuses to run as root, so when we are root the server programs run as the
 `postgres` system user that Debian's package creates, and the data directory belongs to it.
 """

@@ -1,0 +1,42 @@
+# The two commands: `make run` sets everything up and serves the API; `make test` sets up and tests.
+# Both work on a fresh Debian machine (as root, or with sudo) and are fast when re-run.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5311
+export PORT
+
+.PHONY: run test system database demo lint clean
+
+run: database demo
+	@$(BIN)/open311 demo-banner --port $(PORT)
+	$(BIN)/open311 serve --port $(PORT)
+
+test: system $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+system:
+	@scripts/ensure-system
+
+$(VENV)/.installed: setup.py pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+database: system $(VENV)/.installed
+	$(BIN)/open311 db up
+	$(BIN)/open311 db upgrade
+
+demo: database
+	$(BIN)/open311 seed
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	-$(BIN)/open311 db down
+	rm -rf $(VENV) var

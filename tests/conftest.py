@@ -1,0 +1,107 @@
+"""Real PostgreSQL + PostGIS for every test.
+
+With DATABASE_URL unset the suite starts its own throwaway cluster (initdb in a temporary
+directory, a free port, fsync off) and removes it at the end; with DATABASE_URL set it creates a
+fresh database on that server and drops it afterwards. Either way the schema comes from the
+Alembic migrations, and each test runs inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from open311 import create_app
+from open311.db.cluster import LocalCluster, free_port
+from open311.db.migrate import upgrade
+from open311.db.session import make_engine
+
+
+def _external_database(base_url: str) -> Iterator[str]:
+    url = make_url(base_url)
+    name = f"open311_test_{uuid.uuid4().hex[:8]}"
+    admin = dict(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres"
+    )
+    conn = psycopg2.connect(**{k: v for k, v in admin.items() if v is not None})
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+def _throwaway_cluster() -> Iterator[str]:
+    root = Path(tempfile.mkdtemp(prefix="open311-test-pg-"))
+    cluster = LocalCluster(root / "data", free_port(), durable=False)
+    try:
+        yield cluster.up("open311_test")
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    source = os.environ.get("DATABASE_URL")
+    databases = _external_database(source) if source else _throwaway_cluster()
+    url = next(databases)
+    upgrade(url)
+    yield url
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection in an outer transaction that the test never commits."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    # Sessions' commits become savepoint releases inside the outer transaction.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def app(database_url: str, session_factory: sessionmaker[Session]):
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True})
+    app.extensions["open311.sessions"] = session_factory
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
