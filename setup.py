@@ -9,7 +9,7 @@ setup(
     license="AGPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["open311", "open311.*"]),
-    include_package_data=True,
+    package_data={"open311.demo": ["*.json"]},
     install_requires=[
         "flask>=3.1,<4",
         "flask-smorest>=0.46,<0.48",

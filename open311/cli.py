@@ -139,7 +139,7 @@ open311 is starting on {base}
   curl -s {base}/services.json
   curl -s {base}/services/ABANDONED-VEHICLE.xml
   curl -s -X POST {base}/requests.json -d api_key={key} -d service_code=GRAFFITI \\
-       -d lat=34.0522 -d long=-118.2437 -d 'attribute[SURFACE]=wall' -d description='Tag on wall'
+       -d lat=34.0522 -d long=-118.2437 -d 'attribute[SURFACE]=WALL' -d description='Tag on wall'
   curl -s '{base}/requests.json?start_date=2017-12-27T00:00:00Z&end_date=2018-01-05T00:00:00Z'
 """
     )

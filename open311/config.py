@@ -11,6 +11,12 @@ LOCAL_CLUSTER_DIR = PROJECT_ROOT / "var" / "postgres"
 LOCAL_CLUSTER_PORT = 54311
 
 
+def geodata_dir() -> Path:
+    """The repository's geodata/ directory, or OPEN311_GEODATA_DIR when that is set."""
+    override = os.environ.get("OPEN311_GEODATA_DIR")
+    return Path(override) if override else PROJECT_ROOT / "geodata"
+
+
 def local_database_url(port: int | None = None) -> str:
     """URL of the project-local cluster that `open311 db up` starts under var/."""
     port = port or int(os.environ.get("OPEN311_PGPORT", LOCAL_CLUSTER_PORT))

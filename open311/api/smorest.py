@@ -50,7 +50,12 @@ class BaseSchema(Schema):
 
     @pre_load
     def drop_empty(self, data, **kwargs):
-        return {key: value for key, value in data.items() if value not in ("", None)}
+        # Whitespace-only counts as empty too: "   " is no more a value than "" (digest §1.4).
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None and not (isinstance(value, str) and not value.strip())
+        }
 
 
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:

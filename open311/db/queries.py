@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
 from open311.db.models import (
@@ -117,3 +118,23 @@ def get_request(
 
 def latest_catalogue_change(session: Session) -> datetime | None:
     return session.scalar(select(func.max(Jurisdiction.catalogue_changed_at)))
+
+
+def find_all_services_for_jurisdiction(
+    session: Session, jurisdiction: Jurisdiction
+) -> Sequence[Service]:
+    """Inactive ones included, with their definitions: for catalogue administration."""
+    return session.scalars(
+        select(Service)
+        .where(Service.jurisdiction_id == jurisdiction.id)
+        .options(selectinload(Service.attributes).selectinload(ServiceAttribute.values))
+    ).all()
+
+
+def find_existing_request_ids(session: Session, candidates: list[str]) -> set[str]:
+    # One array parameter rather than tens of thousands of IN-list binds.
+    ids = bindparam("ids", candidates, type_=ARRAY(String))
+    query = select(ServiceRequest.service_request_id).where(
+        ServiceRequest.service_request_id == any_(ids)
+    )
+    return set(session.scalars(query))

@@ -10,6 +10,16 @@ from open311.errors import InvalidInput
 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _shift(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta, stopping at the ends of the calendar instead of overflowing."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
 
 
 def request_filter(
@@ -24,13 +34,16 @@ def request_filter(
     """No dates: the last 90 days; one bound: 90 days from or to it; wider spans are refused."""
     if service_request_ids:
         return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that the W3C format allows.
+    start = start.astimezone(UTC) if start is not None else None
+    end = end.astimezone(UTC) if end is not None else None
     if start is None and end is None:
         end = now or datetime.now(UTC)
-        start = end - MAX_SPAN
+        start = _shift(end, -MAX_SPAN)
     elif start is None:
-        start = end - MAX_SPAN
+        start = _shift(end, -MAX_SPAN)
     elif end is None:
-        end = start + MAX_SPAN
+        end = _shift(start, MAX_SPAN)
     if end < start:
         raise InvalidInput("end_date is earlier than start_date")
     if end - start > MAX_SPAN:

@@ -20,11 +20,15 @@ def parse_w3c(value: str) -> datetime:
     # Python accepts at most microseconds; drop extra fractional digits.
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # An offset can push the instant outside what Python represents (0001-01-01T00:00:00+23:59).
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError(f"{value!r} is not a valid date and time") from None
+    return moment
 
 
 def format_w3c(moment: datetime) -> str:
     """Second precision in UTC, the one rendering every validator accepts."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: glibc's %Y drops the zero padding of years before 1000.
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
 import pytest
 import requests
-from sqlalchemy.engine import make_url
 
-from open311.db.cluster import free_port
-from open311.db.migrate import upgrade
 from open311.db.models import Datatype
 from open311.db.session import make_engine, make_session_factory
+from tests.e2e.servers import gunicorn, scratch_database
 from tests.factories import make_api_key, make_attribute, make_jurisdiction, make_service
-
-
-def _admin_connection(url: str):
-    parsed = make_url(url)
-    conn = psycopg2.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, dbname="postgres"
-    )
-    conn.autocommit = True
-    return conn
 
 
 @pytest.fixture(scope="module")
 def e2e_database(database_url: str) -> Iterator[str]:
-    """A database of its own: gunicorn commits, and the rolled-back tests must not see it."""
-    name = f"open311_e2e_{uuid.uuid4().hex[:8]}"
-    admin = _admin_connection(database_url)
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with scratch_database(database_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -66,32 +40,9 @@ def api_key(e2e_database: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(e2e_database: str, api_key: str, tmp_path_factory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "stderr.log"
-    log = log_path.open("wb")
-    env = os.environ | {"DATABASE_URL": e2e_database, "OPEN311_MAX_BODY_BYTES": "65536"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "open311.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}/open311/v2"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{base}/discovery.json", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                log.close()
-                pytest.fail(f"gunicorn did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    logs = tmp_path_factory.mktemp("gunicorn")
+    with gunicorn(e2e_database, logs, OPEN311_MAX_BODY_BYTES="65536") as base:
+        yield base
 
 
 def test_post_then_get_through_gunicorn(server: str, api_key: str):

@@ -1,0 +1,112 @@
+"""Seed the demo city: Los Angeles, its authored catalogue and ~30k real MyLA311 requests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from open311.config import geodata_dir
+from open311.db import queries
+from open311.db.models import Jurisdiction, ServiceRequest
+from open311.demo import myla311
+from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
+
+CITY_DIR = "los-angeles"
+# Oldest first: if an SR number ever appeared in two extracts, the earlier one would win.
+HISTORY_FILES = (
+    "myla311_sample_2017-12.csv",
+    "myla311_sample_2018-01.csv",
+    "myla311_sample_2020-01.csv",
+)
+
+
+def city_dir() -> Path:
+    return geodata_dir() / CITY_DIR
+
+
+def seed_demo_city(session: Session, with_history: bool = True) -> list[str]:
+    """Create or refresh the demo city and return a report, one line per part.
+
+    Adds and flushes only; the caller commits. Idempotent: a second run finds everything in
+    place, writes nothing and leaves catalogue_changed_at alone.
+    """
+    agencies = myla311.read_agencies(city_dir() / "agencies.csv")
+    catalogue = load_catalogue(agencies)
+    jurisdiction, state = ensure_jurisdiction(session, catalogue)
+    change, services = sync_services(session, jurisdiction, catalogue.services)
+    report = [
+        f"jurisdiction: {jurisdiction.jurisdiction_id} ({jurisdiction.name}, {state})",
+        f"services: {change.total} ({change.created} new, {change.updated} updated)",
+    ]
+    if with_history:
+        service_ids = {
+            spec.request_type: services[spec.service_code].id for spec in catalogue.services
+        }
+        report.extend(import_history(session, jurisdiction, service_ids, agencies))
+    return report
+
+
+def import_history(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    service_ids: Mapping[str, int],
+    agencies: Mapping[str, str],
+) -> list[str]:
+    """Insert the MyLA311 records that are not in the database yet, in one bulk statement.
+
+    The records keep the city's SR numbers as service_request_id, so those numbers are what makes
+    a re-run a no-op: existing ones are skipped before any parsing, and ON CONFLICT covers a
+    concurrent seed.
+    """
+    records = myla311.read_records(city_dir() / name for name in HISTORY_FILES)
+    present = queries.find_existing_request_ids(session, list(records))
+    rows: list[dict[str, Any]] = []
+    unknown_types: Counter[str] = Counter()
+    for sr_number, record in records.items():
+        if sr_number in present:
+            continue
+        request = myla311.to_city_request(record, agencies)
+        service_id = service_ids.get(request.request_type)
+        if service_id is None:
+            unknown_types[request.request_type] += 1
+            continue
+        rows.append(_row(request, jurisdiction.id, service_id))
+    inserted = 0
+    if rows:
+        table = ServiceRequest.__table__
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.service_request_id])
+            .returning(table.c.id)
+        )
+        # A list of parameter sets makes this an executemany, which SQLAlchemy sends as
+        # multi-row INSERT ... VALUES pages on the session's own connection and transaction.
+        inserted = len(session.execute(statement, rows).all())
+    report = [f"historical requests: {len(present) + inserted:,} ({inserted:,} new)"]
+    if unknown_types:
+        skipped = ", ".join(f"{name} ({count})" for name, count in unknown_types.most_common())
+        report.append(f"historical requests skipped, request type not in the catalogue: {skipped}")
+    return report
+
+
+def _row(request: myla311.CityRequest, jurisdiction_pk: int, service_pk: int) -> dict[str, Any]:
+    return {
+        "service_request_id": request.service_request_id,
+        "jurisdiction_id": jurisdiction_pk,
+        "service_id": service_pk,
+        "status": request.status,
+        "status_notes": request.status_notes,
+        "agency_responsible": request.agency_responsible,
+        "requested_datetime": request.requested_datetime,
+        "updated_datetime": request.updated_datetime,
+        "address": request.address,
+        "zipcode": request.zipcode,
+        "location": request.location,
+        "channel": request.channel,
+        "attribute_values": {},
+    }

@@ -1,0 +1,76 @@
+"""Every curl line in the README works as printed, against `open311 serve` on the demo city."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from open311.config import PROJECT_ROOT
+from open311.db.session import make_engine, make_session_factory
+from open311.demo.seed import seed_demo_city
+from tests.e2e.servers import gunicorn, scratch_database
+from tests.factories import make_api_key
+
+README = (PROJECT_ROOT / "README.md").read_text()
+PRINTED_BASE = "http://127.0.0.1:5311/open311/v2"
+
+
+def shell_blocks(section: str) -> list[str]:
+    body = README.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", body, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The demo city served by gunicorn, and a working directory holding var/demo-api-key."""
+    workdir = tmp_path_factory.mktemp("readme")
+    with scratch_database(database_url) as url:
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            seed_demo_city(session)
+            key = make_api_key(session, "readme")
+            session.commit()
+        engine.dispose()
+        (workdir / "var").mkdir()
+        (workdir / "var" / "demo-api-key").write_text(key + "\n")
+        with gunicorn(url, workdir) as base:
+            yield base, workdir
+
+
+def run(script: str, base: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", script.replace(PRINTED_BASE, base)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_try_it_line_succeeds(demo):
+    base, workdir = demo
+    block = shell_blocks("Try it")[0]
+    assert block.count("curl ") >= 20
+    # Same lines, but any HTTP error status or failed pipe stops the script.
+    strict = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n' + block
+    result = run(strict, base, workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '[{"code":' not in result.stdout and "<errors>" not in result.stdout
+    assert "1-870704831" in result.stdout  # the imported history answers too
+
+
+def test_every_error_line_gives_the_status_it_promises(demo):
+    base, workdir = demo
+    setup, errors = shell_blocks("Try it")[0], shell_blocks("Try it")[1]
+    variables = "\n".join(line for line in setup.splitlines() if line.startswith(("B=", "KEY=")))
+    commands = re.split(r"\n(?=curl )", errors.strip())
+    assert len(commands) >= 6
+    for command in commands:
+        expected = re.search(r"#\s*(\d{3})\s*$", command, flags=re.M).group(1)
+        probe = command.replace("curl -s", "curl -s -o /dev/null -w '%{http_code}'", 1)
+        result = run(f"{variables}\n{probe}", base, workdir)
+        assert result.stdout.strip() == expected, command
