@@ -30,9 +30,13 @@ from open311.db.session import make_engine
 def _external_database(base_url: str) -> Iterator[str]:
     url = make_url(base_url)
     name = f"open311_test_{uuid.uuid4().hex[:8]}"
-    admin = dict(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres"
-    )
+    admin = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": "postgres",
+    }
     conn = psycopg2.connect(**{k: v for k, v in admin.items() if v is not None})
     conn.autocommit = True
     with conn.cursor() as cur:

@@ -8,9 +8,11 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from open311.db.models import (
+    ApiClient,
     AttributeValue,
     Datatype,
     Jurisdiction,
@@ -105,3 +107,30 @@ def make_request(
 def make_api_key(session: Session, name: str = "test app") -> str:
     _client, key = create_api_client(session, name)
     return key
+
+
+def make_api_client(
+    session: Session, name: str = "test app", *, active: bool = True
+) -> tuple[ApiClient, str]:
+    """A client row and its plain key; `active=False` gives a disabled client's key."""
+    client, key = create_api_client(session, name)
+    client.active = active
+    session.flush()
+    return client, key
+
+
+def insert_requests(
+    session: Session, service: Service, requested: list[datetime], **overrides: Any
+) -> None:
+    """Many requests in one INSERT (ids from the database sequence), one per requested time."""
+    common = {
+        "jurisdiction_id": service.jurisdiction_id,
+        "service_id": service.id,
+        "status": Status.open,
+        "description": "Bulk request",
+    }
+    rows = [
+        common | {"requested_datetime": moment, "updated_datetime": moment} | overrides
+        for moment in requested
+    ]
+    session.execute(insert(ServiceRequest), rows)

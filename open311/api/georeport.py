@@ -31,6 +31,8 @@ blp = Blueprint(
 @blp.url_value_preprocessor
 def take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     fmt = (values or {}).pop("fmt", None)
+    for name, value in (values or {}).items():
+        reject_forbidden(name, value)
     if fmt is not None:
         g.fmt = fmt if fmt in FORMATS else None
         if g.fmt is None:

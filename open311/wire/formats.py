@@ -95,7 +95,8 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return format_w3c(value)
-    return escape(XML_FORBIDDEN.sub("", str(value)))
+    # A raw CR would come back as LF from any XML parser; the character reference keeps it.
+    return escape(XML_FORBIDDEN.sub("", str(value)), {"\r": "&#13;"})
 
 
 def error_payload(problems: list[tuple[int, str]]) -> list[dict[str, Any]]:
