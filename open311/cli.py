@@ -10,7 +10,12 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from open311 import create_app
-from open311.config import LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT, PROJECT_ROOT
+from open311.config import (
+    LOCAL_CLUSTER_DIR,
+    LOCAL_CLUSTER_PORT_FILE,
+    PROJECT_ROOT,
+    local_cluster_port,
+)
 
 
 def _session():
@@ -31,16 +36,22 @@ def db() -> None:
 def db_up() -> None:
     """Start the project-local PostgreSQL+PostGIS cluster under var/ (used when DATABASE_URL is
     unset); initialises it the first time and does nothing if it is already running."""
-    from open311.db.cluster import ClusterError, LocalCluster
+    from open311.db.cluster import ClusterError, LocalCluster, free_port, port_is_free
 
     if os.environ.get("DATABASE_URL"):
         click.echo("DATABASE_URL is set: using that database, no local cluster needed.")
         return
-    port = int(os.environ.get("OPEN311_PGPORT", LOCAL_CLUSTER_PORT))
+    cluster = LocalCluster(LOCAL_CLUSTER_DIR, local_cluster_port())
+    if not cluster.running() and not port_is_free(cluster.port):
+        if os.environ.get("OPEN311_PGPORT"):
+            raise click.ClickException(f"port {cluster.port} (OPEN311_PGPORT) is in use")
+        # Another program (or another checkout's cluster) has the port: take a free one.
+        cluster.port = free_port()
     try:
-        url = LocalCluster(LOCAL_CLUSTER_DIR, port).up()
+        url = cluster.up()
     except ClusterError as exc:
         raise click.ClickException(str(exc)) from None
+    LOCAL_CLUSTER_PORT_FILE.write_text(f"{cluster.port}\n")
     click.echo(f"local PostgreSQL running: {url}")
 
 
@@ -49,7 +60,7 @@ def db_down() -> None:
     """Stop the project-local cluster (its data stays in var/postgres)."""
     from open311.db.cluster import LocalCluster
 
-    LocalCluster(LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT).stop()
+    LocalCluster(LOCAL_CLUSTER_DIR, local_cluster_port()).stop()
     click.echo("local PostgreSQL stopped")
 
 

@@ -17,10 +17,22 @@ def geodata_dir() -> Path:
     return Path(override) if override else PROJECT_ROOT / "geodata"
 
 
-def local_database_url(port: int | None = None) -> str:
+LOCAL_CLUSTER_PORT_FILE = LOCAL_CLUSTER_DIR.parent / "postgres.port"
+
+
+def local_cluster_port() -> int:
+    """OPEN311_PGPORT if set, else the port `open311 db up` recorded, else the default."""
+    if os.environ.get("OPEN311_PGPORT"):
+        return int(os.environ["OPEN311_PGPORT"])
+    try:
+        return int(LOCAL_CLUSTER_PORT_FILE.read_text())
+    except (OSError, ValueError):
+        return LOCAL_CLUSTER_PORT
+
+
+def local_database_url() -> str:
     """URL of the project-local cluster that `open311 db up` starts under var/."""
-    port = port or int(os.environ.get("OPEN311_PGPORT", LOCAL_CLUSTER_PORT))
-    return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/open311"
+    return f"postgresql+psycopg2://postgres@127.0.0.1:{local_cluster_port()}/open311"
 
 
 @dataclass
