@@ -176,6 +176,8 @@ def serve(host: str, port: int, workers: int) -> None:
         f"{host}:{port}",
         "--workers",
         str(workers),
+        # Several servers may run on one machine (tests, checkouts): no shared control socket.
+        "--no-control-socket",
         "--access-logfile",
         "-",
         "open311:create_app()",
