@@ -66,6 +66,7 @@ from tests.api.conformance_data import (
     Seeded,
     seed,
 )
+from tests.api.helpers import CONTAINERS
 
 EXAMPLES = 100
 SETTINGS = settings(
@@ -133,22 +134,13 @@ def with_real_values(_context, strategy: st.SearchStrategy) -> st.SearchStrategy
 
 # --- XML read the Spark way (digest §1.2), so response_schema_conformance covers it too ----------
 
-SPARK_ITEMS = {
-    "services": "service",
-    "attributes": "attribute",
-    "values": "value",
-    "service_requests": "request",
-    "errors": "error",
-    "endpoints": "endpoint",
-    "formats": "format",
-}
 SPARK_BOOLEANS = {"metadata", "variable", "required"}
 SPARK_NUMBERS = {"lat": float, "long": float, "order": int}
 
 
 def spark(element: ElementTree.Element) -> Any:
     """Containers become arrays, other parents objects, leaves scalars typed as §1.2 says."""
-    if element.tag in SPARK_ITEMS:
+    if element.tag in CONTAINERS:
         return [spark(child) for child in element]
     if len(element):
         return {child.tag: spark(child) for child in element}

@@ -28,19 +28,10 @@ from tests.api.conformance_data import (
     parse_xml,
     seed,
 )
+from tests.api.helpers import CONTAINERS
 from tests.factories import make_attribute, make_request, make_service
 
 DECLARATION = re.compile(rb'^<\?xml version="1\.0" encoding="(?i:utf-8)"\?>')
-# Container -> the only element it may hold (digest §1.2).
-CONTAINERS = {
-    "services": "service",
-    "attributes": "attribute",
-    "values": "value",
-    "service_requests": "request",
-    "errors": "error",
-    "endpoints": "endpoint",
-    "formats": "format",
-}
 BOOLEANS = {"metadata", "variable", "required"}
 DATETIMES = {"requested_datetime", "updated_datetime", "expected_datetime", "changeset"}
 # Every character XML 1.0 forbids, by kind: C0 controls (NUL included) and the two non-characters.
