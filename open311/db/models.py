@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
@@ -11,14 +11,20 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
     Sequence,
+    SmallInteger,
     String,
+    Table,
     Text,
+    Time,
     UniqueConstraint,
     func,
     text,
@@ -56,6 +62,34 @@ class Status(enum.StrEnum):
     closed = "closed"
 
 
+class CrewKind(enum.StrEnum):
+    field = "field"  # covers districts of a layer
+    triage = "triage"  # takes what cannot be routed by place (address-only requests)
+    supervisor = "supervisor"  # the queue escalations land in
+
+
+class CrewRole(enum.StrEnum):
+    """Which crew of a step's agency does a work order."""
+
+    district = "district"  # the crew covering the request's district, else the rule's fallback
+    triage = "triage"
+    supervisor = "supervisor"
+    fixed = "fixed"  # the step names its crew
+
+
+class WorkOrderState(enum.StrEnum):
+    new = "new"
+    assigned = "assigned"
+    in_progress = "in_progress"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class SlaClock(enum.StrEnum):
+    business = "business"  # business hours of the jurisdiction, skipping weekends and holidays
+    calendar = "calendar"
+
+
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     # VARCHAR + CHECK rather than a native PG enum: adding a value later is a one-line migration.
     return Enum(
@@ -80,6 +114,23 @@ class Jurisdiction(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Bumped whenever services or definitions change, so discovery tells clients to refresh.
     catalogue_changed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    # Where the city takes requests; a point outside it is refused. NULL: no check.
+    service_area: Mapped[WKBElement | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
+    )
+    # The SLA clock: business hours in the city's time zone, ISO weekdays (1 = Monday),
+    # the public holidays the `holidays` package knows for country/subdivision, plus CityHoliday.
+    business_day_start: Mapped[time] = mapped_column(
+        Time, default=time(8, 0), server_default=text("'08:00'")
+    )
+    business_day_end: Mapped[time] = mapped_column(
+        Time, default=time(17, 0), server_default=text("'17:00'")
+    )
+    business_weekdays: Mapped[str] = mapped_column(
+        String(7), default="12345", server_default=text("'12345'")
+    )
+    holiday_country: Mapped[str | None] = mapped_column(String(2), default="US")
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(8))
 
     services: Mapped[list[Service]] = relationship(back_populates="jurisdiction")
 
@@ -163,6 +214,183 @@ class AttributeValue(Base):
     attribute: Mapped[ServiceAttribute] = relationship(back_populates="values")
 
 
+class CityHoliday(Base):
+    """A day the city is closed beyond the public holidays the `holidays` package knows."""
+
+    __tablename__ = "city_holiday"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(255))
+
+
+class BoundaryLayer(Base):
+    """A set of districts of one kind (council districts, sanitation areas, ...)."""
+
+    __tablename__ = "boundary_layer"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str | None] = mapped_column(Text)
+    # A point in no district of the layer (a gap, a sliver, a street centre-line) goes to the
+    # nearest district within this distance; beyond it, to no district.
+    snap_tolerance_m: Mapped[float] = mapped_column(Float, default=50.0)
+    imported_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+    districts: Mapped[list[District]] = relationship(
+        back_populates="layer", cascade="all, delete-orphan", order_by="District.name"
+    )
+
+
+class District(Base):
+    """One named MultiPolygon of a layer."""
+
+    __tablename__ = "district"
+    __table_args__ = (UniqueConstraint("layer_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("boundary_layer.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    properties: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # Kept so overlapping candidates are ordered without computing areas per request.
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
+    )
+
+    layer: Mapped[BoundaryLayer] = relationship(back_populates="districts")
+
+
+class Agency(Base):
+    """A department responsible for services (Sanitation Bureau, Street Lighting Bureau, ...)."""
+
+    __tablename__ = "agency"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+
+    crews: Mapped[list[Crew]] = relationship(back_populates="agency", order_by="Crew.id")
+
+
+crew_district = Table(
+    "crew_district",
+    Base.metadata,
+    Column("crew_id", ForeignKey("crew.id", ondelete="CASCADE"), primary_key=True),
+    Column("district_id", ForeignKey("district.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_crew_district_district_id", "district_id"),
+)
+
+
+class Crew(Base):
+    """A team of an agency; field crews cover districts, triage and supervisor crews are queues."""
+
+    __tablename__ = "crew"
+    __table_args__ = (UniqueConstraint("agency_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[CrewKind] = mapped_column(_enum(CrewKind, "crew_kind"), default=CrewKind.field)
+
+    agency: Mapped[Agency] = relationship(back_populates="crews")
+    districts: Mapped[list[District]] = relationship(secondary=crew_district)
+
+
+class Workflow(Base):
+    """The steps a request of a service goes through, each a work order for some crew."""
+
+    __tablename__ = "workflow"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="workflow", order_by="WorkflowStep.position", cascade="all, delete-orphan"
+    )
+
+
+class WorkflowStep(Base):
+    """One step: who does it, how long it may take, and what follows it.
+
+    After a work order of this step is done, the next step is `outcomes[outcome]` when the crew
+    reported an outcome listed there (a code, or null to finish), else `next_step` (a code),
+    else the step at the next position; no next step finishes the workflow.
+    """
+
+    __tablename__ = "workflow_step"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "code"),
+        UniqueConstraint("workflow_id", "position", name="uq_workflow_step_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    # NULL: the agency of the service's routing rule.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    crew_role: Mapped[CrewRole] = mapped_column(
+        _enum(CrewRole, "crew_role"), default=CrewRole.district
+    )
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crew.id"))
+    # Business hours the crew has for the step, counted from when it may start.
+    target_hours: Mapped[float] = mapped_column(Float)
+    # Calendar hours before the step may start (e.g. the legal waiting period before a tow).
+    wait_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    next_step: Mapped[str | None] = mapped_column(String(64))
+    outcomes: Mapped[dict[str, str | None]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # Shown to the public as status_notes while this step is open.
+    public_note: Mapped[str | None] = mapped_column(Text)
+
+    workflow: Mapped[Workflow] = relationship(back_populates="steps")
+    agency: Mapped[Agency | None] = relationship()
+    crew: Mapped[Crew | None] = relationship()
+
+
+class RoutingRule(Base):
+    """How requests of a service are routed: agency, deciding layer, fallback, workflow, SLA."""
+
+    __tablename__ = "routing_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("service.id", ondelete="CASCADE"), unique=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    # The layer whose district decides the crew; NULL: always the fallback crew.
+    layer_id: Mapped[int | None] = mapped_column(ForeignKey("boundary_layer.id"))
+    fallback_crew_id: Mapped[int | None] = mapped_column(ForeignKey("crew.id"))
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflow.id"))
+    sla_days: Mapped[float | None] = mapped_column(Float)
+    sla_clock: Mapped[SlaClock] = mapped_column(
+        _enum(SlaClock, "sla_clock"), default=SlaClock.business
+    )
+
+    service: Mapped[Service] = relationship()
+    agency: Mapped[Agency] = relationship()
+    layer: Mapped[BoundaryLayer | None] = relationship()
+    fallback_crew: Mapped[Crew | None] = relationship()
+    workflow: Mapped[Workflow | None] = relationship()
+
+
 class ApiClient(Base):
     """An application allowed to POST; only a SHA-256 of its key is stored."""
 
@@ -219,8 +447,18 @@ class ServiceRequest(Base):
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
     # Batch services answer POST with this; GET tokens/{token} resolves it.
     token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Filed with an address only: routed to triage until staff give it a point.
+    needs_location: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     service: Mapped[Service] = relationship()
+    districts: Mapped[list[RequestDistrict]] = relationship(
+        cascade="all, delete-orphan", order_by="RequestDistrict.layer_id"
+    )
+    work_orders: Mapped[list[WorkOrder]] = relationship(
+        back_populates="service_request", order_by="WorkOrder.id"
+    )
     requester: Mapped[Requester | None] = relationship(
         back_populates="service_request", cascade="all, delete-orphan", uselist=False
     )
@@ -243,3 +481,90 @@ class Requester(Base):
     account_id: Mapped[str | None] = mapped_column(String(255))
 
     service_request: Mapped[ServiceRequest] = relationship(back_populates="requester")
+
+
+class RequestDistrict(Base):
+    """The district of each layer a request's point was routed to (one per layer)."""
+
+    __tablename__ = "request_district"
+    __table_args__ = (Index("ix_request_district_district_id", "district_id"),)
+
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    layer_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_layer.id", ondelete="CASCADE"), primary_key=True
+    )
+    district_id: Mapped[int] = mapped_column(ForeignKey("district.id", ondelete="CASCADE"))
+
+    district: Mapped[District] = relationship()
+
+
+class WorkOrder(Base):
+    """One step of a request's workflow, assigned to a crew."""
+
+    __tablename__ = "work_order"
+    __table_args__ = (
+        Index("ix_work_order_service_request_pk", "service_request_pk"),
+        Index("ix_work_order_crew_state", "crew_id", "state"),
+        # What `open311 escalate` scans: open, overdue, not yet escalated.
+        Index(
+            "ix_work_order_escalation_due",
+            "due_at",
+            postgresql_where=text(
+                "state IN ('new', 'assigned', 'in_progress') AND escalated_at IS NULL"
+            ),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE")
+    )
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_step.id"))
+    # The work order whose completion created this one (follow-up work orders).
+    parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("work_order.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crew.id"))
+    title: Mapped[str] = mapped_column(String(255))
+    state: Mapped[WorkOrderState] = mapped_column(
+        _enum(WorkOrderState, "work_order_state"), default=WorkOrderState.new
+    )
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime | None] = mapped_column(Timestamp)
+    due_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    escalated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    service_request: Mapped[ServiceRequest] = relationship(back_populates="work_orders")
+    step: Mapped[WorkflowStep | None] = relationship()
+    agency: Mapped[Agency] = relationship()
+    crew: Mapped[Crew | None] = relationship()
+
+
+class Activity(Base):
+    """Append-only log of everything that happened to a request: who, when, what and why.
+
+    A trigger (migration 0002) refuses UPDATE and DELETE, so history cannot be rewritten.
+    """
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_request_at", "service_request_pk", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE")
+    )
+    work_order_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("work_order.id"))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    actor: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # Only public entries are ever published (as notes and updates); the default is internal.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
