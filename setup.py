@@ -21,6 +21,13 @@ setup(
         "psycopg2-binary>=2.9,<3",
         "alembic>=1.13,<2",
         "gunicorn>=23",
+        # `open311 geodata import` reads GeoJSON, Shapefile, GeoPackage, ... with pyogrio, whose
+        # wheels bundle GDAL (no system GDAL or compiler needed), and reprojects with pyproj,
+        # whose wheels bundle PROJ and its database.
+        "pyogrio>=0.10,<1",
+        "pyproj>=3.6,<4",
+        # Public holidays per country/subdivision for the SLA business calendar.
+        "holidays>=0.60",
     ],
     extras_require={
         "dev": [

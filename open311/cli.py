@@ -10,16 +10,16 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from open311 import create_app
+from open311.commands import app_session
+from open311.commands.geodata import geodata
+from open311.commands.requests import request_group
+from open311.commands.workorders import escalate, workorder_group
 from open311.config import (
     LOCAL_CLUSTER_DIR,
     LOCAL_CLUSTER_PORT_FILE,
     PROJECT_ROOT,
     local_cluster_port,
 )
-
-
-def _session():
-    return current_app.extensions["open311.sessions"]()
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
@@ -81,7 +81,7 @@ def seed(skip_history: bool) -> None:
     Safe to run again: what is already there is left alone."""
     from open311.demo.seed import seed_demo_city
 
-    with _session() as session:
+    with app_session() as session:
         report = seed_demo_city(session, with_history=not skip_history)
         session.commit()
     for line in report:
@@ -99,7 +99,7 @@ def apikey_create(name: str) -> None:
     """Create a key for the application NAME and print it once; only its hash is stored."""
     from open311.domain.apikeys import create_api_client
 
-    with _session() as session:
+    with app_session() as session:
         _client, key = create_api_client(session, name)
         session.commit()
     click.echo(key)
@@ -112,7 +112,7 @@ def apikey_check(key: str) -> None:
     from open311.domain.apikeys import authenticate
     from open311.errors import InvalidApiKey
 
-    with _session() as session:
+    with app_session() as session:
         try:
             client = authenticate(session, key)
         except InvalidApiKey as exc:
@@ -130,7 +130,7 @@ def demo_banner(port: int) -> None:
     from open311.domain.apikeys import authenticate, create_api_client
     from open311.errors import InvalidApiKey
 
-    with _session() as session:
+    with app_session() as session:
         key = DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else ""
         try:
             authenticate(session, key)
@@ -183,6 +183,10 @@ def serve(host: str, port: int, workers: int) -> None:
         "open311:create_app()",
     ]
     os.execvp(args[0], args)
+
+
+for command in (geodata, request_group, escalate, workorder_group):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -7,22 +7,35 @@ from itertools import count
 from typing import Any
 
 from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from open311.db.models import (
+    Agency,
     ApiClient,
     AttributeValue,
+    BoundaryLayer,
+    Crew,
+    CrewKind,
+    CrewRole,
     Datatype,
+    District,
     Jurisdiction,
+    RequestDistrict,
+    RoutingRule,
     Service,
     ServiceAttribute,
     ServiceRequest,
     ServiceType,
     Status,
+    Workflow,
+    WorkflowStep,
+    WorkOrder,
+    WorkOrderState,
 )
 from open311.domain.apikeys import create_api_client
+from open311.geodata.features import Feature
 
 _numbers = count(1)
 
@@ -134,3 +147,151 @@ def insert_requests(
         for moment in requested
     ]
     session.execute(insert(ServiceRequest), rows)
+
+
+# --- back office: districts, agencies, crews, workflows, routing rules, work orders ------------
+
+
+def make_boundary_layer(
+    session: Session, jurisdiction: Jurisdiction, name: str = "council_districts", **overrides: Any
+) -> BoundaryLayer:
+    layer = BoundaryLayer(jurisdiction_id=jurisdiction.id, name=name, **overrides)
+    session.add(layer)
+    session.flush()
+    return layer
+
+
+def make_district(
+    session: Session,
+    layer: BoundaryLayer,
+    name: str,
+    bounds: tuple[float, float, float, float] = (-118.3, 34.0, -118.2, 34.1),
+    **overrides: Any,
+) -> District:
+    """A rectangular district (min long, min lat, max long, max lat)."""
+    fields = {"area_m2": 1.0, "geom": from_shape(MultiPolygon([box(*bounds)]), srid=4326)}
+    district = District(layer_id=layer.id, name=name, **(fields | overrides))
+    session.add(district)
+    session.flush()
+    return district
+
+
+def make_agency(
+    session: Session, jurisdiction: Jurisdiction, code: str | None = None, **overrides: Any
+) -> Agency:
+    code = code or f"AG-{next(_numbers)}"
+    agency = Agency(jurisdiction_id=jurisdiction.id, code=code, **({"name": code} | overrides))
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def make_crew(
+    session: Session,
+    agency: Agency,
+    code: str | None = None,
+    kind: CrewKind | str = CrewKind.field,
+    *,
+    districts: list[District] = (),
+    **overrides: Any,
+) -> Crew:
+    """A crew of `agency`; field crews cover `districts`."""
+    code = code or f"CREW-{next(_numbers)}"
+    crew = Crew(agency=agency, code=code, kind=CrewKind(kind), **({"name": code} | overrides))
+    crew.districts = list(districts)
+    session.add(crew)
+    session.flush()
+    return crew
+
+
+def make_workflow(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    *steps: dict[str, Any],
+    code: str | None = None,
+    **overrides: Any,
+) -> Workflow:
+    """A workflow whose steps (dicts of WorkflowStep fields, at least `code`) get positions in
+    the order given; names and an 8-hour target are defaulted."""
+    code = code or f"WF-{next(_numbers)}"
+    workflow = Workflow(jurisdiction_id=jurisdiction.id, code=code, **({"name": code} | overrides))
+    workflow.steps = [
+        WorkflowStep(
+            **(
+                {
+                    "name": f"Step {step['code']}",
+                    "target_hours": 8.0,
+                    "crew_role": CrewRole.district,
+                }
+                | step
+                | {"position": position}
+            )
+        )
+        for position, step in enumerate(steps, 1)
+    ]
+    session.add(workflow)
+    session.flush()
+    return workflow
+
+
+def make_rule(session: Session, service: Service, agency: Agency, **overrides: Any) -> RoutingRule:
+    rule = RoutingRule(service=service, agency=agency, **overrides)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def make_work_order(
+    session: Session,
+    request: ServiceRequest,
+    agency: Agency,
+    *,
+    crew: Crew | None = None,
+    state: WorkOrderState | str | None = None,
+    **overrides: Any,
+) -> WorkOrder:
+    """A work order inserted as is (no workflow logic); state defaults from whether it has a
+    crew."""
+    now = datetime.now(UTC)
+    if state is None:
+        state = WorkOrderState.assigned if crew is not None else WorkOrderState.new
+    fields = {"title": "Work order", "created_at": now, "updated_at": now}
+    order = WorkOrder(
+        service_request=request,
+        agency=agency,
+        crew=crew,
+        state=WorkOrderState(state),
+        **(fields | overrides),
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+# --- district layers as a boundary file gives them (open311 geodata) ----------------------------
+
+
+def district_feature(
+    name: str,
+    geometry: Polygon | MultiPolygon | None = None,
+    *,
+    bounds: tuple[float, float, float, float] = (-118.3, 34.0, -118.2, 34.1),
+    title: str | None = None,
+    **properties: Any,
+) -> Feature:
+    """A feature ready for `replace_layer`: `geometry` as given (valid or not), else a rectangle
+    of `bounds` (min long, min lat, max long, max lat)."""
+    geometry = geometry if geometry is not None else box(*bounds)
+    if isinstance(geometry, Polygon):
+        geometry = MultiPolygon([geometry])
+    return Feature(name, title, {"name": name, **properties}, geometry)
+
+
+def place_request(session: Session, request: ServiceRequest, district: District) -> RequestDistrict:
+    """Record that `request` was routed to `district` (as routing would)."""
+    placed = RequestDistrict(
+        service_request_pk=request.id, layer_id=district.layer_id, district_id=district.id
+    )
+    session.add(placed)
+    session.flush()
+    return placed

@@ -15,6 +15,7 @@ from open311.db import queries
 from open311.db.models import Jurisdiction, ServiceRequest
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
+from open311.demo.operations import seed_operations
 
 CITY_DIR = "los-angeles"
 # Oldest first: if an SR number ever appeared in two extracts, the earlier one would win.
@@ -43,11 +44,14 @@ def seed_demo_city(session: Session, with_history: bool = True) -> list[str]:
         f"jurisdiction: {jurisdiction.jurisdiction_id} ({jurisdiction.name}, {state})",
         f"services: {change.total} ({change.created} new, {change.updated} updated)",
     ]
+    report += seed_operations(session, jurisdiction, services, agencies, city_dir())
     if with_history:
         service_ids = {
             spec.request_type: services[spec.service_code].id for spec in catalogue.services
         }
         report.extend(import_history(session, jurisdiction, service_ids, agencies))
+        routed = queries.route_located_requests(session, jurisdiction)
+        report.append(f"historical requests routed to districts: {routed:,} placements")
     return report
 
 

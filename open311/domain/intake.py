@@ -18,6 +18,7 @@ from open311.db.models import (
     ServiceType,
     Status,
 )
+from open311.domain import activity, routing
 from open311.domain.answers import validate_answers
 from open311.domain.catalogue import get_service
 from open311.errors import InvalidInput
@@ -65,6 +66,8 @@ def submit(
     service = get_service(session, jurisdiction, submission.service_code)
     check_location(submission)
     answers = validate_answers(service, submission.attributes)
+    if submission.lat is not None and submission.long is not None:
+        routing.check_in_service_area(session, jurisdiction, submission.lat, submission.long)
     now = now or datetime.now(UTC)
     location = None
     if submission.lat is not None and submission.long is not None:
@@ -92,4 +95,24 @@ def submit(
         request.requester = Requester(**personal)
     session.add(request)
     session.flush()
+    actor = f"api:{client.name}" if client else activity.SYSTEM
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="submitted",
+        summary=f"Request received via {submission.channel}",
+        public=True,
+        at=now,
+    )
+    routing.route(
+        session,
+        request,
+        service,
+        jurisdiction,
+        lat=submission.lat,
+        long=submission.long,
+        actor=actor,
+        now=now,
+    )
     return request

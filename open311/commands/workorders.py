@@ -1,0 +1,135 @@
+"""`open311 escalate` (for cron) and `open311 workorder`: look at and move work orders."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.orm import Session
+
+from open311.commands import app_session
+from open311.db import queries
+from open311.db.models import Status, WorkOrder, WorkOrderState
+from open311.domain import escalation, workflow
+from open311.errors import Open311Error
+from open311.wire.datetimes import format_w3c
+
+
+def _staff() -> str:
+    """Who is acting, for the activity log: the operating-system user at the terminal."""
+    try:
+        return f"staff:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "staff:cli"
+
+
+def _when(moment: datetime | None) -> str:
+    return format_w3c(moment) if moment is not None else "-"
+
+
+def _get(session: Session, work_order_id: int) -> WorkOrder:
+    found = session.get(WorkOrder, work_order_id)
+    if found is None:
+        raise click.ClickException(f"work order {work_order_id} not found")
+    return found
+
+
+def _line(order: WorkOrder) -> str:
+    crew = order.crew.name if order.crew is not None else "no crew"
+    return (
+        f"work order {order.id}: {order.title} [{order.state.value}] "
+        f"{order.agency.name} / {crew}, due {_when(order.due_at)}"
+    )
+
+
+@click.command("escalate")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Work orders per transaction.",
+)
+@with_appcontext
+def escalate(limit: int) -> None:
+    """Escalate overdue open work orders to their agency's supervisor crew, each exactly once.
+
+    Meant for cron every minute. Safe to run concurrently (several machines, overlapping cron
+    runs): work orders are claimed with SELECT ... FOR UPDATE SKIP LOCKED, so no two runs take
+    the same one, and an escalated one is never escalated again. Commits every LIMIT work orders
+    and prints how many were escalated.
+    """
+    total = 0
+    while True:
+        with app_session() as session:
+            ids = escalation.escalate_overdue(session, now=datetime.now(UTC), limit=limit)
+            session.commit()
+        total += len(ids)
+        if len(ids) < limit:
+            break
+    click.echo(f"escalated {total} work order{'' if total == 1 else 's'}")
+
+
+@click.group("workorder", cls=AppGroup)
+def workorder_group() -> None:
+    """Work orders of requests: show one, move it through its states."""
+
+
+@workorder_group.command("show")
+@click.argument("work_order_id", type=int)
+def show(work_order_id: int) -> None:
+    """Show a work order (step, crew, times) and its activity."""
+    with app_session() as session:
+        order = _get(session, work_order_id)
+        request = order.service_request
+        click.echo(_line(order))
+        click.echo(f"  request: {request.service_request_id} ({request.status.value})")
+        if order.step is not None:
+            click.echo(f"  step: {order.step.code} of workflow {order.step.workflow.code}")
+        if order.parent_id is not None:
+            click.echo(f"  follows work order {order.parent_id}")
+        click.echo(f"  priority: {order.priority}  outcome: {order.outcome or '-'}")
+        click.echo(
+            f"  not before: {_when(order.not_before)}  escalated: {_when(order.escalated_at)}"
+        )
+        click.echo(
+            f"  created: {_when(order.created_at)}  updated: {_when(order.updated_at)}  "
+            f"closed: {_when(order.closed_at)}"
+        )
+        for entry in queries.find_work_order_activity(session, order):
+            public = "public" if entry.public else "internal"
+            click.echo(
+                f"  {_when(entry.at)} {entry.actor} {entry.kind} ({public}): {entry.summary}"
+            )
+
+
+@workorder_group.command("move")
+@click.argument("work_order_id", type=int)
+@click.argument("state", type=click.Choice([state.value for state in WorkOrderState]))
+@click.option("--note", help="Why; shown to the public when it closes the request.")
+@click.option("--outcome", help="What the crew found (only with done), e.g. still_there.")
+def move(work_order_id: int, state: str, note: str | None, outcome: str | None) -> None:
+    """Move a work order to STATE; prints the follow-up work orders this opened."""
+    with app_session() as session:
+        order = _get(session, work_order_id)
+        try:
+            follow_ups = workflow.transition(
+                session,
+                order,
+                state,
+                actor=_staff(),
+                note=note,
+                outcome=outcome,
+                now=datetime.now(UTC),
+            )
+        except Open311Error as exc:
+            raise click.ClickException("; ".join(exc.problems)) from None
+        session.commit()
+        click.echo(_line(order))
+        for follow_up in follow_ups:
+            click.echo(f"  follow-up {_line(follow_up)}")
+        request = order.service_request
+        if request.status is Status.closed:
+            click.echo(f"  request {request.service_request_id} closed: {request.status_notes}")

@@ -1,0 +1,535 @@
+"""Work orders: a request's workflow step by step, each step a work order for some crew.
+
+A routed request gets the first work order of its rule's workflow (`start`). Staff move work
+orders through their states (`transition`); finishing one opens the next step as a follow-up,
+possibly for another agency, and finishing the last step closes the request. Every change is
+appended to the activity log: internal entries for the back office, public ones (the request's
+status and status_notes) for citizens. Domain code adds and flushes; the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from open311.db import queries
+from open311.db.models import (
+    Agency,
+    Crew,
+    CrewKind,
+    CrewRole,
+    Jurisdiction,
+    RoutingRule,
+    ServiceRequest,
+    Status,
+    WorkflowStep,
+    WorkOrder,
+    WorkOrderState,
+)
+from open311.domain import activity
+from open311.domain.sla import BusinessCalendar, add_business_hours, calendar_for, expected_by
+from open311.errors import InvalidInput, NotFound
+
+_S = WorkOrderState
+# The lifecycle of a work order; done and cancelled are final.
+TRANSITIONS: dict[WorkOrderState, tuple[WorkOrderState, ...]] = {
+    _S.new: (_S.assigned, _S.cancelled),
+    _S.assigned: (_S.in_progress, _S.new, _S.cancelled),  # -> new: the crew gives it back
+    _S.in_progress: (_S.done, _S.assigned, _S.cancelled),  # -> assigned: paused
+    _S.done: (),
+    _S.cancelled: (),
+}
+OPEN_STATES = frozenset({_S.new, _S.assigned, _S.in_progress})
+FINAL_STATES = frozenset({_S.done, _S.cancelled})
+# The title of the one work order a rule without a workflow gets.
+GENERIC_TITLE = "Resolve request"
+OUTCOME_MAX_LENGTH = 64
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _calendar(session: Session, request: ServiceRequest) -> BusinessCalendar:
+    jurisdiction = session.get(Jurisdiction, request.jurisdiction_id)
+    assert jurisdiction is not None  # a foreign key guarantees it
+    return calendar_for(session, jurisdiction)
+
+
+def resolve_crew(
+    session: Session,
+    request: ServiceRequest,
+    agency: Agency,
+    role: CrewRole | str,
+    *,
+    step_crew: Crew | None = None,
+    rule: RoutingRule | None = None,
+) -> Crew | None:
+    """Which crew of `agency` works a step of `request`; None leaves the work order unassigned.
+
+    fixed: the step's own crew. triage / supervisor: the agency's crew of that kind (lowest id).
+    district: an address-only request goes to the agency's triage crew; a located one to the
+    agency's field crew covering one of its recorded districts (the rule's layer first, then the
+    lowest crew id), unless the rule has no layer (then, as RoutingRule says, always the
+    fallback). Failing that: the rule's fallback crew if it is one of this agency's, else the
+    agency's triage crew, else None.
+    """
+    role = CrewRole(role)
+    if role is CrewRole.fixed:
+        return step_crew
+    if role is CrewRole.triage:
+        return queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+    if role is CrewRole.supervisor:
+        return queries.get_crew_of_kind(session, agency.id, CrewKind.supervisor)
+    if request.needs_location:
+        triage = queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+        if triage is not None:
+            return triage
+    elif rule is None or rule.layer_id is not None:
+        layer_id = rule.layer_id if rule is not None else None
+        crew = queries.find_district_crew(session, agency.id, request, layer_id)
+        if crew is not None:
+            return crew
+    fallback = rule.fallback_crew if rule is not None else None
+    if fallback is not None and fallback.agency_id == agency.id:
+        return fallback
+    return queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+
+
+def _publish(
+    session: Session,
+    request: ServiceRequest,
+    *,
+    actor: str,
+    now: datetime,
+    notes: str | None,
+    close: bool = False,
+    work_order: WorkOrder | None = None,
+) -> None:
+    """Change what citizens see (status, status_notes) and log it as one public entry."""
+    closing = close and request.status is not Status.closed
+    new_notes = notes is not None and notes != request.status_notes
+    if not (closing or new_notes):
+        return
+    details: dict[str, Any] = {}
+    if closing:
+        details["status"] = {"from": request.status.value, "to": Status.closed.value}
+        request.status = Status.closed
+    if new_notes:
+        details["status_notes"] = {"from": request.status_notes, "to": notes}
+        request.status_notes = notes
+    request.updated_datetime = now
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="request_closed" if closing else "status_notes",
+        summary=f"Closed: {request.status_notes}" if closing else str(notes),
+        work_order=work_order,
+        details=details,
+        public=True,
+        at=now,
+    )
+
+
+def _new_work_order(
+    session: Session,
+    request: ServiceRequest,
+    *,
+    step: WorkflowStep | None,
+    rule: RoutingRule | None,
+    fallback_agency: Agency,
+    calendar: BusinessCalendar,
+    parent: WorkOrder | None,
+    now: datetime,
+) -> WorkOrder:
+    """Create and flush (for its id) the work order of `step`; the caller logs it."""
+    rule_agency = rule.agency if rule is not None else fallback_agency
+    if step is None:
+        agency, title, role, step_crew = rule_agency, GENERIC_TITLE, CrewRole.district, None
+        not_before, due_at = None, request.expected_datetime
+    else:
+        agency = step.agency if step.agency is not None else rule_agency
+        title, role, step_crew = step.name, step.crew_role, step.crew
+        # The waiting period is elapsed time (a legal "72 hours"), not business hours.
+        not_before = now + timedelta(hours=step.wait_hours) if step.wait_hours else None
+        due_at = add_business_hours(calendar, not_before or now, step.target_hours)
+    crew = resolve_crew(session, request, agency, role, step_crew=step_crew, rule=rule)
+    work_order = WorkOrder(
+        service_request=request,
+        step=step,
+        parent_id=parent.id if parent is not None else None,
+        agency=agency,
+        crew=crew,
+        title=title,
+        state=_S.assigned if crew is not None else _S.new,
+        priority=0,
+        not_before=not_before,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(work_order)
+    session.flush()
+    return work_order
+
+
+def _log_created(
+    session: Session, request: ServiceRequest, work_order: WorkOrder, *, actor: str, now: datetime
+) -> None:
+    crew = work_order.crew
+    summary = f"Work order {work_order.id} created: {work_order.title} for {work_order.agency.name}"
+    summary += f", crew {crew.name}" if crew is not None else ", no crew yet"
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="work_order_created",
+        summary=summary,
+        work_order=work_order,
+        details={
+            "work_order_id": work_order.id,
+            "step": work_order.step.code if work_order.step is not None else None,
+            "agency": work_order.agency.code,
+            "crew_id": crew.id if crew is not None else None,
+            "crew": crew.code if crew is not None else None,
+            "state": work_order.state.value,
+            "parent_id": work_order.parent_id,
+            "not_before": _iso(work_order.not_before),
+            "due_at": _iso(work_order.due_at),
+        },
+        at=now,
+    )
+
+
+def start(
+    session: Session, request: ServiceRequest, rule: RoutingRule, *, actor: str, now: datetime
+) -> WorkOrder | None:
+    """Open the first work order of a just-routed request; call once per request.
+
+    Also sets the request's expected_datetime from the rule's SLA (counted from when it was
+    filed; None without an SLA) and its status_notes from the first step's public note. A rule
+    without a workflow gets one generic work order due when the SLA says. Returns None when the
+    rule's workflow has no steps.
+    """
+    calendar = _calendar(session, request)
+    request.expected_datetime = (
+        expected_by(calendar, request.requested_datetime, rule.sla_days, rule.sla_clock)
+        if rule.sla_days is not None
+        else None
+    )
+    request.updated_datetime = now
+    if rule.workflow is not None and not rule.workflow.steps:
+        return None
+    step = rule.workflow.steps[0] if rule.workflow is not None else None
+    work_order = _new_work_order(
+        session,
+        request,
+        step=step,
+        rule=rule,
+        fallback_agency=rule.agency,
+        calendar=calendar,
+        parent=None,
+        now=now,
+    )
+    _log_created(session, request, work_order, actor=actor, now=now)
+    if step is not None and step.public_note:
+        _publish(
+            session, request, actor=actor, now=now, notes=step.public_note, work_order=work_order
+        )
+    return work_order
+
+
+def _lock(session: Session, work_order: WorkOrder) -> WorkOrder:
+    locked = queries.lock_work_order(session, work_order.id)
+    if locked is None:
+        raise NotFound(f"work order {work_order.id} not found")
+    return locked
+
+
+def _next_step(step: WorkflowStep | None, outcome: str | None) -> WorkflowStep | None:
+    """The step after `step` by WorkflowStep's rule; None finishes the workflow."""
+    if step is None:
+        return None
+    steps = step.workflow.steps
+    if outcome is not None and outcome in step.outcomes:
+        code = step.outcomes[outcome]
+    elif step.next_step:
+        code = step.next_step
+    else:
+        later = [candidate for candidate in steps if candidate.position > step.position]
+        return min(later, key=lambda candidate: candidate.position) if later else None
+    if code is None:
+        return None
+    for candidate in steps:
+        if candidate.code == code:
+            return candidate
+    # A configuration error, not the caller's: refuse before anything changes.
+    raise ValueError(f"workflow {step.workflow.code}: step {step.code} leads to unknown {code}")
+
+
+def _check_outcome(work_order: WorkOrder, target: WorkOrderState, outcome: str | None) -> None:
+    if outcome is None:
+        return
+    if target is not _S.done:
+        raise InvalidInput(f"an outcome is only accepted when a work order is done, not {target}")
+    if not outcome or len(outcome) > OUTCOME_MAX_LENGTH:
+        raise InvalidInput(f"an outcome is 1 to {OUTCOME_MAX_LENGTH} characters")
+    step = work_order.step
+    if step is not None and step.outcomes and outcome not in step.outcomes:
+        allowed = ", ".join(sorted(step.outcomes))
+        raise InvalidInput(
+            f"outcome {outcome!r} is not one of step {step.code}'s outcomes: {allowed}"
+        )
+
+
+def _other_open_orders(
+    session: Session, request: ServiceRequest, work_order: WorkOrder
+) -> list[WorkOrder]:
+    return [
+        other
+        for other in queries.find_open_work_orders(session, request)
+        if other.id != work_order.id
+    ]
+
+
+def transition(
+    session: Session,
+    work_order: WorkOrder,
+    to_state: WorkOrderState | str,
+    *,
+    actor: str,
+    note: str | None = None,
+    outcome: str | None = None,
+    now: datetime,
+) -> list[WorkOrder]:
+    """Move a work order to `to_state` and return the follow-up work orders this created.
+
+    The row is locked (FOR UPDATE) and re-read first, so of two staff completing the same work
+    order the second sees it done and is refused. A refused move raises InvalidInput and changes
+    nothing. Going back to `new` takes the crew away; `assigned` needs a crew. Done opens the
+    next step (WorkflowStep's rule) as a follow-up; with no next step, or on cancel, the request
+    closes once no other work order of it is open.
+    """
+    try:
+        target = WorkOrderState(to_state)
+    except ValueError:
+        states = ", ".join(state.value for state in WorkOrderState)
+        raise InvalidInput(f"unknown work order state {to_state!r}; states: {states}") from None
+    locked = _lock(session, work_order)
+    source = locked.state
+    allowed = TRANSITIONS[source]
+    if target not in allowed:
+        choices = ", ".join(state.value for state in allowed) or f"none, {source} is final"
+        raise InvalidInput(
+            f"work order {locked.id} cannot go from {source} to {target}; allowed: {choices}"
+        )
+    if target is _S.assigned and locked.crew_id is None:
+        raise InvalidInput(f"work order {locked.id} has no crew: reassign it to a crew instead")
+    _check_outcome(locked, target, outcome)
+    next_step = _next_step(locked.step, outcome) if target is _S.done else None
+
+    request = locked.service_request
+    details: dict[str, Any] = {"from": source.value, "to": target.value, "note": note}
+    locked.state = target
+    locked.updated_at = now
+    request.updated_datetime = now
+    if target is _S.new:
+        details["crew_id"] = {"from": locked.crew_id, "to": None}
+        locked.crew = None
+    if target in FINAL_STATES:
+        locked.closed_at = now
+    if target is _S.done:
+        locked.outcome = outcome
+        details["outcome"] = outcome
+
+    follow_ups: list[WorkOrder] = []
+    if next_step is not None:
+        rule = queries.get_routing_rule(session, request.service)
+        follow_ups.append(
+            _new_work_order(
+                session,
+                request,
+                step=next_step,
+                rule=rule,
+                fallback_agency=locked.agency,
+                calendar=_calendar(session, request),
+                parent=locked,
+                now=now,
+            )
+        )
+    details["follow_up_ids"] = [follow_up.id for follow_up in follow_ups]
+    summary = f"Work order {locked.id} ({locked.title}): {source} -> {target}"
+    if outcome is not None:
+        summary += f", outcome {outcome}"
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="work_order_state",
+        summary=summary + (f": {note}" if note else ""),
+        work_order=locked,
+        details=details,
+        at=now,
+    )
+    for follow_up in follow_ups:
+        _log_created(session, request, follow_up, actor=actor, now=now)
+        if follow_up.step is not None and follow_up.step.public_note:
+            _publish(
+                session,
+                request,
+                actor=actor,
+                now=now,
+                notes=follow_up.step.public_note,
+                work_order=follow_up,
+            )
+
+    if (
+        target in FINAL_STATES
+        and not follow_ups
+        and not _other_open_orders(session, request, locked)
+    ):
+        if target is _S.done:
+            finished = locked.step.name if locked.step is not None else locked.title
+            notes = note or f"Completed: {finished}"
+        else:
+            notes = f"Cancelled: {note}" if note else "Cancelled"
+        _publish(session, request, actor=actor, now=now, notes=notes, close=True, work_order=locked)
+    session.flush()
+    return follow_ups
+
+
+def cancel_request(
+    session: Session, request: ServiceRequest, *, actor: str, reason: str, now: datetime
+) -> list[WorkOrder]:
+    """Cancel every open work order of the request and close it ("Cancelled: <reason>").
+
+    Returns the work orders cancelled. A request already closed with nothing open is refused.
+    """
+    if not reason or not reason.strip():
+        raise InvalidInput("a reason is required to cancel a request")
+    # Lock them all up front, in id order, so two cancellations cannot deadlock.
+    open_orders = list(queries.find_open_work_orders(session, request, lock=True))
+    if not open_orders and request.status is Status.closed:
+        raise InvalidInput(f"request {request.service_request_id} is already closed")
+    for work_order in open_orders:
+        transition(session, work_order, _S.cancelled, actor=actor, note=reason, now=now)
+    # Without open work orders no transition closed it.
+    _publish(session, request, actor=actor, now=now, notes=f"Cancelled: {reason}", close=True)
+    session.flush()
+    return open_orders
+
+
+def reassign(
+    session: Session,
+    work_order: WorkOrder,
+    crew: Crew,
+    *,
+    actor: str,
+    note: str | None = None,
+    now: datetime,
+) -> WorkOrder:
+    """Give an open work order to another crew of its agency; a `new` one becomes assigned.
+
+    Done and cancelled work orders cannot be reassigned, and a work order stays with its agency
+    (a crew of another agency is refused). Reassigning to the current crew changes nothing.
+    """
+    locked = _lock(session, work_order)
+    if locked.state in FINAL_STATES:
+        raise InvalidInput(f"work order {locked.id} is {locked.state}: it cannot be reassigned")
+    if crew.agency_id != locked.agency_id:
+        raise InvalidInput(
+            f"crew {crew.code} is not a crew of {locked.agency.code}, which has work order "
+            f"{locked.id}"
+        )
+    if crew.id == locked.crew_id:
+        return locked
+    previous = locked.crew
+    details: dict[str, Any] = {
+        "crew_id": {"from": locked.crew_id, "to": crew.id},
+        "crew": {"from": previous.code if previous is not None else None, "to": crew.code},
+        "note": note,
+    }
+    if locked.state is _S.new:
+        details["state"] = {"from": _S.new.value, "to": _S.assigned.value}
+        locked.state = _S.assigned
+    locked.crew = crew
+    locked.updated_at = now
+    request = locked.service_request
+    request.updated_datetime = now
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="work_order_reassigned",
+        summary=(
+            f"Work order {locked.id} ({locked.title}) reassigned from "
+            f"{previous.name if previous is not None else 'no crew'} to {crew.name}"
+            + (f": {note}" if note else "")
+        ),
+        work_order=locked,
+        details=details,
+        at=now,
+    )
+    session.flush()
+    return locked
+
+
+def reroute_open_work_orders(
+    session: Session,
+    request: ServiceRequest,
+    *,
+    actor: str,
+    now: datetime,
+    rule: RoutingRule | None = None,
+) -> list[WorkOrder]:
+    """After an address-only request got its point and districts, move its open district-role
+    work orders from the triage crew (or from no crew) to the crew of its district.
+
+    Returns the work orders moved. One that triage had started goes back to `assigned`: the new
+    crew has not started it. `rule` defaults to the request's service's routing rule.
+    """
+    if request.needs_location:
+        return []
+    if rule is None:
+        rule = queries.get_routing_rule(session, request.service)
+    moved: list[WorkOrder] = []
+    for work_order in queries.find_open_work_orders(session, request, lock=True):
+        step = work_order.step
+        role = step.crew_role if step is not None else CrewRole.district
+        previous = work_order.crew
+        if role is not CrewRole.district:
+            continue
+        if previous is not None and previous.kind is not CrewKind.triage:
+            continue
+        crew = resolve_crew(session, request, work_order.agency, role, rule=rule)
+        if crew is None or (previous is not None and crew.id == previous.id):
+            continue
+        details: dict[str, Any] = {
+            "crew_id": {"from": previous.id if previous is not None else None, "to": crew.id},
+            "crew": {"from": previous.code if previous is not None else None, "to": crew.code},
+        }
+        if work_order.state is not _S.assigned:
+            details["state"] = {"from": work_order.state.value, "to": _S.assigned.value}
+            work_order.state = _S.assigned
+        work_order.crew = crew
+        work_order.updated_at = now
+        request.updated_datetime = now
+        activity.record(
+            session,
+            request,
+            actor=actor,
+            kind="work_order_rerouted",
+            summary=(
+                f"Work order {work_order.id} ({work_order.title}) rerouted by location from "
+                f"{previous.name if previous is not None else 'no crew'} to {crew.name}"
+            ),
+            work_order=work_order,
+            details=details,
+            at=now,
+        )
+        moved.append(work_order)
+    session.flush()
+    return moved
