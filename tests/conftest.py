@@ -109,3 +109,19 @@ def app(database_url: str, session_factory: sessionmaker[Session]):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def demo_connection(engine: Engine) -> Iterator[Connection]:
+    """The Los Angeles demo city with its history, seeded once per module and rolled back after.
+
+    A module that wants it overrides `connection` with a savepoint on this one."""
+    from open311.demo.seed import seed_demo_city
+
+    with engine.connect() as conn:
+        outer = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            seed_demo_city(session)
+            session.commit()
+        yield conn
+        outer.rollback()

@@ -199,23 +199,26 @@ def _best_district_id(point: str, lat: str) -> str:
     return _BEST_DISTRICT_ID.format(layer="l.id", point=point, tolerance=tolerance, degrees=degrees)
 
 
+DISTRICTS_AT = text(
+    f"""
+    SELECT placed.layer_id, placed.layer_name, d.id, d.name
+    FROM (SELECT l.id AS layer_id, l.name AS layer_name,
+                 {_best_district_id("ST_SetSRID(ST_MakePoint(:long, :lat), 4326)", ":lat")}
+                 AS district_id
+          FROM boundary_layer l WHERE l.jurisdiction_id = :jurisdiction) placed
+    JOIN district d ON d.id = placed.district_id
+    ORDER BY placed.layer_id
+    """
+)
+
+
 def find_districts_at(
     session: Session, jurisdiction: Jurisdiction, lat: float, long: float
 ) -> list[tuple[int, str, int, str]]:
     """(layer id, layer name, district id, district name) for every layer of the jurisdiction,
     by the rule; layers with no district for the point are left out."""
-    best = _best_district_id("ST_SetSRID(ST_MakePoint(:long, :lat), 4326)", ":lat")
-    sql = text(
-        f"""
-        SELECT placed.layer_id, placed.layer_name, d.id, d.name
-        FROM (SELECT l.id AS layer_id, l.name AS layer_name, {best} AS district_id
-              FROM boundary_layer l WHERE l.jurisdiction_id = :jurisdiction) placed
-        JOIN district d ON d.id = placed.district_id
-        ORDER BY placed.layer_id
-        """
-    )
     params = {"lat": lat, "long": long, "jurisdiction": jurisdiction.id}
-    return [tuple(row) for row in session.execute(sql, params)]
+    return [tuple(row) for row in session.execute(DISTRICTS_AT, params)]
 
 
 def covers_point(session: Session, jurisdiction: Jurisdiction, lat: float, long: float) -> bool:
