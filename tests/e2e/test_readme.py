@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from tests.factories import make_api_key
 
 README = (PROJECT_ROOT / "README.md").read_text()
 PRINTED_BASE = "http://127.0.0.1:5311/open311/v2"
+OPEN311 = f"{sys.executable} -m open311.cli"
 
 
 def shell_blocks(section: str) -> list[str]:
@@ -25,7 +28,7 @@ def shell_blocks(section: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
     """The demo city served by gunicorn, and a working directory holding var/demo-api-key."""
     workdir = tmp_path_factory.mktemp("readme")
     with scratch_database(database_url) as url:
@@ -38,21 +41,21 @@ def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
         (workdir / "var").mkdir()
         (workdir / "var" / "demo-api-key").write_text(key + "\n")
         with gunicorn(url, workdir) as base:
-            yield base, workdir
+            yield base, workdir, url
 
 
-def run(script: str, base: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    script: str, base: str, workdir: Path, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    script = script.replace(PRINTED_BASE, base).replace(".venv/bin/open311", OPEN311)
+    env = os.environ | ({"DATABASE_URL": database_url} if database_url else {})
     return subprocess.run(
-        ["bash", "-c", script.replace(PRINTED_BASE, base)],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        ["bash", "-c", script], cwd=workdir, capture_output=True, text=True, timeout=120, env=env
     )
 
 
 def test_every_try_it_line_succeeds(demo):
-    base, workdir = demo
+    base, workdir, _url = demo
     block = shell_blocks("Try it")[0]
     assert block.count("curl ") >= 20
     # Same lines, but any HTTP error status or failed pipe stops the script.
@@ -64,7 +67,7 @@ def test_every_try_it_line_succeeds(demo):
 
 
 def test_every_error_line_gives_the_status_it_promises(demo):
-    base, workdir = demo
+    base, workdir, _url = demo
     setup, errors = shell_blocks("Try it")[0], shell_blocks("Try it")[1]
     variables = "\n".join(line for line in setup.splitlines() if line.startswith(("B=", "KEY=")))
     commands = re.split(r"\n(?=curl )", errors.strip())
@@ -74,3 +77,19 @@ def test_every_error_line_gives_the_status_it_promises(demo):
         probe = command.replace("curl -s", "curl -s -o /dev/null -w '%{http_code}'", 1)
         result = run(f"{variables}\n{probe}", base, workdir)
         assert result.stdout.strip() == expected, command
+
+
+def test_the_routing_walk_through_shows_districts_crews_and_work_orders(demo):
+    base, workdir, url = demo
+    try_it, _errors = shell_blocks("Try it")
+    show, moves = shell_blocks("Where a request goes")
+    setup = "set -euo pipefail\n" + try_it
+    shown = run(setup + show, base, workdir, url)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "Council Districts (2012 plan): 14" in shown.stdout
+    assert "DOWNTOWN LOS ANGELES" in shown.stdout
+    assert "Council District 14 crew" in shown.stdout
+    assert "work order" in shown.stdout and "[assigned]" in shown.stdout
+    moved = run("set -euo pipefail\n" + moves, base, workdir, url)
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    assert "Tag the vehicle" in moved.stdout  # the follow-up work order
