@@ -141,6 +141,17 @@ def place(db, la, lat: float, long: float) -> dict[str, str]:
     return {layer: name for _, layer, _, name in queries.find_districts_at(db, la, lat, long)}
 
 
+def post(db, client, **fields: str) -> ServiceRequest:
+    """POST a request with a fresh key and load what was stored."""
+    response = client.post(f"{BASE}/requests.json", data={"api_key": make_api_key(db), **fields})
+    assert response.status_code == 200, response.data
+    return db.scalar(
+        select(ServiceRequest).where(
+            ServiceRequest.service_request_id == response.json[0]["service_request_id"]
+        )
+    )
+
+
 def test_overlapping_neighborhood_councils_pick_the_smaller_one(db, la):
     balboa = district(db, "neighborhood_councils", "LAKE BALBOA NC")
     encino = district(db, "neighborhood_councils", "ENCINO NC")
@@ -233,22 +244,15 @@ def test_points_just_outside_every_council_district_snap_to_the_nearest(db):
 
 
 def test_post_inside_the_city_routes_to_the_district_crew(db, client, la):
-    key = make_api_key(db)
-    response = client.post(
-        f"{BASE}/requests.json",
-        data={
-            "api_key": key,
+    request = post(
+        db,
+        client,
+        **{
             "service_code": "GRAFFITI",
             "lat": "34.0537",
             "long": "-118.2427",
             "attribute[SURFACE]": "WALL",
         },
-    )
-    assert response.status_code == 200, response.data
-    request = db.scalar(
-        select(ServiceRequest).where(
-            ServiceRequest.service_request_id == response.json[0]["service_request_id"]
-        )
     )
     placed = {d.district.layer.name: d.district.name for d in request.districts}
     assert placed == {"council_districts": "14", "neighborhood_councils": "DOWNTOWN LOS ANGELES"}
@@ -287,22 +291,15 @@ def test_post_outside_the_service_area_is_refused_and_stores_nothing(db, client)
 
 
 def test_address_only_goes_to_triage_until_staff_locate_it(db, client, la):
-    key = make_api_key(db)
-    response = client.post(
-        f"{BASE}/requests.json",
-        data={
-            "api_key": key,
+    request = post(
+        db,
+        client,
+        **{
             "service_code": "ABANDONED-VEHICLE",
             "address_string": "200 N Spring St",
             "attribute[MAKE]": "Honda",
             "attribute[DURATION]": "OVER_7_DAYS",
         },
-    )
-    assert response.status_code == 200, response.data
-    request = db.scalar(
-        select(ServiceRequest).where(
-            ServiceRequest.service_request_id == response.json[0]["service_request_id"]
-        )
     )
     assert request.needs_location and request.districts == []
     (order,) = request.work_orders
@@ -328,22 +325,15 @@ def test_a_service_without_a_routing_rule_keeps_its_own_agency(db, client, la):
     service = db.scalar(select(Service).where(Service.service_code == "GRAFFITI"))
     db.delete(queries.get_routing_rule(db, service))
     db.flush()
-    key = make_api_key(db)
-    response = client.post(
-        f"{BASE}/requests.json",
-        data={
-            "api_key": key,
+    request = post(
+        db,
+        client,
+        **{
             "service_code": "GRAFFITI",
             "lat": "34.0537",
             "long": "-118.2427",
             "attribute[SURFACE]": "WALL",
         },
-    )
-    assert response.status_code == 200
-    request = db.scalar(
-        select(ServiceRequest).where(
-            ServiceRequest.service_request_id == response.json[0]["service_request_id"]
-        )
     )
     assert request.work_orders == []
     assert request.agency_responsible == service.agency_responsible
