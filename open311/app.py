@@ -18,9 +18,11 @@ def build_app(overrides: dict | None = None) -> Flask:
     database.init_app(app)
     api = Api(app)
 
+    from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
 
     api.register_blueprint(georeport)
+    api.register_blueprint(exports)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
     app.register_error_handler(Exception, errors.handle_unexpected)

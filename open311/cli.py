@@ -76,14 +76,62 @@ def db_upgrade(revision: str) -> None:
 
 @main.command()
 @click.option("--skip-history", is_flag=True, help="Do not import the MyLA311 historical rows.")
-def seed(skip_history: bool) -> None:
-    """Load the demo city (Los Angeles): services with definitions, and real historical requests.
-    Safe to run again: what is already there is left alone."""
-    from open311.demo.seed import seed_demo_city
+@click.option(
+    "--requests",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also make sure synthetic requests SYN-1 ... SYN-N exist (load tests); only the "
+    "missing ones are added.",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Synthetic requests are filed over this many years up to today.",
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    type=int,
+    default=311,
+    show_default=True,
+    help="Random seed of the synthetic requests: the same seed gives the same requests.",
+)
+@click.option(
+    "--with-activity",
+    is_flag=True,
+    help="Also log a public 'submitted' (and 'request_closed') entry per synthetic request.",
+)
+def seed(
+    skip_history: bool, requests: int, years: int, random_seed: int, with_activity: bool
+) -> None:
+    """Load the demo city (Los Angeles): services with definitions, and real historical requests,
+    and with --requests N synthetic ones. Safe to run again: what is already there is left
+    alone."""
+    from contextlib import nullcontext
 
-    with app_session() as session:
-        report = seed_demo_city(session, with_history=not skip_history)
+    from open311.demo.seed import seed_demo_city
+    from open311.demo.synthetic import SyntheticSpec, vacuum
+
+    synthetic = None
+    bar = nullcontext(None)
+    if requests:
+        synthetic = SyntheticSpec(
+            requests, years=years, seed=random_seed, with_activity=with_activity
+        )
+        bar = click.progressbar(length=requests, label="synthetic requests", file=sys.stderr)
+    with app_session() as session, bar as progress:
+        report = seed_demo_city(
+            session,
+            with_history=not skip_history,
+            synthetic=synthetic,
+            progress=progress.update if progress is not None else None,
+        )
         session.commit()
+        seconds = vacuum(session.get_bind()) if synthetic is not None else None
+    if seconds is not None:
+        report.append(f"synthetic load: VACUUM (ANALYZE) {seconds:.1f} s")
     for line in report:
         click.echo(line)
 
@@ -178,6 +226,9 @@ def serve(host: str, port: int, workers: int) -> None:
         str(workers),
         # Several servers may run on one machine (tests, checkouts): no shared control socket.
         "--no-control-socket",
+        # Sync workers stream exports; the default 30 s would cut a download of millions of rows.
+        "--timeout",
+        os.environ.get("OPEN311_WORKER_TIMEOUT", "600"),
         "--access-logfile",
         "-",
         "open311:create_app()",

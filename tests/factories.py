@@ -295,3 +295,26 @@ def place_request(session: Session, request: ServiceRequest, district: District)
     session.add(placed)
     session.flush()
     return placed
+
+
+def insert_request_rows(session: Session, service: Service, rows: list[dict[str, Any]]) -> None:
+    """Many requests in one INSERT, each row its own: ServiceRequest fields plus `lat`/`long`
+    (made the location; leave them out for a request without one). Times default to now."""
+    now = datetime.now(UTC)
+    common = {
+        "jurisdiction_id": service.jurisdiction_id,
+        "service_id": service.id,
+        "status": Status.open,
+        "description": "Bulk request",
+        "requested_datetime": now,
+        "updated_datetime": now,
+        "location": None,
+    }
+    values = []
+    for row in rows:
+        row = dict(row)
+        lat, long = row.pop("lat", None), row.pop("long", None)
+        if lat is not None and long is not None:
+            row["location"] = from_shape(Point(long, lat), srid=4326)
+        values.append(common | row)
+    session.execute(insert(ServiceRequest), values)

@@ -1,24 +1,35 @@
-"""The GeoReport v2 endpoints under /open311/v2, each in .json and .xml."""
+"""The GeoReport v2 endpoints under /open311/v2, each in .json and .xml; requests also in
+.geojson, and every GET .json also as JSONP (`callback`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
 
 from open311.api import database
 from open311.api.forms import read_body, reject_forbidden
-from open311.api.schemas import JurisdictionArgs, RequestForm, RequestsArgs
+from open311.api.schemas import (
+    CallbackArgs,
+    JurisdictionArgs,
+    RequestArgs,
+    RequestForm,
+    RequestsArgs,
+    search_args,
+)
 from open311.api.smorest import Blueprint, load
 from open311.db import queries
-from open311.db.models import Status
+from open311.db import request_search as search_db
 from open311.domain import apikeys, catalogue, intake, jurisdictions
-from open311.domain.requests_window import request_filter
-from open311.errors import NotFound, UnknownRequest, UnknownToken
-from open311.wire import georeport
+from open311.domain import request_search as searching
+from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
+from open311.wire import cursor as cursors
+from open311.wire import geojson, georeport, jsonp
 from open311.wire.datetimes import format_w3c
-from open311.wire.formats import CONTENT_TYPES, FORMATS, render
+from open311.wire.formats import CONTENT_TYPES, FORMATS, json_array, render, render_xml_list
 
 blp = Blueprint(
     "georeport",
@@ -28,13 +39,22 @@ blp = Blueprint(
 )
 
 
+# Endpoints that also answer in GeoJSON; their errors are rendered in JSON.
+GEOJSON_ENDPOINTS = ("georeport.list_requests", "georeport.get_request")
+
+
 @blp.url_value_preprocessor
-def take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+def take_format(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """`g.fmt` is the GeoReport format errors are rendered in; `g.representation` the format
+    asked for, which differs only for .geojson."""
     fmt = (values or {}).pop("fmt", None)
     for name, value in (values or {}).items():
         reject_forbidden(name, value)
     if fmt is not None:
         g.fmt = fmt if fmt in FORMATS else None
+        if fmt == "geojson" and endpoint in GEOJSON_ENDPOINTS:
+            g.fmt = "json"
+        g.representation = fmt
         if g.fmt is None:
             raise NotFound(f"format {fmt[:20]} is not supported; use .json or .xml")
 
@@ -43,6 +63,29 @@ def take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 def refuse_control_characters() -> None:
     for key, value in request.args.items(multi=True):
         reject_forbidden(key, value)
+
+
+@blp.before_request
+def check_callback() -> None:
+    """JSONP is for GET .json only; a bad function name is refused before any work."""
+    if request.method != "GET" or not request.args.get("callback", "").strip():
+        return
+    callback = load(CallbackArgs(), {"callback": request.args["callback"]})["callback"]
+    if g.get("representation") != "json":
+        raise InvalidInput("callback: JSONP is only offered for .json")
+    g.callback = callback.strip()
+
+
+@blp.after_request
+def wrap_jsonp(response: Response) -> Response:
+    """A successful JSON answer becomes `callback(...)`; errors stay plain JSON, with their
+    status, since a script tag cannot read either."""
+    callback = g.get("callback")
+    if callback and response.status_code == 200 and response.mimetype == "application/json":
+        response.set_data(jsonp.wrap(callback, response.get_data()))
+        response.content_type = jsonp.CONTENT_TYPE
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def respond(payload: Any, root: str, status: int = 200) -> Response:
@@ -101,40 +144,117 @@ def post_request() -> Response:
 
 
 @blp.route("/requests.<fmt>", methods=["GET"])
-@blp.arguments(RequestsArgs, location="query", as_kwargs=True)
-def list_requests(
-    jurisdiction_id: str | None = None,
-    service_request_id: tuple[str, ...] = (),
-    service_code: tuple[str, ...] = (),
-    status: tuple[str, ...] = (),
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
-    **_args: Any,
-) -> Response:
-    """Service requests: newest first, at most 1000, the last 90 days unless dates say otherwise."""
+@blp.arguments(RequestsArgs(), location="query", as_kwargs=True)
+def list_requests(jurisdiction_id: str | None = None, **args: Any) -> Response:
+    """Service requests: newest first; the last 90 days and at most 1000 unless paged or
+    filtered by area, district, crew, change feed or text (README: Open data and area
+    queries)."""
     session = database.session()
-    jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    wanted = request_filter(
-        service_request_ids=service_request_id,
-        service_codes=service_code,
-        statuses=tuple(Status(s) for s in status),
-        start=start_date,
-        end=end_date,
-    )
-    found = queries.find_requests(session, jurisdiction, wanted)
-    return respond([georeport.request_item(r) for r in found], "service_requests")
+    # Resolved by the statements themselves, a round trip saved on every list (see Unresolved).
+    jurisdiction = search_db.Unresolved(jurisdiction_id)
+    search, paging = searching.plan(session, jurisdiction, search_args(args))
+    page = search_db.find_page(session, jurisdiction, search, _representation())
+    if not page.items:
+        jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
+    response = _render_page(page, search)
+    response.headers["X-Page-Size"] = str(search.limit)
+    link = _next_link(search, paging, page)
+    if link is not None:
+        response.headers["Link"] = f'<{link}>; rel="next"'
+    total = searching.total_count(session, jurisdiction, search, paging, page)
+    if total is not None:
+        response.headers["X-Total-Count"] = str(total)
+    return response
 
 
 @blp.route("/requests/<service_request_id>.<fmt>", methods=["GET"])
-@blp.arguments(JurisdictionArgs, location="query", as_kwargs=True)
-def get_request(service_request_id: str, jurisdiction_id: str | None = None, **_args: Any):
+@blp.arguments(RequestArgs(), location="query", as_kwargs=True)
+def get_request(
+    service_request_id: str,
+    jurisdiction_id: str | None = None,
+    extensions: bool = False,
+    **_args: Any,
+) -> Response:
     """One service request, as a one-item list."""
     session = database.session()
-    jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    found = queries.get_request(session, jurisdiction, service_request_id)
-    if found is None:
+    search = searching.single(service_request_id, extensions)
+    named = search_db.Unresolved(jurisdiction_id)
+    page = search_db.find_page(session, named, search, _representation(), lookup=True)
+    if not page.items:
+        jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
         raise UnknownRequest(f"service_request_id {service_request_id} not found")
-    return respond([georeport.request_item(found)], "service_requests")
+    return _render_page(page, search)
+
+
+def _representation() -> search_db.Representation:
+    fmt = g.representation
+    return "rows" if fmt == "xml" else fmt
+
+
+# XML pages longer than this are streamed, rendered item by item as the client reads them.
+STREAM_XML_FROM = 100
+
+
+def _render_page(page: search_db.Page, search: search_db.RequestSearch) -> Response:
+    """JSON and GeoJSON: the database's texts joined; XML: rendered here from plain rows."""
+    fmt = g.representation
+    if fmt == "json":
+        return Response(json_array(page.items), content_type=CONTENT_TYPES["json"])
+    if fmt == "geojson":
+        return Response(geojson.join_features(page.items), content_type=geojson.CONTENT_TYPE)
+    items = _xml_items(page.items, search.near is not None, search.extensions)
+    chunks = (chunk.encode("utf-8") for chunk in render_xml_list(items, "service_requests"))
+    if len(page.items) < STREAM_XML_FROM:
+        return Response(b"".join(chunks), content_type=CONTENT_TYPES["xml"])
+    return Response(chunks, content_type=CONTENT_TYPES["xml"])
+
+
+def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[dict[str, Any]]:
+    width = len(georeport.REQUEST_FIELDS)
+    for row in rows:
+        item = georeport.request_item_from_row(row[:width])
+        rest = row[width:]
+        if near:
+            item["distance"], rest = rest[0], rest[1:]
+        if extensions:
+            channel, districts, crew, notes = rest
+            georeport.extend_item(
+                item, channel=channel, districts_json=districts, crew=crew, notes_json=notes
+            )
+        yield georeport.for_xml(item)
+
+
+def _next_link(
+    search: search_db.RequestSearch, paging: searching.Paging, page: search_db.Page
+) -> str | None:
+    """The absolute URL of the next page: the same arguments with the next page or cursor."""
+    if not page.more or paging.mode == "ids":
+        return None
+    args = request.args.copy()
+    for name in ("page", "cursor", "page_size"):
+        args.poplist(name)
+    args["page_size"] = str(search.limit)
+    if paging.mode == "page":
+        args["page"] = str(paging.page + 1)
+    else:
+        cursor = searching.next_cursor(search, page)
+        if cursor is None:
+            return None
+        args["cursor"] = cursors.encode(cursor)
+    if paging.window is not None:
+        start, end = paging.window
+        args["start_date"], args["end_date"] = _precise(start), _precise(end)
+    public = current_app.config.get("OPEN311_PUBLIC_URL")
+    if public:
+        base = public.rstrip("/") + request.path.removeprefix(blp.url_prefix or "")
+    else:
+        base = request.base_url
+    return f"{base}?{urlencode(list(args.items(multi=True)))}"
+
+
+def _precise(moment: datetime) -> str:
+    """A W3C datetime to the microsecond: a pinned window must not move by a fraction."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @blp.route("/tokens/<token>.<fmt>", methods=["GET"])

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+import math
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from open311.api.smorest import BaseSchema
 from open311.db.models import Status
+from open311.domain.request_search import MAX_PAGE_SIZE, MAX_RADIUS_M, SearchArgs
+from open311.wire import cursor as cursors
+from open311.wire import jsonp
 from open311.wire.datetimes import parse_w3c
 
 
@@ -48,12 +54,142 @@ class JurisdictionArgs(BaseSchema):
     api_key = fields.String()  # accepted and ignored on GET (digest §11)
 
 
-class RequestsArgs(JurisdictionArgs):
+class BBox(fields.Field):
+    """`minLng,minLat,maxLng,maxLat` (digest §11), as a tuple of four floats."""
+
+    default_error_messages = {
+        "invalid": "must be minLng,minLat,maxLng,maxLat: four numbers separated by commas"
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        parts = value.split(",")
+        if len(parts) != 4:
+            raise self.make_error("invalid")
+        try:
+            west, south, east, north = (float(p) for p in parts)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if not all(math.isfinite(v) for v in (west, south, east, north)):
+            raise self.make_error("invalid")
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            raise ValidationError("longitudes must lie between -180 and 180")
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            raise ValidationError("latitudes must lie between -90 and 90")
+        if west > east or south > north:
+            raise ValidationError("minLng must not exceed maxLng, nor minLat maxLat")
+        return west, south, east, north
+
+
+class CursorField(fields.Field):
+    """The opaque keyset cursor of a previous page's Link header."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("not a valid cursor")
+        try:
+            return cursors.decode(value.strip())
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+SORTS = (
+    "requested_datetime",
+    "-requested_datetime",
+    "updated_datetime",
+    "-updated_datetime",
+    "distance",
+    "-distance",
+)
+
+
+class RequestFilterArgs(JurisdictionArgs):
+    """The filters GET requests and the exports share."""
+
     service_request_id = CommaList(metadata={"description": "comma list; overrides other filters"})
     service_code = CommaList()
     start_date = W3CDateTime()
     end_date = W3CDateTime()
     status = CommaList(choices=tuple(s.value for s in Status))
+    updated_after = W3CDateTime(metadata={"description": "updated_datetime > this (strict)"})
+    updated_before = W3CDateTime(metadata={"description": "updated_datetime < this (strict)"})
+    bbox = BBox(metadata={"description": "minLng,minLat,maxLng,maxLat (WGS84 degrees)"})
+    lat = fields.Float(allow_nan=False, validate=validate.Range(-90, 90))
+    long = fields.Float(allow_nan=False, validate=validate.Range(-180, 180))
+    radius = fields.Float(
+        allow_nan=False,
+        validate=validate.Range(0, MAX_RADIUS_M),
+        metadata={"description": "metres around lat/long; needs both"},
+    )
+    district = fields.String(
+        validate=validate.Length(max=255), metadata={"description": "district name or id"}
+    )
+    layer = fields.String(
+        validate=validate.Length(max=64), metadata={"description": "boundary layer name or id"}
+    )
+    agency_responsible = fields.String(validate=validate.Length(max=255))
+    crew = fields.String(
+        validate=validate.Length(max=64),
+        metadata={"description": "crew code or id: requests with an open work order of it"},
+    )
+    q = fields.String(
+        validate=validate.Length(max=500),
+        metadata={"description": "full-text search of description and address"},
+    )
+    sort = fields.String(validate=validate.OneOf(SORTS))
+
+    @validates_schema
+    def check_combinations(self, data, **kwargs):
+        point = [name for name in ("lat", "long") if name in data]
+        if "radius" in data and len(point) < 2:
+            raise ValidationError("lat and long are required with radius", "radius")
+        if point and "radius" not in data:
+            raise ValidationError(
+                f"radius (metres, at most {MAX_RADIUS_M:,.0f}) is required with lat and long",
+                "radius",
+            )
+        if len(point) == 1:
+            raise ValidationError("lat and long go together", point[0])
+        if data.get("sort", "").endswith("distance") and "radius" not in data:
+            raise ValidationError("distance needs lat, long and radius", "sort")
+
+
+class RequestsArgs(RequestFilterArgs):
+    page = fields.Integer(
+        validate=validate.Range(1, 1_000_000), metadata={"description": "1-based"}
+    )
+    page_size = fields.Integer(validate=validate.Range(1, MAX_PAGE_SIZE))
+    cursor = CursorField(metadata={"description": "from the previous page's Link header"})
+    extensions = fields.Boolean(metadata={"description": "true: extended_attributes and notes"})
+    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+
+    @validates_schema
+    def check_paging(self, data, **kwargs):
+        if "page" in data and "cursor" in data:
+            raise ValidationError("use either page or cursor, not both", "page")
+
+
+class RequestArgs(JurisdictionArgs):
+    """GET requests/{id}: the extensions and JSONP apply to the single form too."""
+
+    extensions = fields.Boolean(metadata={"description": "true: extended_attributes and notes"})
+    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+
+
+class ExportArgs(RequestFilterArgs):
+    """The exports take GET requests' filters; there is no window to lift and no paging."""
+
+
+def _callback_name(value: str) -> None:
+    if not jsonp.valid_callback(value):
+        raise ValidationError(f"must be {jsonp.CALLBACK_RULE}")
+
+
+class CallbackArgs(BaseSchema):
+    """JSONP's `callback`, checked apart from each resource's own arguments."""
+
+    callback = fields.String(validate=_callback_name)
 
 
 class RequestForm(BaseSchema):
@@ -77,3 +213,31 @@ class RequestForm(BaseSchema):
     phone = fields.String(validate=validate.Length(max=64))
     device_id = fields.String(validate=validate.Length(max=255))
     account_id = fields.String(validate=validate.Length(max=255))
+
+
+def search_args(args: dict[str, Any]) -> SearchArgs:
+    """The schema's arguments (RequestFilterArgs and its subclasses) as the domain's."""
+    near = None
+    if "radius" in args:
+        near = (args["lat"], args["long"], args["radius"])
+    return SearchArgs(
+        service_request_ids=args.get("service_request_id", ()),
+        service_codes=args.get("service_code", ()),
+        statuses=tuple(Status(s) for s in args.get("status", ())),
+        start=args.get("start_date"),
+        end=args.get("end_date"),
+        updated_after=args.get("updated_after"),
+        updated_before=args.get("updated_before"),
+        bbox=args.get("bbox"),
+        near=near,
+        district=args.get("district"),
+        layer=args.get("layer"),
+        agency=args.get("agency_responsible"),
+        crew=args.get("crew"),
+        text=args.get("q"),
+        sort=args.get("sort"),
+        page=args.get("page"),
+        page_size=args.get("page_size"),
+        cursor=args.get("cursor"),
+        extensions=args.get("extensions", False),
+    )

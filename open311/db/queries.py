@@ -258,17 +258,30 @@ def route_located_requests(session: Session, jurisdiction: Jurisdiction) -> int:
         """
     )
     placed = session.execute(covered, params).rowcount
-    nearest = _best_district_id("r.location", "ST_Y(r.location)")
+    # The points left over (no district covers them) are found once, then each takes the
+    # nearest district inside the layer's tolerance: the cheap planar prefilter first, the
+    # geography distance only on what passes it.
+    degrees = _DEGREES.format(tolerance="l.snap_tolerance_m", lat="ST_Y(r.location)")
     snapped = text(
         f"""
         INSERT INTO request_district (service_request_pk, layer_id, district_id)
-        SELECT request_pk, layer_id, district_id FROM (
-            SELECT r.id AS request_pk, l.id AS layer_id, {nearest} AS district_id
+        WITH left_over AS MATERIALIZED (
+            SELECT r.id, r.location, l.id AS layer_id
             FROM service_request r
             JOIN boundary_layer l ON l.jurisdiction_id = r.jurisdiction_id
             WHERE r.jurisdiction_id = :jurisdiction AND r.location IS NOT NULL AND {unplaced}
+        )
+        SELECT r.id, l.id, nearest.id
+        FROM left_over r
+        JOIN boundary_layer l ON l.id = r.layer_id
+        CROSS JOIN LATERAL (
+            SELECT d.id, ST_Distance(d.geom::geography, r.location::geography) AS metres
+            FROM district d
+            WHERE d.layer_id = l.id AND ST_DWithin(d.geom, r.location, {degrees})
+            ORDER BY metres, d.id
+            LIMIT 1
         ) nearest
-        WHERE district_id IS NOT NULL
+        WHERE nearest.metres <= l.snap_tolerance_m
         """
     )
     return placed + session.execute(snapped, params).rowcount

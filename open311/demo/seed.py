@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,11 @@ from open311.db.models import Jurisdiction, ServiceRequest
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
 from open311.demo.operations import seed_operations
+from open311.demo.synthetic import (
+    SyntheticSpec,
+    analyze_for_placement,
+    load_synthetic_requests,
+)
 
 CITY_DIR = "los-angeles"
 # Oldest first: if an SR number ever appeared in two extracts, the earlier one would win.
@@ -30,11 +35,17 @@ def city_dir() -> Path:
     return geodata_dir() / CITY_DIR
 
 
-def seed_demo_city(session: Session, with_history: bool = True) -> list[str]:
+def seed_demo_city(
+    session: Session,
+    with_history: bool = True,
+    synthetic: SyntheticSpec | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
     """Create or refresh the demo city and return a report, one line per part.
 
     Adds and flushes only; the caller commits. Idempotent: a second run finds everything in
-    place, writes nothing and leaves catalogue_changed_at alone.
+    place, writes nothing and leaves catalogue_changed_at alone. `synthetic` also loads that many
+    synthetic requests (see open311.demo.synthetic), `progress` being told of each COPY chunk.
     """
     agencies = myla311.read_agencies(city_dir() / "agencies.csv")
     catalogue = load_catalogue(agencies)
@@ -50,8 +61,18 @@ def seed_demo_city(session: Session, with_history: bool = True) -> list[str]:
             spec.request_type: services[spec.service_code].id for spec in catalogue.services
         }
         report.extend(import_history(session, jurisdiction, service_ids, agencies))
+        # Statistics for the rows just written, so that the placement is planned well.
+        analyze_for_placement(session)
         routed = queries.route_located_requests(session, jurisdiction)
         report.append(f"historical requests routed to districts: {routed:,} placements")
+    if synthetic is not None:
+        services_by_type = {
+            spec.request_type: services[spec.service_code] for spec in catalogue.services
+        }
+        loaded = load_synthetic_requests(
+            session, jurisdiction, services_by_type, city_dir(), synthetic, progress
+        )
+        report.extend(loaded.lines())
     return report
 
 

@@ -14,7 +14,7 @@ EARLIEST = datetime.min.replace(tzinfo=UTC)
 LATEST = datetime.max.replace(tzinfo=UTC)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
     """In UTC, since PostgreSQL refuses the offsets beyond ±15:59 that the W3C format allows;
     an instant past either end of the calendar (0001-01-01T00:00:00+23:59) becomes that end."""
     if moment is None:
@@ -45,7 +45,7 @@ def request_filter(
     """No dates: the last 90 days; one bound: 90 days from or to it; wider spans are refused."""
     if service_request_ids:
         return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     if start is None and end is None:
         end = now or datetime.now(UTC)
         start = _shift(end, -MAX_SPAN)

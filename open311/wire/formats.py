@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -65,6 +65,32 @@ def render_xml(payload: Any, root: str) -> bytes:
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n']
     parts.extend(_element(root, payload))
     return "".join(parts).encode("utf-8")
+
+
+def render_xml_list(items: Iterable[Any], root: str) -> Iterator[str]:
+    """The same document as `render_xml(list(items), root)`, one item per chunk, so a long
+    list can be streamed as it is rendered."""
+    yield f'<?xml version="1.0" encoding="utf-8"?>\n<{root}>'
+    item_name = ITEM_NAMES[root]
+    for item in items:
+        yield "".join(_element(item_name, item))
+    yield f"</{root}>"
+
+
+def json_array(members: Sequence[bytes]) -> bytes:
+    """A JSON array around members already rendered as UTF-8 JSON (by the database)."""
+    return enclose(b"[", members, b"]")
+
+
+def enclose(head: bytes, members: Sequence[bytes], tail: bytes) -> bytes:
+    """head + members joined by commas + tail, in one allocation: a page is half a megabyte,
+    and every extra concatenation of it costs more than the join itself."""
+    if not members:
+        return head + tail
+    parts = list(members)
+    parts[0] = head + parts[0]
+    parts[-1] = parts[-1] + tail
+    return b",".join(parts)
 
 
 def _element(name: str, value: Any) -> Iterator[str]:

@@ -6,6 +6,9 @@ functions' inputs, which is what keeps it out of every GET response.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from geoalchemy2.shape import to_shape
@@ -14,6 +17,27 @@ from open311.db.models import Datatype, Service, ServiceAttribute, ServiceReques
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 LIST_TYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
+
+# The fields of a request, in the order every representation gives them (digest §7.3).
+REQUEST_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+)
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -113,3 +137,62 @@ def discovery(
             }
         ],
     }
+
+
+# --- issue 4: items from plain database rows, distance and the Chicago-style extensions --------
+
+
+def request_item_from_row(values: Sequence[Any]) -> dict[str, Any]:
+    """The item of `request_item`, from the REQUEST_FIELDS columns of a plain row (blank strings
+    already null, datetimes already W3C text: the database did that work)."""
+    return dict(zip(REQUEST_FIELDS, values, strict=True))
+
+
+def extended_attributes(
+    channel: str | None, districts: dict[str, str], crew: str | None
+) -> dict[str, Any]:
+    """Chicago's `extended_attributes` (digest §9.2): intake channel, the district of each
+    boundary layer (layer name -> district name), duplicate flags (always false/null until
+    duplicates exist) and the crew of the request's current open work order."""
+    return {
+        "channel": channel,
+        "districts": districts,
+        "duplicate": False,
+        "parent_service_request_id": None,
+        "crew": crew,
+    }
+
+
+def extend_item(
+    item: dict[str, Any],
+    *,
+    channel: str | None,
+    districts_json: str,
+    crew: str | None,
+    notes_json: str,
+) -> dict[str, Any]:
+    """Add `extended_attributes` and `notes` to an item; districts and notes come as the JSON
+    text the database built for the `.json` representation, so both formats say the same."""
+    item["extended_attributes"] = extended_attributes(channel, json.loads(districts_json), crew)
+    item["notes"] = json.loads(notes_json)
+    return item
+
+
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def xml_name(name: str) -> str:
+    """A layer name as an XML element name: other characters become `_`, and a name that could
+    not start an element (a digit, `-`, `.`, or the reserved `xml` prefix) gets a leading `_`."""
+    safe = _NOT_NAME.sub("_", name) or "_"
+    if not (safe[0].isalpha() or safe[0] == "_") or safe.lower().startswith("xml"):
+        safe = "_" + safe
+    return safe
+
+
+def for_xml(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with district layer names made element names (JSON keeps them as they are)."""
+    extended = item.get("extended_attributes")
+    if extended and extended["districts"]:
+        extended["districts"] = {xml_name(k): v for k, v in extended["districts"].items()}
+    return item

@@ -6,8 +6,10 @@ out here rather than imported from open311.wire, so a renamed element fails a te
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,9 +33,10 @@ CONTAINERS = {
     "errors": "error",
     "endpoints": "endpoint",
     "formats": "format",
+    "notes": "note",
 }
 # Items that are records even when every field of theirs was left out.
-RECORDS = {"service", "attribute", "value", "request", "error", "endpoint"}
+RECORDS = {"service", "attribute", "value", "request", "error", "endpoint", "note"}
 
 
 def url(resource: str, fmt: str) -> str:
@@ -116,3 +119,32 @@ def form(*pairs: tuple[str, str], **fields: str) -> MultiDict:
     for key, value in fields.items():
         data.add(key, value)
     return data
+
+
+# --- issue 4: GeoJSON, paging headers --------------------------------------------------------
+
+GEOJSON_TYPE = "application/geo+json; charset=utf-8"
+
+
+def next_link(response) -> str | None:
+    """The `rel="next"` URL of a Link header as a path with its query (for the test client),
+    after checking it is absolute."""
+    header = response.headers.get("Link")
+    if not header:
+        return None
+    match = re.fullmatch(r'<([^>]+)>; rel="next"', header)
+    assert match, header
+    parts = urlsplit(match.group(1))
+    assert parts.scheme in ("http", "https") and parts.netloc, header
+    return parts.path + "?" + parts.query
+
+
+def items_of(response, fmt: str) -> list[Any]:
+    """The requests of a successful list answer in `fmt` (json, xml or geojson)."""
+    assert response.status_code == 200, response.data
+    if fmt == "geojson":
+        assert response.headers["Content-Type"] == GEOJSON_TYPE
+        collection = response.get_json()
+        assert collection["type"] == "FeatureCollection"
+        return [feature["properties"] for feature in collection["features"]]
+    return body(response, fmt, "service_requests")

@@ -1,0 +1,134 @@
+"""Bulk open data: GET /open311/v2/exports/requests.{csv,ndjson,geojson}, streamed.
+
+Any window, any size: the same filters as GET requests (README: Open data and area queries),
+no 90-day limit and no paging. Rows come from a server-side cursor a batch at a time and go
+out as they come, so memory stays flat for millions of rows and `curl > file` just works.
+
+Columns (CSV header; NDJSON items and GeoJSON properties have the same fields, in this order):
+
+    service_request_id, status, status_notes, service_name, service_code, description,
+    agency_responsible, service_notice, requested_datetime, updated_datetime,
+    expected_datetime, address, address_id, zipcode, lat, long, media_url
+    (+ distance, in metres, when lat/long/radius are given)
+
+the public GeoReport fields of GET requests and nothing else: the requester's personal data
+(email, names, phone, device and account ids) lives in another table that these queries never
+join. CSV is RFC 4180 (UTF-8, CRLF, text fields quoted, empty = no value); datetimes are W3C in
+UTC; lat/long WGS84 degrees. Errors come back as the GeoReport error list in JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any
+
+from flask import Response, current_app, g, request
+from sqlalchemy.orm import Session
+
+from open311.api.forms import reject_forbidden
+from open311.api.schemas import ExportArgs, search_args
+from open311.api.smorest import Blueprint
+from open311.db import request_search as search_db
+from open311.domain import jurisdictions
+from open311.domain import request_search as searching
+from open311.errors import NotFound
+from open311.wire import geojson
+
+blp = Blueprint(
+    "exports",
+    __name__,
+    url_prefix="/open311/v2/exports",
+    description="Open data: every request of any window as CSV, NDJSON or GeoJSON, streamed.",
+)
+
+CONTENT_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson; charset=utf-8",
+    "geojson": geojson.CONTENT_TYPE,
+}
+
+
+@blp.url_value_preprocessor
+def take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    fmt = (values or {}).pop("fmt", None)
+    g.fmt = "json"  # errors of an export are a JSON error list, whatever was asked for
+    if fmt is not None:
+        if fmt not in CONTENT_TYPES:
+            raise NotFound(
+                f"export format {fmt[:20]} is not supported; use .csv, .ndjson or .geojson"
+            )
+        g.export = fmt
+
+
+@blp.before_request
+def refuse_control_characters() -> None:
+    for key, value in request.args.items(multi=True):
+        reject_forbidden(key, value)
+
+
+@blp.route("/requests.<fmt>", methods=["GET"])
+@blp.arguments(ExportArgs, location="query", as_kwargs=True)
+def export_requests(jurisdiction_id: str | None = None, **args: Any) -> Response:
+    """Every request matching the filters, oldest first, streamed as a file download."""
+    # A session of the export's own rather than the request's: the request's is closed when
+    # the view returns, while this one must outlive it, until the last row is sent.
+    session: Session = current_app.extensions["open311.sessions"]()
+    try:
+        jurisdiction = search_db.Unresolved(jurisdiction_id)
+        search = searching.plan_export(session, jurisdiction, search_args(args))
+        kind: search_db.ExportKind = g.export
+        batches = search_db.stream_export(session, jurisdiction, search, kind)
+        # The query runs now, in the view: a failure is still an error answer, not a cut file.
+        first = next(batches, None)
+        if first is None:
+            jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
+    except BaseException:
+        session.close()
+        raise
+    chunks = _document(kind, search.near is not None, first, batches)
+    body = _Body(chunks, closing=(chunks, batches, session))
+    response = Response(body, content_type=CONTENT_TYPES[kind])
+    response.headers["Content-Disposition"] = f'attachment; filename="requests.{kind}"'
+    return response
+
+
+class _Body:
+    """The file as the WSGI server iterates it, and closes it in every case: after the last
+    chunk, when the client hangs up, or without reading it at all (HEAD). A bare generator
+    would not do: one never started ignores close(), and would keep its cursor and session."""
+
+    def __init__(self, chunks: Iterator[bytes], closing: tuple[Any, ...]) -> None:
+        self._chunks = chunks
+        self._closing = closing
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        for resource in self._closing:  # the generators first, then the session under them
+            resource.close()
+
+
+def _document(
+    kind: search_db.ExportKind,
+    near: bool,
+    first: Sequence[bytes] | None,
+    rest: Iterator[Sequence[bytes]],
+) -> Generator[bytes, None, None]:
+    """The file, batch by batch: the first batch fetched already, the rest as it is read."""
+    header = search_db.export_header(kind, near)
+    if header is not None:
+        yield (header + "\r\n").encode("utf-8")
+    if kind == "geojson":
+        yield geojson.COLLECTION_HEAD
+    separator = {"csv": b"\r\n", "ndjson": b"\n", "geojson": b","}[kind]
+    batch, started = first, False
+    while batch is not None:
+        if kind == "geojson":
+            yield (separator if started else b"") + separator.join(batch)
+        else:
+            yield separator.join(batch) + separator
+        started = True
+        batch = next(rest, None)
+    if kind == "geojson":
+        yield geojson.COLLECTION_TAIL
