@@ -93,3 +93,17 @@ def test_the_routing_walk_through_shows_districts_crews_and_work_orders(demo):
     moved = run("set -euo pipefail\n" + moves, base, workdir, url)
     assert moved.returncode == 0, moved.stderr[-2000:]
     assert "Tag the vehicle" in moved.stdout  # the follow-up work order
+
+
+def test_every_open_data_line_succeeds(demo):
+    base, workdir, _url = demo
+    (block,) = shell_blocks("Open data and area queries")
+    assert block.count("curl ") >= 12
+    strict = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n' + block
+    result = run(strict, base, workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "<errors>" not in result.stdout
+    assert 'rel="next"' in result.stdout  # the paging headers printed by -D -
+    exported = (workdir / "requests.csv").read_text().splitlines()
+    assert exported[0].startswith("service_request_id,status,")
+    assert len(exported) > 29_999
