@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg2
 from loadgen import Outcome
 
 # The GeoReport request fields, in the order the API renders them, as plain columns.
@@ -45,10 +44,25 @@ FIELDS = (
 DATETIME_FIELDS = (8, 9, 10)
 
 
-def connect(dsn: dict[str, Any]) -> Any:
-    connection = psycopg2.connect(**dsn, options="-c timezone=UTC")
-    connection.autocommit = True  # one statement per call, as the API's reads
+def connect(dsn: dict[str, Any], autocommit: bool = True) -> Any:
+    """A psycopg2 connection with the app's own session settings: whatever open311's
+    make_engine asks of PostgreSQL (time zone, no JIT, no parallel query...) holds for the
+    floor too, so both sides run the SQL under the same planner settings. Only the connection
+    comes from the engine (NullPool: no pooling); the floor's calls are bare psycopg2."""
+    from sqlalchemy.pool import NullPool
+
+    from open311.db.session import make_engine
+
+    url = f"postgresql+psycopg2://{dsn['user']}@{dsn['host']}:{dsn['port']}/{dsn['dbname']}"
+    engine = make_engine(url, poolclass=NullPool)
+    wrapper = engine.raw_connection()
+    connection = wrapper.dbapi_connection
+    _KEEP.append((engine, wrapper))  # the wrapper closes the connection when collected
+    connection.autocommit = autocommit  # reads: one statement per call, as the API's
     return connection
+
+
+_KEEP: list[Any] = []
 
 
 def w3c(moment: datetime | None) -> str | None:
@@ -77,7 +91,7 @@ class QueryFloor:
         self,
         dsn: dict[str, Any],
         sql: str,
-        params: Callable[[], Sequence[Any]],
+        params: Callable[[], Sequence[Any] | dict[str, Any]],
         extra: Sequence[str] = (),
     ):
         self.connection = connect(dsn)
@@ -137,7 +151,7 @@ class ExportFloor:
         header: Sequence[str],
         datetime_columns: Sequence[int],
     ):
-        self.connection = psycopg2.connect(**dsn, options="-c timezone=UTC")
+        self.connection = connect(dsn, autocommit=False)  # a named cursor needs a transaction
         self.sql, self.params, self.header = sql, tuple(params), list(header)
         self.datetime_columns = tuple(datetime_columns)
         self.calls = 0
@@ -186,7 +200,7 @@ class PostFloor:
         submissions: Sequence[dict[str, Any]],
         offset: int,
     ):
-        self.connection = psycopg2.connect(**dsn, options="-c timezone=UTC")
+        self.connection = connect(dsn, autocommit=False)
         self.cursor = self.connection.cursor()
         self.districts_sql = districts_sql
         self.jurisdiction_pk, self.api_client_pk = jurisdiction_pk, api_client_pk

@@ -159,7 +159,9 @@ def machine(cursor: Any) -> dict[str, str]:
         "kernel": f"{platform.system()} {platform.release()}",
         "PostgreSQL": pg,
         "PostGIS": f"{postgis} ({postgis_full.split(' ', 2)[-1]})",
-        "PostgreSQL settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
+        "PostgreSQL settings (as the app's sessions, and so the floor's, see them)": ", ".join(
+            f"{k}={v}" for k, v in settings.items()
+        ),
         "Python": sys.version.split()[0] + " (" + sys.executable + ")",
         "packages": versions,
         "git commit": _run(["git", "rev-parse", "HEAD"]) or "unknown",

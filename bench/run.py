@@ -34,6 +34,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import cpu  # noqa: E402
+import floor  # noqa: E402
 import pyspy  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
@@ -241,8 +242,10 @@ def free_port() -> int:
 def gunicorn(env: dict[str, str], workers: int, log_dir: Path):
     port = free_port()
     args = [OPEN311, "serve", "--port", str(port), "--workers", str(workers)]
+    extra = os.environ.get("GUNICORN_CMD_ARGS")
     COMMANDS.append(
-        f"DATABASE_URL={env['DATABASE_URL']} "
+        (f"GUNICORN_CMD_ARGS={shlex.quote(extra)} " if extra else "")
+        + f"DATABASE_URL={env['DATABASE_URL']} "
         + " ".join(a.replace(str(ROOT) + "/", "") for a in args)
     )
     print(f"$ {COMMANDS[-1]}", flush=True)
@@ -319,7 +322,7 @@ def background_cpu(seconds: float = 1.0) -> float:
     return 100.0 * (busy1 - busy0) / max(total1 - total0, 1)
 
 
-def quiet_enough(threshold: float = 15.0, patience: float = 30.0) -> float:
+def quiet_enough(threshold: float = 15.0, patience: float = 10.0) -> float:
     """Wait up to `patience` s for the machine to be quiet; return the last background reading."""
     deadline = time.monotonic() + patience
     load = background_cpu()
@@ -388,8 +391,7 @@ def explain(cursor: Any, sql: str, params: Any) -> str:
 def write_plans(folder: Path, scenario: scenarios.Scenario, url: str, dsn: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     statements = capture_sql(url, scenario.probe)
-    connection = psycopg2.connect(**dsn, options="-c timezone=UTC")
-    connection.autocommit = True
+    connection = floor.connect(dsn)  # the app's session settings: the plans it gets
     method, path, _body = scenario.probe
     parts = [
         f"# {scenario.name}: {scenario.title}",
@@ -572,8 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         run([OPEN311, "db", "upgrade"], env=env)
         if not args.reuse_db:
             seeded = seed(args.requests, env, dsn)
-        connection = psycopg2.connect(**dsn)
-        connection.autocommit = True
+        connection = floor.connect(dsn)
         with connection.cursor() as cur:
             COMMANDS.append(f"psql -d {name} -c 'VACUUM (ANALYZE)'")
             cur.execute("VACUUM (ANALYZE)")
@@ -657,6 +658,7 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
         "",
         f"Seed: {seed_line}",
         "",
+        *_seed_report(seeded["output"]),
         markdown_table_with_notes(rows),
         "",
         "Ratio = API req/s / floor req/s. Targets are judged at 8 clients; `rows` is the items "
@@ -706,6 +708,12 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
             indent=1,
         )
     )
+
+
+def _seed_report(output: str) -> list[str]:
+    """The seed's own account of where its time went (its last lines), as a quote."""
+    lines = [line for line in output.strip().splitlines() if line.strip()][-4:]
+    return [f"> {line}" for line in lines] + [""] if lines else []
 
 
 def markdown_table_with_notes(rows: list[report.Row]) -> str:

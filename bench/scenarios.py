@@ -398,25 +398,46 @@ def bbox_open(ctx: Context, cur: Any) -> Scenario:
 
 
 def radius(ctx: Context, cur: Any) -> Scenario:
-    """Every request within 500 m of the densest point (a ~550 m grid cell's centre)."""
+    """Every request within 500 m of the densest point (a ~550 m grid cell's centre).
+
+    The WHERE is the API's (open311.db.request_search): the GiST box around the circle, then
+    a test that the coordinates alone prove inside (near_scales) or else ST_DWithin on
+    geography; distance is ST_Distance on geography, to the centimetre."""
+    from open311.db.request_search import Near, near_box, near_scales
+
     west, south, east, north, _count = _densest_cell(ctx, cur, 0.006, 0.005)
     lat, long = round((south + north) / 2, 6), round((west + east) / 2, 6)
-    from open311.db.request_search import Near, near_box
-
-    box = near_box(Near(lat, long, 500.0))
-    point = "ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
-    distance = f"round(ST_Distance(r.location::geography, {point}::geography)::numeric, 2)::float8"
-    sql = _list_sql(
-        "r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
-        f"AND ST_DWithin(r.location::geography, {point}::geography, %s)",
-        extra=f", {distance}",
+    near = Near(lat, long, 500.0)
+    box = near_box(near)
+    kx, ky = near_scales(near)
+    point = "ST_SetSRID(ST_MakePoint(%(long)s, %(lat)s), 4326)"
+    where = (
+        "r.location && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) AND ("
+        "power(ST_X(r.location) - %(long)s, 2) * %(kx2)s"
+        " + power(ST_Y(r.location) - %(lat)s, 2) * %(ky2)s <= %(inside2)s"
+        f" OR ST_DWithin(r.location::geography, {point}::geography, %(radius)s))"
     )
-    params = (long, lat, ctx.jurisdiction_pk, *box, long, lat, 500.0)
+    distance = f"round(ST_Distance(r.location::geography, {point}::geography) * 100) / 100"
+    sql = f"""SELECT {floor.REQUEST_COLUMNS}, {distance}
+        FROM {floor.REQUEST_FROM}
+        WHERE r.jurisdiction_id = %(j)s AND {where}
+        ORDER BY r.requested_datetime DESC, r.id DESC LIMIT {PAGE}"""
+    params = {
+        "j": ctx.jurisdiction_pk,
+        "lat": lat,
+        "long": long,
+        "radius": 500.0,
+        "w": box[0],
+        "s": box[1],
+        "e": box[2],
+        "n": box[3],
+        "kx2": kx * kx,
+        "ky2": ky * ky,
+        "inside2": (500.0 * (1 - 1e-9)) ** 2,
+    }
     cur.execute(
-        f"SELECT count(*) FROM service_request r WHERE r.jurisdiction_id = %s "
-        f"AND r.location && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
-        f"AND ST_DWithin(r.location::geography, {point}::geography, %s)",
-        params[2:],
+        f"SELECT count(*) FROM service_request r WHERE r.jurisdiction_id = %(j)s AND {where}",
+        params,
     )
     within = cur.fetchone()[0]
     path = _requests_path({"lat": lat, "long": long, "radius": 500, "page_size": PAGE})
