@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -63,10 +65,11 @@ def summarise(raw: str, top: int = 30) -> str:
 def profile_api(
     scenario, concurrency: int, duration: float, server_pid: int, py_spy: str, folder: Path
 ) -> Path:
-    """Run the scenario's API side under py-spy; write <folder>/<scenario>.txt and the raw
-    stacks beside it; return the summary's path."""
+    """Run the scenario's API side under py-spy; write the summary to <folder>/<scenario>.txt
+    (the raw stacks to the temporary directory); return the summary's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    raw_path = folder / f"{scenario.name}.collapsed"
+    # The raw stacks run to megabytes: they stay out of the repository, next to the logs.
+    raw_path = Path(tempfile.gettempdir()) / f"open311-bench-{scenario.name}.collapsed"
     recorder = subprocess.Popen(
         [
             py_spy,
@@ -93,8 +96,9 @@ def profile_api(
     raw = raw_path.read_text() if raw_path.exists() else ""
     summary = folder / f"{scenario.name}.txt"
     header = (
-        f"# {scenario.name} at {concurrency} clients under py-spy (wall clock, idle included): "
-        f"{measured.rate:.0f} req/s while sampled\n"
+        f"# {scenario.name} at {concurrency} clients under py-spy (wall clock, idle included), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {measured.rate:.0f} req/s "
+        f"while sampled (sampling slows the workers)\n# raw stacks: {raw_path}\n"
     )
     summary.write_text(
         header + summarise(raw) + (f"\npy-spy: {err.strip()[-500:]}\n" if err else "")

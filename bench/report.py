@@ -169,7 +169,7 @@ def machine(cursor: Any) -> dict[str, str]:
             "clean"
             if not changed
             else f"{len(changed)} tracked files modified: "
-            + ", ".join(line[3:] for line in changed[:12])
+            + ", ".join(line.split(maxsplit=1)[-1] for line in changed[:12])
             + (" ..." if len(changed) > 12 else "")
         ),
     }

@@ -666,6 +666,10 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
         "of the cores that other people's processes (not gunicorn, the clients or PostgreSQL) "
         "used while the pair was measured, the higher of the two (a lower bound).",
         "",
+        "## Targets",
+        "",
+        *_targets(rows, seeded, args.requests),
+        "",
         "## Scenarios",
         "",
     ]
@@ -708,6 +712,25 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
             indent=1,
         )
     )
+
+
+def _targets(rows: list[report.Row], seeded: dict[str, Any], requests: int) -> list[str]:
+    """One line per target of issue 4: met or not, with the figures it was judged on."""
+    lines = []
+    for row in rows:
+        if not row.judged or row.target is None:
+            continue
+        verdict = "met" if row.met else "**not met**"
+        lines.append(
+            f"- {row.scenario} ({row.target.text()}): {verdict}: ratio {row.ratio:.2f}, "
+            f"API p99 {row.api.p99:.1f} ms, {row.api.errors} errors"
+        )
+    if seeded["seconds"] is not None and requests >= 1_000_000:
+        verdict = "met" if seeded["seconds"] < 90 else "**not met**"
+        lines.append(f"- seed of 1,000,000 (< 90 s): {verdict}: {seeded['seconds']:.1f} s")
+    missing = {r.scenario for r in rows}
+    lines += [f"- {name}: not measured" for name in READ_ORDER if name not in missing]
+    return lines
 
 
 def _seed_report(output: str) -> list[str]:
