@@ -32,7 +32,7 @@ from open311.db import request_search as search_db
 from open311.domain import jurisdictions
 from open311.domain import request_search as searching
 from open311.errors import NotFound
-from open311.wire import geojson
+from open311.wire import geojson, georeport
 
 blp = Blueprint(
     "exports",
@@ -116,7 +116,7 @@ def _document(
     rest: Iterator[Sequence[bytes]],
 ) -> Generator[bytes, None, None]:
     """The file, batch by batch: the first batch fetched already, the rest as it is read."""
-    header = search_db.export_header(kind, near)
+    header = georeport.csv_header(near) if kind == "csv" else None
     if header is not None:
         yield (header + "\r\n").encode("utf-8")
     if kind == "geojson":

@@ -309,27 +309,6 @@ def _item_columns(near: bool, extensions: bool) -> str:
     return ",\n    ".join(columns)
 
 
-CSV_FIELDS = (
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-)
-
-
 @cache  # the same few texts on every call: build each once
 def _csv_line(near: bool) -> str:
     fields = [
@@ -657,12 +636,6 @@ def count_matching(
     with _cursor(session) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
-
-
-def export_header(kind: ExportKind, near: bool) -> str | None:
-    if kind != "csv":
-        return None
-    return ",".join(CSV_FIELDS + (("distance",) if near else ()))
 
 
 def stream_export(

@@ -40,6 +40,11 @@ REQUEST_FIELDS = (
 )
 
 
+def csv_header(near: bool) -> str:
+    """The export's CSV header: the public fields, and `distance` for radius queries."""
+    return ",".join(REQUEST_FIELDS + (("distance",) if near else ()))
+
+
 def _blank_to_none(value: str | None) -> str | None:
     return value if value else None
 
