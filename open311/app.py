@@ -20,9 +20,13 @@ def build_app(overrides: dict | None = None) -> Flask:
 
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
+    from open311.api.staff import accounts
 
-    api.register_blueprint(georeport)
-    api.register_blueprint(exports)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/login"}
+    )
+    for blueprint in (georeport, exports, accounts.blp):
+        api.register_blueprint(blueprint)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
     app.register_error_handler(Exception, errors.handle_unexpected)

@@ -168,6 +168,66 @@ def apikey_check(key: str) -> None:
     click.echo(f"active key of {client.name}")
 
 
+@main.group()
+def user() -> None:
+    """Staff users of the back office (the staff API under /api/v1)."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["administrator", "supervisor", "call_taker", "crew_member"]),
+)
+@click.option("--name", "display_name", help="How the user is shown (default: the username).")
+@click.option(
+    "--crew",
+    "crews",
+    multiple=True,
+    metavar="AGENCY/CREW",
+    help="A crew the user works for, by agency and crew code (repeatable).",
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="OPEN311_NEW_USER_PASSWORD",
+    help="Prompted for when not given (or set OPEN311_NEW_USER_PASSWORD).",
+)
+def user_create(
+    username: str, role: str, display_name: str | None, crews: tuple[str, ...], password: str
+) -> None:
+    """Create a staff user who signs in with POST /api/v1/login."""
+    from open311.db import queries
+    from open311.domain import jurisdictions, staff
+    from open311.errors import Open311Error
+
+    with app_session() as session:
+        jurisdiction = jurisdictions.resolve(session, None)
+        found = []
+        for ref in crews:
+            agency_code, _, crew_code = ref.partition("/")
+            crew = queries.get_crew(session, jurisdiction, agency_code, crew_code)
+            if crew is None:
+                raise click.ClickException(f"no crew {ref} (give AGENCY/CREW codes)")
+            found.append(crew)
+        try:
+            created = staff.create_user(
+                session,
+                username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                crews=found,
+            )
+        except Open311Error as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"created {created.role.value} {created.username}")
+
+
 DEMO_KEY_FILE = PROJECT_ROOT / "var" / "demo-api-key"
 
 

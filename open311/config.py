@@ -59,6 +59,11 @@ class Settings:
         default_factory=lambda: int(os.environ.get("OPEN311_MAX_BODY_BYTES", 1024 * 1024))
     )
 
+    # How long a staff bearer token from POST /api/v1/login lives.
+    staff_token_hours: float = field(
+        default_factory=lambda: float(os.environ.get("OPEN311_STAFF_TOKEN_HOURS", 12))
+    )
+
     def resolved_database_url(self) -> str:
         return self.database_url or local_database_url()
 
@@ -70,6 +75,7 @@ class Settings:
             "OPEN311_CONTACT": self.contact,
             "OPEN311_KEY_SERVICE": self.key_service,
             "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            "OPEN311_STAFF_TOKEN_HOURS": self.staff_token_hours,
             "API_TITLE": "open311",
             "API_VERSION": "v2",
             "OPENAPI_VERSION": "3.0.3",

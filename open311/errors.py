@@ -23,6 +23,18 @@ class InvalidApiKey(Open311Error):
     default_message = "api_key missing or not recognised"
 
 
+class Unauthenticated(Open311Error):
+    """Staff API: no bearer token, or one unknown, expired or revoked (HTTP 401)."""
+
+    default_message = "authentication required"
+
+
+class Forbidden(Open311Error):
+    """Staff API: the user's role or crews do not allow this (HTTP 403)."""
+
+    default_message = "not allowed"
+
+
 class NotFound(Open311Error):
     """An unknown service_code, service_request_id, token or jurisdiction_id (GeoReport: 404)."""
 

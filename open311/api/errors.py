@@ -7,7 +7,14 @@ import logging
 from flask import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from open311.errors import InvalidApiKey, InvalidInput, NotFound, Open311Error
+from open311.errors import (
+    Forbidden,
+    InvalidApiKey,
+    InvalidInput,
+    NotFound,
+    Open311Error,
+    Unauthenticated,
+)
 from open311.wire.formats import CONTENT_TYPES, FORMATS, error_payload, render
 
 log = logging.getLogger(__name__)
@@ -15,6 +22,8 @@ log = logging.getLogger(__name__)
 DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
     (InvalidInput, 400),
     (InvalidApiKey, 403),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
 ]
 
@@ -34,6 +43,8 @@ def requested_format() -> str:
     fmt = g.get("fmt")
     if fmt in FORMATS:
         return fmt
+    if request.path.startswith("/api/"):
+        return "json"  # the staff API speaks JSON only
     suffix = request.path.rsplit(".", 1)[-1] if "." in request.path else ""
     return suffix if suffix in FORMATS else "xml"
 
@@ -46,7 +57,10 @@ def error_response(status: int, problems: list[str]) -> Response:
 
 def handle_domain_error(error: Open311Error) -> Response:
     status = next(code for cls, code in DOMAIN_STATUS if isinstance(error, cls))
-    return error_response(status, list(error.problems))
+    response = error_response(status, list(error.problems))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="open311 staff"'
+    return response
 
 
 def handle_http_exception(error: HTTPException) -> Response:

@@ -86,6 +86,20 @@ class WorkOrderState(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class StaffRole(enum.StrEnum):
+    """What a staff user may do; README "Staff API" has the table of endpoints per role."""
+
+    administrator = "administrator"  # everything, including the catalogue, users and API clients
+    supervisor = "supervisor"  # every crew's work: reassign, cancel, merge duplicates, locate
+    call_taker = "call_taker"  # files requests for callers, looks requests up, adds notes
+    crew_member = "crew_member"  # the work orders of the crews they belong to, nothing else
+
+
+class DuplicateState(enum.StrEnum):
+    suspected = "suspected"  # linked at intake by place, service and time; a supervisor decides
+    confirmed = "confirmed"  # merged into its parent: closed, pointing to it
+
+
 class SlaClock(enum.StrEnum):
     business = "business"  # business hours of the jurisdiction, skipping weekends and holidays
     calendar = "calendar"
@@ -132,6 +146,14 @@ class Jurisdiction(Base):
     )
     holiday_country: Mapped[str | None] = mapped_column(String(2), default="US")
     holiday_subdivision: Mapped[str | None] = mapped_column(String(8))
+    # An open request of the same service filed within this distance and time before a new one
+    # makes the new one a suspected duplicate of it. A radius of 0 turns detection off.
+    duplicate_radius_m: Mapped[float] = mapped_column(
+        Float, default=40.0, server_default=text("40")
+    )
+    duplicate_window_hours: Mapped[float] = mapped_column(
+        Float, default=168.0, server_default=text("168")
+    )
 
     services: Mapped[list[Service]] = relationship(back_populates="jurisdiction")
 
@@ -437,6 +459,10 @@ class ServiceRequest(Base):
         ),
         # Full-text search over description and address.
         Index("ix_service_request_search_vector", "search_vector", postgresql_using="gin"),
+        CheckConstraint(
+            "(duplicate_of_pk IS NULL) = (duplicate_state IS NULL)", name="duplicate_link_whole"
+        ),
+        CheckConstraint("duplicate_of_pk <> id", name="not_own_duplicate"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -474,6 +500,14 @@ class ServiceRequest(Base):
     needs_location: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # The request this one repeats (same problem, same place), and whether that is suspected
+    # (found at intake) or confirmed (merged by a supervisor). Both NULL, or both set.
+    duplicate_of_pk: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_state: Mapped[DuplicateState | None] = mapped_column(
+        _enum(DuplicateState, "duplicate_state")
+    )
     # What full-text search matches: English stems of the description and the address. A STORED
     # generated column, so every writer (the ORM, COPY, imports) keeps it in step without code;
     # deferred, so loading requests never ships it to Python. Queries must use the same
@@ -488,6 +522,7 @@ class ServiceRequest(Base):
     )
 
     service: Mapped[Service] = relationship()
+    duplicate_of: Mapped[ServiceRequest | None] = relationship(remote_side=[id])
     districts: Mapped[list[RequestDistrict]] = relationship(
         cascade="all, delete-orphan", order_by="RequestDistrict.layer_id"
     )
@@ -593,7 +628,14 @@ class Activity(Base):
     """
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_request_at", "service_request_pk", "at"),)
+    __table_args__ = (
+        Index("ix_activity_request_at", "service_request_pk", "at"),
+        # The public updates feed (servicerequestupdates) in (at, id) keyset order.
+        Index("ix_activity_public_at", "at", "id", postgresql_where=text("public")),
+        # POST servicerequestupdates is idempotent on the client's own update_id.
+        UniqueConstraint("api_client_id", "client_update_id"),
+        CheckConstraint("public OR status IS NULL", name="status_only_public"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     service_request_pk: Mapped[int] = mapped_column(
@@ -609,3 +651,69 @@ class Activity(Base):
     )
     # Only public entries are ever published (as notes and updates); the default is internal.
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A public entry's status in the extended set of servicerequestupdates (digest §8.4):
+    # open, in_progress, action_scheduled, fixed, duplicate, ... (domain/updates.py).
+    status: Mapped[str | None] = mapped_column(String(32))
+    # Set on updates posted by an app: which client, and the client's own id for the update.
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    client_update_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class UpdateAuthor(Base):
+    """Who posted an update through an app. Personal data: never published, exported or logged."""
+
+    __tablename__ = "update_author"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("activity.id", ondelete="CASCADE"), unique=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(255))
+
+
+staff_user_crew = Table(
+    "staff_user_crew",
+    Base.metadata,
+    Column("staff_user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("crew_id", ForeignKey("crew.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_staff_user_crew_crew_id", "crew_id"),
+)
+
+
+class StaffUser(Base):
+    """Someone inside the city who works requests; the password is stored as a slow hash."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+    crews: Mapped[list[Crew]] = relationship(secondary=staff_user_crew, order_by="Crew.id")
+
+
+class StaffToken(Base):
+    """A bearer token of a staff user; only its SHA-256 is stored. Expires, can be revoked."""
+
+    __tablename__ = "staff_token"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, so a user's tokens can be told apart in a list.
+    token_prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    user: Mapped[StaffUser] = relationship()

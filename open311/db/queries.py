@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from open311.db.models import (
     Activity,
@@ -42,6 +42,8 @@ from open311.db.models import (
     Service,
     ServiceAttribute,
     ServiceRequest,
+    StaffToken,
+    StaffUser,
     Status,
     Workflow,
     WorkOrder,
@@ -336,6 +338,69 @@ def find_activity(session: Session, request: ServiceRequest) -> Sequence[Activit
         select(Activity)
         .where(Activity.service_request_pk == request.id)
         .order_by(Activity.at, Activity.id)
+    ).all()
+
+
+def latest_public_status(session: Session, request_pk: int) -> str | None:
+    """The update status of the request's latest public activity entry, if any."""
+    return session.scalar(
+        select(Activity.status)
+        .where(Activity.service_request_pk == request_pk, Activity.public)
+        .order_by(Activity.at.desc(), Activity.id.desc())
+        .limit(1)
+    )
+
+
+# --- staff users and tokens ----------------------------------------------------------------------
+
+
+def get_staff_user(session: Session, username: str) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+def find_staff_users(session: Session) -> Sequence[StaffUser]:
+    return session.scalars(
+        select(StaffUser).options(selectinload(StaffUser.crews)).order_by(StaffUser.username)
+    ).all()
+
+
+def find_crews_by_id(session: Session, ids: Sequence[int]) -> Sequence[Crew]:
+    if not ids:
+        return []
+    return session.scalars(select(Crew).where(Crew.id.in_(ids)).order_by(Crew.id)).all()
+
+
+def get_crew(
+    session: Session, jurisdiction: Jurisdiction, agency_code: str, crew_code: str
+) -> Crew | None:
+    return session.scalar(
+        select(Crew)
+        .join(Agency)
+        .where(
+            Agency.jurisdiction_id == jurisdiction.id,
+            Agency.code == agency_code,
+            Crew.code == crew_code,
+        )
+    )
+
+
+def get_staff_token_by_hash(session: Session, token_hash: str) -> StaffToken | None:
+    return session.scalar(
+        select(StaffToken)
+        .where(StaffToken.token_hash == token_hash)
+        .options(joinedload(StaffToken.user).selectinload(StaffUser.crews))
+    )
+
+
+def find_live_staff_tokens(
+    session: Session, staff_user_id: int, now: datetime
+) -> Sequence[StaffToken]:
+    return session.scalars(
+        select(StaffToken).where(
+            StaffToken.staff_user_id == staff_user_id,
+            StaffToken.revoked_at.is_(None),
+            StaffToken.expires_at > now,
+        )
     ).all()
 
 

@@ -931,17 +931,18 @@ def _log_activity(session: Session, first_new_id: int) -> int:
     request: 'submitted' when filed and, for closed ones, 'request_closed'; one statement."""
     sql = text(
         """
-        INSERT INTO activity (service_request_pk, at, actor, kind, summary, details, public)
-        SELECT r.id, e.at, 'system', e.kind, e.summary, e.details, true
+        INSERT INTO activity (service_request_pk, at, actor, kind, status, summary, details, public)
+        SELECT r.id, e.at, 'system', e.kind, e.status, e.summary, e.details, true
         FROM service_request r
         CROSS JOIN LATERAL (
-            VALUES (r.requested_datetime, 'submitted',
+            VALUES (r.requested_datetime, 'submitted', 'open',
                     'Request received via ' || coalesce(r.channel, 'unknown'),
                     CAST('{}' AS jsonb)),
-                   (CASE WHEN r.status = 'closed' THEN r.updated_datetime END, 'request_closed',
+                   (CASE WHEN r.status = 'closed' THEN r.updated_datetime END,
+                    'request_closed', 'closed',
                     'Closed' || coalesce(': ' || r.status_notes, ''),
                     CAST('{"status": {"from": "open", "to": "closed"}}' AS jsonb))
-        ) AS e(at, kind, summary, details)
+        ) AS e(at, kind, status, summary, details)
         WHERE r.id >= :first AND r.service_request_id LIKE :pattern AND e.at IS NOT NULL
         """
     )

@@ -1,4 +1,9 @@
-"""The activity log: every change to a request, with who, when and why. Only ever appended to."""
+"""The activity log: every change to a request, with who, when and why. Only ever appended to.
+
+Public entries are what citizens see (notes with `extensions=true`, servicerequestupdates); each
+carries the request's status after it, in the extended set FixMyStreet's updates use (digest
+§8.4). Core GeoReport keeps open/closed; these words only describe updates.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,35 @@ from open311.db.models import Activity, ServiceRequest, WorkOrder
 
 SYSTEM = "system"
 
+# Statuses a public entry of an open request may carry.
+OPEN_STATUSES = (
+    "open",
+    "in_progress",
+    "action_scheduled",
+    "investigating",
+    "planned",
+    "for_triage",
+)
+# Statuses a public entry that closes a request may carry.
+CLOSING_STATUSES = (
+    "fixed",
+    "closed",
+    "duplicate",
+    "not_councils_responsibility",
+    "no_further_action",
+    "internal_referral",
+    "cancelled",
+)
+EXTENDED_STATUSES = OPEN_STATUSES + CLOSING_STATUSES
+
+
+def staff_actor(username: str) -> str:
+    return f"staff:{username}"
+
+
+def client_actor(client_name: str) -> str:
+    return f"api:{client_name}"
+
 
 def record(
     session: Session,
@@ -22,10 +56,16 @@ def record(
     work_order: WorkOrder | None = None,
     details: dict[str, Any] | None = None,
     public: bool = False,
+    status: str | None = None,
     at: datetime | None = None,
 ) -> Activity:
     """Append one entry. `actor` names who acted ("api:<client>", "staff:<user>", "system");
-    never put personal data of the requester in `summary` or `details`."""
+    never put personal data of the requester in `summary` or `details`. A public entry needs
+    its `status` (EXTENDED_STATUSES); an internal one has none."""
+    if public != (status is not None):
+        raise ValueError("a public entry carries a status, an internal one none")
+    if status is not None and status not in EXTENDED_STATUSES:
+        raise ValueError(f"unknown update status {status!r}")
     entry = Activity(
         service_request_pk=request.id,
         work_order_id=work_order.id if work_order is not None else None,
@@ -35,6 +75,7 @@ def record(
         summary=summary,
         details=details or {},
         public=public,
+        status=status,
     )
     session.add(entry)
     return entry

@@ -61,8 +61,13 @@ def submit(
     client: ApiClient | None,
     submission: Submission,
     now: datetime | None = None,
+    *,
+    actor: str | None = None,
 ) -> ServiceRequest:
-    """Validate and store; nothing is written unless every check passed (the caller commits)."""
+    """Validate and store; nothing is written unless every check passed (the caller commits).
+
+    `actor` is who the activity log names; by default the API client (staff filing for a caller
+    pass their own)."""
     service = get_service(session, jurisdiction, submission.service_code)
     check_location(submission)
     answers = validate_answers(service, submission.attributes)
@@ -95,7 +100,8 @@ def submit(
         request.requester = Requester(**personal)
     session.add(request)
     session.flush()
-    actor = f"api:{client.name}" if client else activity.SYSTEM
+    if actor is None:
+        actor = activity.client_actor(client.name) if client else activity.SYSTEM
     activity.record(
         session,
         request,
@@ -103,6 +109,7 @@ def submit(
         kind="submitted",
         summary=f"Request received via {submission.channel}",
         public=True,
+        status="open",
         at=now,
     )
     routing.route(

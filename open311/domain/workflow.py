@@ -46,6 +46,8 @@ FINAL_STATES = frozenset({_S.done, _S.cancelled})
 # The title of the one work order a rule without a workflow gets.
 GENERIC_TITLE = "Resolve request"
 OUTCOME_MAX_LENGTH = 64
+# Update statuses after which a crew starting work is news for citizens (in_progress).
+STARTABLE = frozenset({"open", "for_triage", "investigating", "planned"})
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -105,10 +107,12 @@ def _publish(
     actor: str,
     now: datetime,
     notes: str | None,
+    status: str,
     close: bool = False,
     work_order: WorkOrder | None = None,
 ) -> None:
-    """Change what citizens see (status, status_notes) and log it as one public entry."""
+    """Change what citizens see (status, status_notes) and log it as one public entry whose
+    update status is `status` (activity.EXTENDED_STATUSES)."""
     closing = close and request.status is not Status.closed
     new_notes = notes is not None and notes != request.status_notes
     if not (closing or new_notes):
@@ -130,8 +134,56 @@ def _publish(
         work_order=work_order,
         details=details,
         public=True,
+        status=status,
         at=now,
     )
+
+
+def current_status(session: Session, request: ServiceRequest) -> str:
+    """The update status citizens last saw: that of the latest public entry, else open/closed."""
+    latest = queries.latest_public_status(session, request.id)
+    return latest or request.status.value
+
+
+def add_note(
+    session: Session,
+    request: ServiceRequest,
+    note: str,
+    *,
+    actor: str,
+    public: bool,
+    now: datetime,
+    work_order: WorkOrder | None = None,
+) -> None:
+    """A staff note on a request: internal unless `public`, when citizens see it as an update
+    (status unchanged) and as the request's status_notes."""
+    if not note or not note.strip():
+        raise InvalidInput("a note needs some text")
+    if public:
+        status = current_status(session, request)
+        request.status_notes = note
+        request.updated_datetime = now
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="public_note" if public else "internal_note",
+        summary=note,
+        work_order=work_order,
+        public=public,
+        status=status if public else None,
+        at=now,
+    )
+    session.flush()
+
+
+def closing_status(outcome: str | None) -> str:
+    """The update status of a request closed by finishing its workflow: the outcome when it
+    names a closing status (a crew may find a request not the city's responsibility), else
+    fixed."""
+    if outcome in activity.CLOSING_STATUSES:
+        return outcome
+    return "fixed"
 
 
 def _new_work_order(
@@ -237,7 +289,13 @@ def start(
     _log_created(session, request, work_order, actor=actor, now=now)
     if step is not None and step.public_note:
         _publish(
-            session, request, actor=actor, now=now, notes=step.public_note, work_order=work_order
+            session,
+            request,
+            actor=actor,
+            now=now,
+            notes=step.public_note,
+            status="open",
+            work_order=work_order,
         )
     return work_order
 
@@ -302,7 +360,9 @@ def transition(
     *,
     actor: str,
     note: str | None = None,
+    public_note: str | None = None,
     outcome: str | None = None,
+    closing: str = "cancelled",
     now: datetime,
 ) -> list[WorkOrder]:
     """Move a work order to `to_state` and return the follow-up work orders this created.
@@ -312,6 +372,10 @@ def transition(
     nothing. Going back to `new` takes the crew away; `assigned` needs a crew. Done opens the
     next step (WorkflowStep's rule) as a follow-up; with no next step, or on cancel, the request
     closes once no other work order of it is open.
+
+    `note` stays internal; `public_note` is what citizens are told (status_notes and an update).
+    The first start of work on an open request (in_progress) is told, with a default text. A
+    request closed by a cancellation gets the update status `closing`.
     """
     try:
         target = WorkOrderState(to_state)
@@ -374,17 +438,22 @@ def transition(
         details=details,
         at=now,
     )
+    told = False
     for follow_up in follow_ups:
         _log_created(session, request, follow_up, actor=actor, now=now)
-        if follow_up.step is not None and follow_up.step.public_note:
+        notes = public_note or (follow_up.step.public_note if follow_up.step else None)
+        if notes:
+            status = "action_scheduled" if follow_up.not_before is not None else "in_progress"
             _publish(
                 session,
                 request,
                 actor=actor,
                 now=now,
-                notes=follow_up.step.public_note,
+                notes=notes,
+                status=status,
                 work_order=follow_up,
             )
+            told = True
 
     if (
         target in FINAL_STATES
@@ -393,33 +462,142 @@ def transition(
     ):
         if target is _S.done:
             finished = locked.step.name if locked.step is not None else locked.title
-            notes = note or f"Completed: {finished}"
+            notes = public_note or f"Completed: {finished}"
+            status = closing_status(outcome)
         else:
-            notes = f"Cancelled: {note}" if note else "Cancelled"
-        _publish(session, request, actor=actor, now=now, notes=notes, close=True, work_order=locked)
+            notes = public_note or "Cancelled"
+            status = closing
+        _publish(
+            session,
+            request,
+            actor=actor,
+            now=now,
+            notes=notes,
+            status=status,
+            close=True,
+            work_order=locked,
+        )
+    elif target is _S.in_progress and current_status(session, request) in STARTABLE:
+        notes = public_note or f"Work in progress: {locked.title}"
+        _publish(
+            session,
+            request,
+            actor=actor,
+            now=now,
+            notes=notes,
+            status="in_progress",
+            work_order=locked,
+        )
+    elif public_note and not told and request.status is Status.open:
+        status = current_status(session, request)
+        _publish(
+            session,
+            request,
+            actor=actor,
+            now=now,
+            notes=public_note,
+            status=status,
+            work_order=locked,
+        )
     session.flush()
     return follow_ups
 
 
 def cancel_request(
-    session: Session, request: ServiceRequest, *, actor: str, reason: str, now: datetime
+    session: Session,
+    request: ServiceRequest,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    status: str = "cancelled",
+    notes: str | None = None,
 ) -> list[WorkOrder]:
-    """Cancel every open work order of the request and close it ("Cancelled: <reason>").
+    """Cancel every open work order of the request and close it.
 
+    Citizens are told `notes` (default "Cancelled: <reason>", so the reason is public) with the
+    update status `status`, one of activity.CLOSING_STATUSES except fixed (nothing was fixed).
     Returns the work orders cancelled. A request already closed with nothing open is refused.
     """
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required to cancel a request")
+    if status not in activity.CLOSING_STATUSES or status == "fixed":
+        choices = ", ".join(s for s in activity.CLOSING_STATUSES if s != "fixed")
+        raise InvalidInput(f"status {status!r} cannot close a cancelled request; use {choices}")
+    notes = notes or f"Cancelled: {reason}"
     # Lock them all up front, in id order, so two cancellations cannot deadlock.
     open_orders = list(queries.find_open_work_orders(session, request, lock=True))
     if not open_orders and request.status is Status.closed:
         raise InvalidInput(f"request {request.service_request_id} is already closed")
     for work_order in open_orders:
-        transition(session, work_order, _S.cancelled, actor=actor, note=reason, now=now)
+        transition(
+            session,
+            work_order,
+            _S.cancelled,
+            actor=actor,
+            note=reason,
+            public_note=notes,
+            closing=status,
+            now=now,
+        )
     # Without open work orders no transition closed it.
-    _publish(session, request, actor=actor, now=now, notes=f"Cancelled: {reason}", close=True)
+    _publish(session, request, actor=actor, now=now, notes=notes, status=status, close=True)
     session.flush()
     return open_orders
+
+
+REOPEN_TITLE = "Review reopened request"
+
+
+def reopen(
+    session: Session, request: ServiceRequest, *, actor: str, reason: str, now: datetime
+) -> WorkOrder | None:
+    """Open a closed request again (a citizen says the problem is back or was not fixed).
+
+    The request is open again at once, told to citizens as an `open` update, and a work order
+    for the supervisors of the service's agency asks someone to decide what happens next:
+    finishing it closes the request again, or they open further work. An open request is
+    refused. Returns that work order (None when the agency has no supervisor crew: it waits,
+    unassigned, in the agency's queue).
+    """
+    if request.status is not Status.closed:
+        raise InvalidInput(f"request {request.service_request_id} is open: nothing to reopen")
+    rule = queries.get_routing_rule(session, request.service)
+    if rule is None:
+        raise InvalidInput(f"service {request.service.service_code} has no routing rule")
+    crew = resolve_crew(session, request, rule.agency, CrewRole.supervisor, rule=rule)
+    calendar = _calendar(session, request)
+    work_order = WorkOrder(
+        service_request=request,
+        agency=rule.agency,
+        crew=crew,
+        title=REOPEN_TITLE,
+        state=_S.assigned if crew is not None else _S.new,
+        priority=1,
+        due_at=add_business_hours(calendar, now, 8.0),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(work_order)
+    session.flush()
+    request.status = Status.open
+    request.status_notes = f"Reopened: {reason}"
+    request.updated_datetime = now
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind="request_reopened",
+        summary=request.status_notes,
+        work_order=work_order,
+        details={"status": {"from": "closed", "to": "open"}},
+        public=True,
+        status="open",
+        at=now,
+    )
+    _log_created(session, request, work_order, actor=actor, now=now)
+    session.flush()
+    return work_order
 
 
 def reassign(

@@ -63,6 +63,7 @@ def worked(db, city, pothole):
             kind=kind,
             summary=summary,
             public=public,
+            status="open" if public else None,
             details=details,
             at=T + timedelta(minutes=minutes),
         )

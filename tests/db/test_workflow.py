@@ -223,10 +223,13 @@ def work(
     actor: str = STAFF,
     outcome: str | None = None,
     note: str | None = None,
+    public_note: str | None = None,
 ) -> list[WorkOrder]:
     """The crew starts and finishes a work order at `at`; returns the follow-ups."""
     assert transition(db, order, S.in_progress, actor=actor, now=at) == []
-    return transition(db, order, S.done, actor=actor, now=at, outcome=outcome, note=note)
+    return transition(
+        db, order, S.done, actor=actor, now=at, outcome=outcome, note=note, public_note=public_note
+    )
 
 
 def log(db: Session, request: ServiceRequest) -> list[Activity]:
@@ -296,9 +299,10 @@ def test_abandoned_vehicle_end_to_end(db: Session, town: Town):
     assert request.status is Status.open
 
     closed_at = la(2026, 10, 28, 9, 0)
-    assert work(db, notify, closed_at, note="Owner notified by certified mail.") == []
+    told = "Owner notified by certified mail."
+    assert work(db, notify, closed_at, note="Called twice, no answer", public_note=told) == []
     assert request.status is Status.closed
-    assert request.status_notes == "Owner notified by certified mail."
+    assert request.status_notes == told  # the internal note stays internal
     assert request.updated_datetime == closed_at
     orders = db.scalars(select(WorkOrder).where(WorkOrder.service_request_pk == request.id)).all()
     assert [order.state for order in orders] == [S.done] * 6
@@ -312,12 +316,13 @@ def test_abandoned_vehicle_end_to_end(db: Session, town: Town):
     ]
 
     entries = log(db, request)
-    public = [(entry.kind, entry.summary) for entry in entries if entry.public]
+    public = [(entry.kind, entry.status, entry.summary) for entry in entries if entry.public]
     assert public == [
-        ("status_notes", "A parking officer will inspect the vehicle."),
-        ("status_notes", "A 72-hour notice was posted on the vehicle."),
-        ("status_notes", "The vehicle is being towed."),
-        ("request_closed", "Closed: Owner notified by certified mail."),
+        ("status_notes", "open", "A parking officer will inspect the vehicle."),
+        ("status_notes", "in_progress", "Work in progress: Inspect the vehicle"),
+        ("status_notes", "in_progress", "A 72-hour notice was posted on the vehicle."),
+        ("status_notes", "in_progress", "The vehicle is being towed."),
+        ("request_closed", "fixed", "Closed: Owner notified by certified mail."),
     ]
     internal = [entry for entry in entries if not entry.public]
     assert [entry.kind for entry in internal].count("work_order_created") == 6
@@ -540,19 +545,26 @@ def test_cancel_closes_the_request(db: Session, town: Town):
     request = file_request(db, town, filed, town.cd1)
     inspect = start(db, request, town.rule, actor=STAFF, now=filed)
     assert (
-        transition(db, inspect, S.cancelled, actor=STAFF, note="Duplicate of 100123", now=filed)
+        transition(
+            db,
+            inspect,
+            S.cancelled,
+            actor=STAFF,
+            note="Owner moved it",
+            public_note="The vehicle has been moved.",
+            now=filed,
+        )
         == []
     )
     assert (inspect.state, inspect.closed_at) == (S.cancelled, filed)
-    assert (request.status, request.status_notes) == (
-        Status.closed,
-        "Cancelled: Duplicate of 100123",
-    )
+    assert (request.status, request.status_notes) == (Status.closed, "The vehicle has been moved.")
+    [closing] = [entry for entry in log(db, request) if entry.kind == "request_closed"]
+    assert (closing.public, closing.status) == (True, "cancelled")
     closing = log(db, request)[-1]
     assert (closing.kind, closing.public, closing.summary) == (
         "request_closed",
         True,
-        "Closed: Cancelled: Duplicate of 100123",
+        "Closed: The vehicle has been moved.",
     )
 
 
@@ -564,7 +576,7 @@ def test_cancel_waits_for_other_open_work_orders(db: Session, town: Town):
     transition(db, first, S.cancelled, actor=STAFF, note="Wrong vehicle", now=filed)
     assert request.status is Status.open
     transition(db, second, S.cancelled, actor=STAFF, note="Wrong vehicle", now=filed)
-    assert (request.status, request.status_notes) == (Status.closed, "Cancelled: Wrong vehicle")
+    assert (request.status, request.status_notes) == (Status.closed, "Cancelled")
 
 
 def test_cancel_request(db: Session, town: Town):

@@ -1,0 +1,88 @@
+"""Bearer-token authentication and role checks for the staff API.
+
+Every staff view is wrapped in `staff_required(...)`, placed under `@blp.route` and above
+`@blp.arguments`, so a caller without a valid token learns nothing about the arguments (401
+first), a wrong role is 403, and only then are arguments checked (400).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+import flask_smorest
+from flask import current_app, g, request
+
+from open311.api import database
+from open311.api.smorest import Blueprint
+from open311.db.models import StaffRole, StaffToken, StaffUser
+from open311.domain import activity, staff
+
+ANY_ROLE = tuple(StaffRole)
+SECURITY = [{"bearerAuth": []}]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def staff_required(*roles: StaffRole) -> Callable:
+    """Let the view run only for a live token of a user with one of `roles` (any role when none
+    is given); the user is then `current_user()`."""
+    allowed = roles or ANY_ROLE
+    names = ", ".join(role.value for role in allowed)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.fmt = "json"
+            token = staff.authenticate(database.session(), bearer(), now=now())
+            staff.require_role(token.user, allowed)
+            g.staff_token = token
+            return view(*args, **kwargs)
+
+        documented = flask_smorest.Blueprint.doc(
+            security=SECURITY, description=f"{(view.__doc__ or '').strip()}\n\nRoles: {names}."
+        )
+        return documented(wrapper)
+
+    return decorator
+
+
+def current_token() -> StaffToken:
+    return g.staff_token
+
+
+def current_user() -> StaffUser:
+    return g.staff_token.user
+
+
+def actor() -> str:
+    """How the activity log names the signed-in user."""
+    return activity.staff_actor(current_user().username)
+
+
+def token_lifetime_hours() -> float:
+    return float(current_app.config["OPEN311_STAFF_TOKEN_HOURS"])
+
+
+class StaffBlueprint(Blueprint):
+    """A blueprint of the staff API: /api/v1, errors as JSON, bad arguments 400."""
+
+    def __init__(self, name: str, import_name: str, description: str) -> None:
+        super().__init__(name, import_name, url_prefix="/api/v1", description=description)
+        self.before_request(_json_errors)
+
+
+def _json_errors() -> None:
+    g.fmt = "json"

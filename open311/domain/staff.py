@@ -1,0 +1,160 @@
+"""Staff users, their passwords and bearer tokens, and what each role may see.
+
+Passwords are stored as werkzeug's scrypt hashes (slow on purpose: a leaked table must not give
+them away). Bearer tokens are 256-bit random strings, so, as API keys, a SHA-256 is enough and the
+lookup is one unique-index probe; they expire and can be revoked. Domain code flushes, the caller
+commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from open311.db import queries
+from open311.db.models import Crew, StaffRole, StaffToken, StaffUser, WorkOrder
+from open311.errors import Forbidden, InvalidInput, Unauthenticated
+
+TOKEN_PREFIX_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Checked when the username is unknown, so a wrong name costs the time of a wrong password and
+# login timing does not tell which usernames exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+# Roles that see and work every crew's work orders.
+ALL_CREWS = frozenset({StaffRole.administrator, StaffRole.supervisor})
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(
+    session: Session,
+    username: str,
+    *,
+    password: str,
+    role: StaffRole | str,
+    display_name: str | None = None,
+    crews: Iterable[Crew] = (),
+) -> StaffUser:
+    """A new active staff user; a crew member must belong to at least one crew."""
+    if not USERNAME.match(username):
+        raise InvalidInput(
+            "username: 2 to 64 characters, lower-case letters, digits, '.', '_' or '-'"
+        )
+    try:
+        role = StaffRole(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in StaffRole)
+        raise InvalidInput(f"role: unknown role {role!r}; roles: {roles}") from None
+    check_password_rules(password)
+    if queries.get_staff_user(session, username) is not None:
+        raise InvalidInput(f"username: {username} is taken")
+    crews = list(crews)
+    if role is StaffRole.crew_member and not crews:
+        raise InvalidInput("crews: a crew member belongs to at least one crew")
+    user = StaffUser(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=generate_password_hash(password),
+        crews=crews,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: StaffUser, password: str) -> None:
+    check_password_rules(password)
+    user.password_hash = generate_password_hash(password)
+
+
+def login(
+    session: Session, username: str, password: str, *, now: datetime, lifetime: timedelta
+) -> tuple[StaffToken, str]:
+    """A new token for valid credentials of an active user; the plain token is shown once."""
+    user = queries.get_staff_user(session, username)
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.active:
+        raise Unauthenticated("username or password not recognised")
+    return issue_token(session, user, now=now, lifetime=lifetime)
+
+
+def issue_token(
+    session: Session, user: StaffUser, *, now: datetime, lifetime: timedelta
+) -> tuple[StaffToken, str]:
+    plain = secrets.token_urlsafe(32)
+    token = StaffToken(
+        user=user,
+        token_hash=hash_token(plain),
+        token_prefix=plain[:TOKEN_PREFIX_LENGTH],
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def authenticate(session: Session, plain: str | None, *, now: datetime) -> StaffToken:
+    """The live token behind a bearer string: unknown, expired, revoked or of a disabled user
+    is Unauthenticated (401), with no hint which."""
+    if not plain:
+        raise Unauthenticated("a bearer token is required: Authorization: Bearer <token>")
+    token = queries.get_staff_token_by_hash(session, hash_token(plain))
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.expires_at <= now
+        or not token.user.active
+    ):
+        raise Unauthenticated("bearer token not recognised, expired or revoked")
+    return token
+
+
+def revoke(token: StaffToken, *, now: datetime) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = now
+
+
+def revoke_all(session: Session, user: StaffUser, *, now: datetime) -> int:
+    """Revoke every live token of `user` (disabled account, changed password); how many."""
+    tokens = queries.find_live_staff_tokens(session, user.id, now)
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)
+
+
+def require_role(user: StaffUser, roles: Iterable[StaffRole]) -> None:
+    allowed = set(roles)
+    if user.role not in allowed:
+        names = ", ".join(sorted(role.value for role in allowed))
+        raise Forbidden(f"role {user.role.value} may not do this; it needs: {names}")
+
+
+def crew_scope(user: StaffUser) -> list[int] | None:
+    """The crews whose work orders `user` may see and change; None means all of them."""
+    if user.role in ALL_CREWS:
+        return None
+    return [crew.id for crew in user.crews]
+
+
+def check_work_order_scope(user: StaffUser, work_order: WorkOrder) -> None:
+    """A crew member works only the work orders of their own crews (403 otherwise)."""
+    scope = crew_scope(user)
+    if scope is not None and work_order.crew_id not in scope:
+        raise Forbidden(f"work order {work_order.id} is not one of your crews' work orders")

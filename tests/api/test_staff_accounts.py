@@ -1,0 +1,123 @@
+"""Signing in, tokens (expiry, revocation, disabled users) and user administration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from open311.db.models import StaffRole, StaffToken, StaffUser
+from open311.domain import staff
+from tests.api.staff_helpers import PASSWORD, bearer, make_staff
+from tests.factories import make_agency, make_crew, make_jurisdiction
+
+
+def test_login_gives_a_token_that_works_and_is_stored_hashed(client, db):
+    make_staff(db, StaffRole.supervisor, "sam")
+    response = client.post("/api/v1/login", json={"username": "sam", "password": PASSWORD})
+    assert response.status_code == 200
+    token = response.json["token"]
+    assert response.json["user"]["role"] == "supervisor"
+    stored = db.scalars(select(StaffToken.token_hash)).all()
+    assert token not in stored and staff.hash_token(token) in stored
+    me = client.get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200 and me.json["username"] == "sam"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "sam", "password": "wrong password!"},
+        {"username": "nobody", "password": PASSWORD},
+    ],
+)
+def test_bad_credentials_are_401_and_store_nothing(client, db, body):
+    make_staff(db, StaffRole.supervisor, "sam")
+    before = db.scalar(select(func.count()).select_from(StaffToken))
+    response = client.post("/api/v1/login", json=body)
+    assert response.status_code == 401
+    assert response.json == [{"code": 401, "description": "username or password not recognised"}]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert db.scalar(select(func.count()).select_from(StaffToken)) == before
+
+
+def test_login_without_fields_is_400(client, db):
+    response = client.post("/api/v1/login", json={"username": "sam"})
+    assert response.status_code == 400
+    assert response.json[0]["code"] == 400 and "password" in response.json[0]["description"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic c2FtOnB3"}],
+)
+def test_missing_or_bad_token_is_401_in_json(client, headers):
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert response.content_type.startswith("application/json")
+    assert response.json[0]["code"] == 401
+
+
+def test_expired_and_revoked_tokens_are_refused(client, db):
+    user, plain = make_staff(db, StaffRole.call_taker)
+    token = db.scalar(select(StaffToken).where(StaffToken.staff_user_id == user.id))
+    token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.flush()
+    assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 401
+    _token, fresh = staff.issue_token(db, user, now=datetime.now(UTC), lifetime=timedelta(hours=1))
+    db.flush()
+    assert client.post("/api/v1/logout", headers=bearer(fresh)).status_code == 204
+    assert client.get("/api/v1/me", headers=bearer(fresh)).status_code == 401
+
+
+def test_wrong_role_is_403(client, db):
+    _user, plain = make_staff(db, StaffRole.call_taker)
+    response = client.get("/api/v1/users", headers=bearer(plain))
+    assert response.status_code == 403
+    assert "administrator" in response.json[0]["description"]
+
+
+def test_administrator_creates_changes_and_disables_users(client, db):
+    jurisdiction = make_jurisdiction(db)
+    crew = make_crew(db, make_agency(db, jurisdiction, "BSS"), "CD1")
+    _admin, plain = make_staff(db, StaffRole.administrator)
+    created = client.post(
+        "/api/v1/users",
+        headers=bearer(plain),
+        json={
+            "username": "pat",
+            "password": PASSWORD,
+            "role": "crew_member",
+            "crew_ids": [crew.id],
+        },
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["crews"][0]["code"] == "CD1"
+    login = client.post("/api/v1/login", json={"username": "pat", "password": PASSWORD})
+    pat_token = login.json["token"]
+    changed = client.patch("/api/v1/users/pat", headers=bearer(plain), json={"active": False})
+    assert changed.status_code == 200 and changed.json["active"] is False
+    assert client.get("/api/v1/me", headers=bearer(pat_token)).status_code == 401
+    again = client.post("/api/v1/login", json={"username": "pat", "password": PASSWORD})
+    assert again.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ({"username": "Bad Name", "password": PASSWORD, "role": "supervisor"}, "username"),
+        ({"username": "ok", "password": "short", "role": "supervisor"}, "password"),
+        ({"username": "ok", "password": PASSWORD, "role": "mayor"}, "role"),
+        ({"username": "ok", "password": PASSWORD, "role": "crew_member"}, "crew"),
+        ({"username": "ok", "password": PASSWORD, "role": "supervisor", "crew_ids": [0]}, "crew"),
+        ({"username": "ok", "password": PASSWORD, "role": "supervisor", "x": 1}, "x"),
+    ],
+)
+def test_bad_new_users_are_400_and_store_nothing(client, db, body, problem):
+    _admin, plain = make_staff(db, StaffRole.administrator)
+    before = db.scalar(select(func.count()).select_from(StaffUser))
+    response = client.post("/api/v1/users", headers=bearer(plain), json=body)
+    assert response.status_code == 400, response.json
+    assert problem in response.json[0]["description"]
+    assert db.scalar(select(func.count()).select_from(StaffUser)) == before
