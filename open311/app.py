@@ -20,21 +20,14 @@ def build_app(overrides: dict | None = None) -> Flask:
 
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
-    from open311.api.staff import accounts, catalogue, intake, work
+    from open311.api.staff import accounts, catalogue, intake, moderation, work
     from open311.api.updates import blp as updates
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/login"}
     )
-    for blueprint in (
-        georeport,
-        updates,
-        exports,
-        accounts.blp,
-        catalogue.blp,
-        work.blp,
-        intake.blp,
-    ):
+    staff = (accounts.blp, catalogue.blp, work.blp, intake.blp, moderation.blp)
+    for blueprint in (georeport, updates, exports, *staff):
         api.register_blueprint(blueprint)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
