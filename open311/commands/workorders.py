@@ -108,9 +108,12 @@ def show(work_order_id: int) -> None:
 @workorder_group.command("move")
 @click.argument("work_order_id", type=int)
 @click.argument("state", type=click.Choice([state.value for state in WorkOrderState]))
-@click.option("--note", help="Why; shown to the public when it closes the request.")
+@click.option("--note", help="Why, for staff only (the activity log).")
+@click.option("--public-note", help="What citizens are told (status_notes and a public update).")
 @click.option("--outcome", help="What the crew found (only with done), e.g. still_there.")
-def move(work_order_id: int, state: str, note: str | None, outcome: str | None) -> None:
+def move(
+    work_order_id: int, state: str, note: str | None, public_note: str | None, outcome: str | None
+) -> None:
     """Move a work order to STATE; prints the follow-up work orders this opened."""
     with app_session() as session:
         order = _get(session, work_order_id)
@@ -121,6 +124,7 @@ def move(work_order_id: int, state: str, note: str | None, outcome: str | None) 
                 state,
                 actor=_staff(),
                 note=note,
+                public_note=public_note,
                 outcome=outcome,
                 now=datetime.now(UTC),
             )
