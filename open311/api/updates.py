@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from open311.api.smorest import Blueprint
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, current_app, request
+from marshmallow import ValidationError, fields, pre_load, validate
+
+from open311.api import database
+from open311.api.forms import FORM_TYPES, read_body
+from open311.api.georeport import (
+    check_callback,
+    refuse_control_characters,
+    respond,
+    take_format,
+    wrap_jsonp,
+)
+from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
+from open311.api.smorest import BaseSchema, Blueprint, load
+from open311.db import update_feed as feed
+from open311.domain import apikeys, jurisdictions, updates
+from open311.errors import InvalidInput
+from open311.wire import cursor as cursors
+from open311.wire.updates import ROOT, post_answer, precise_w3c, update_item
 
 blp = Blueprint(
     "updates",
@@ -10,3 +32,161 @@ blp = Blueprint(
     url_prefix="/open311/v2",
     description="Request updates (FixMyStreet extension): the public feed and app updates.",
 )
+# The GeoReport blueprint's format handling: .json/.xml, control characters, JSONP.
+blp.url_value_preprocessor(take_format)
+blp.before_request(refuse_control_characters)
+blp.before_request(check_callback)
+blp.after_request(wrap_jsonp)
+
+MAX_MEDIA = 20
+
+
+class UpdatesArgs(JurisdictionArgs):
+    start_date = W3CDateTime(metadata={"description": "updated_datetime >= this"})
+    end_date = W3CDateTime(metadata={"description": "updated_datetime <= this"})
+    page_size = fields.Integer(validate=validate.Range(1, updates.MAX_PAGE_SIZE))
+    cursor = CursorField(metadata={"description": "from the previous page's Link header"})
+    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+
+
+class UpdateStatus(fields.Field):
+    """A POST status: one of digest §8.4's words, in any case, as the upper-case word."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("must be a string")
+        try:
+            return updates.normalise_status(value)
+        except InvalidInput as error:
+            raise ValidationError(error.problems[0].removeprefix("status: ")) from None
+
+
+def _required(name: str) -> dict[str, str]:
+    return {"required": f"{name} was not provided"}
+
+
+class UpdateForm(BaseSchema):
+    """POST servicerequestupdates' fields (digest §8.2); media_url arrives as a list."""
+
+    jurisdiction_id = fields.String(validate=validate.Length(max=255))
+    service_request_id = fields.String(
+        required=True,
+        validate=validate.Length(max=64),
+        error_messages=_required("service_request_id"),
+    )
+    update_id = fields.String(
+        required=True, validate=validate.Length(max=64), error_messages=_required("update_id")
+    )
+    status = UpdateStatus(required=True, error_messages=_required("status"))
+    updated_datetime = W3CDateTime(required=True, error_messages=_required("updated_datetime"))
+    description = fields.String(
+        required=True, validate=validate.Length(max=4000), error_messages=_required("description")
+    )
+    media_url = fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048)),
+        validate=validate.Length(max=MAX_MEDIA),
+        load_default=list,
+    )
+    email = fields.Email(validate=validate.Length(max=254))
+    first_name = fields.String(validate=validate.Length(max=255))
+    last_name = fields.String(validate=validate.Length(max=255))
+    phone = fields.String(validate=validate.Length(max=64))
+    account_id = fields.String(validate=validate.Length(max=255))
+
+    @pre_load
+    def drop_empty(self, data, **kwargs):
+        """As BaseSchema, except that `description` is required yet may be empty (a photo-only
+        update), so an empty one is kept."""
+        return {
+            key: value
+            for key, value in data.items()
+            if key == "description"
+            or (value is not None and not (isinstance(value, str) and not value.strip()))
+        }
+
+
+def _media_urls(fields_: dict[str, str]) -> list[str]:
+    """Every media_url of the body: FixMyStreet repeats the key (digest §8.5), which read_body
+    folds to the first; a JSON body carries one."""
+    if request.mimetype in FORM_TYPES:
+        values = request.form.getlist("media_url")
+    else:
+        values = [fields_["media_url"]] if "media_url" in fields_ else []
+    return [value.strip() for value in values if value.strip()]
+
+
+@blp.route("/servicerequestupdates.<fmt>", methods=["GET"])
+@blp.arguments(UpdatesArgs(), location="query", as_kwargs=True)
+def list_updates(
+    jurisdiction_id: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    page_size: int | None = None,
+    cursor: cursors.Cursor | None = None,
+    **_args: Any,
+) -> Response:
+    """Request updates: the public history of requests, oldest first, as a change feed. The
+    last 90 days and at most 1000 unless paged (`page_size`, `cursor`; `Link` rel=next)."""
+    session = database.session()
+    plan = updates.plan_feed(
+        jurisdiction_id,
+        start=start_date,
+        end=end_date,
+        page_size=page_size,
+        cursor=cursor,
+        now=datetime.now(UTC),
+    )
+    page = feed.find_feed_page(session, plan.query)
+    if not page.rows:
+        jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
+    items = [
+        update_item(
+            row.update_id,
+            row.service_request_id,
+            row.status,
+            row.at,
+            row.description,
+            row.media_url,
+        )
+        for row in page.rows
+    ]
+    response = respond(items, ROOT)
+    following = updates.next_cursor(page)
+    if following is not None:
+        response.headers["Link"] = f'<{_next_link(plan, following)}>; rel="next"'
+    return response
+
+
+def _next_link(plan: updates.FeedPlan, following: cursors.Cursor) -> str:
+    """The absolute URL of the next page: the same arguments, the page size and the cursor,
+    and the window the first page used when it was the default one."""
+    args = request.args.copy()
+    for name in ("cursor", "page_size"):
+        args.poplist(name)
+    args["page_size"] = str(plan.query.limit)
+    args["cursor"] = cursors.encode(following)
+    if plan.window is not None:
+        start, end = plan.window
+        args["start_date"], args["end_date"] = precise_w3c(start), precise_w3c(end)
+    public = current_app.config.get("OPEN311_PUBLIC_URL")
+    if public:
+        base = public.rstrip("/") + request.path.removeprefix(blp.url_prefix or "")
+    else:
+        base = request.base_url
+    return f"{base}?{urlencode(list(args.items(multi=True)))}"
+
+
+@blp.route("/servicerequestupdates.<fmt>", methods=["POST"])
+def post_update() -> Response:
+    """Post a citizen's update from an app (api_key required): a comment staff may publish,
+    or a request to reopen. Idempotent on the client's update_id."""
+    fields_, _answers = read_body(request)
+    session = database.session()
+    client = apikeys.authenticate(session, fields_.get("api_key"))
+    form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})
+    jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
+    update = updates.AppUpdate(**(form | {"media_url": tuple(form["media_url"])}))
+    stored = updates.post_update(session, jurisdiction, client, update)
+    payload = post_answer(stored.id, update.account_id)
+    session.commit()
+    return respond(payload, ROOT)
