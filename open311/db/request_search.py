@@ -53,7 +53,7 @@ _DISTANCE = f"ST_Distance(r.location::geography, {_POINT}::geography)"
 _INNER_COLUMNS = """r.id, r.service_request_id, r.service_id, r.status, r.status_notes,
     r.description, r.agency_responsible, r.service_notice, r.requested_datetime,
     r.updated_datetime, r.expected_datetime, r.address, r.address_id, r.zipcode, r.location,
-    r.media_url, r.channel"""
+    r.media_url, r.channel, r.duplicate_of_pk"""
 
 Representation = Literal["json", "geojson", "rows"]
 ExportKind = Literal["csv", "ndjson", "geojson"]
@@ -238,12 +238,16 @@ _NOTES_JSON = f"""COALESCE((
     FROM activity a
     WHERE a.service_request_pk = r.id AND a.public), '[]')"""
 
+# The request this one is linked to as a duplicate (suspected or confirmed), by its public id.
+_PARENT_ID = """(
+    SELECT p.service_request_id FROM service_request p WHERE p.id = r.duplicate_of_pk)"""
+
 _EXTENDED_JSON = _object(
     [
         ("channel", _json_optional("r.channel")),
         ("districts", _DISTRICTS_JSON),
-        ("duplicate", "'false'"),
-        ("parent_service_request_id", "'null'"),
+        ("duplicate", "CASE WHEN r.duplicate_of_pk IS NULL THEN 'false' ELSE 'true' END"),
+        ("parent_service_request_id", f"COALESCE({_json_string(_PARENT_ID)}, 'null')"),
         ("crew", f"COALESCE({_json_string(_CREW)}, 'null')"),
     ]
 )

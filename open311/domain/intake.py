@@ -18,7 +18,7 @@ from open311.db.models import (
     ServiceType,
     Status,
 )
-from open311.domain import activity, routing
+from open311.domain import activity, duplicates, routing
 from open311.domain.answers import validate_answers
 from open311.domain.catalogue import get_service
 from open311.errors import InvalidInput
@@ -67,7 +67,8 @@ def submit(
     """Validate and store; nothing is written unless every check passed (the caller commits).
 
     `actor` is who the activity log names; by default the API client (staff filing for a caller
-    pass their own)."""
+    pass their own). A located request that repeats an open one nearby is linked to it as a
+    suspected duplicate (duplicates.detect), which its service_notice then says."""
     service = get_service(session, jurisdiction, submission.service_code)
     check_location(submission)
     answers = validate_answers(service, submission.attributes)
@@ -122,4 +123,5 @@ def submit(
         actor=actor,
         now=now,
     )
+    duplicates.detect(session, jurisdiction, request, actor=actor, now=now)
     return request

@@ -154,16 +154,20 @@ def request_item_from_row(values: Sequence[Any]) -> dict[str, Any]:
 
 
 def extended_attributes(
-    channel: str | None, districts: dict[str, str], crew: str | None
+    channel: str | None,
+    districts: dict[str, str],
+    crew: str | None,
+    parent_service_request_id: str | None = None,
 ) -> dict[str, Any]:
     """Chicago's `extended_attributes` (digest §9.2): intake channel, the district of each
-    boundary layer (layer name -> district name), duplicate flags (always false/null until
-    duplicates exist) and the crew of the request's current open work order."""
+    boundary layer (layer name -> district name), whether the request is linked as a duplicate
+    (suspected at intake or merged) and of which request, and the crew of the request's current
+    open work order."""
     return {
         "channel": channel,
         "districts": districts,
-        "duplicate": False,
-        "parent_service_request_id": None,
+        "duplicate": parent_service_request_id is not None,
+        "parent_service_request_id": parent_service_request_id,
         "crew": crew,
     }
 
@@ -175,10 +179,13 @@ def extend_item(
     districts_json: str,
     crew: str | None,
     notes_json: str,
+    parent_service_request_id: str | None = None,
 ) -> dict[str, Any]:
     """Add `extended_attributes` and `notes` to an item; districts and notes come as the JSON
     text the database built for the `.json` representation, so both formats say the same."""
-    item["extended_attributes"] = extended_attributes(channel, json.loads(districts_json), crew)
+    item["extended_attributes"] = extended_attributes(
+        channel, json.loads(districts_json), crew, parent_service_request_id
+    )
     item["notes"] = json.loads(notes_json)
     return item
 

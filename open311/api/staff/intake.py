@@ -3,6 +3,179 @@ merge)."""
 
 from __future__ import annotations
 
-from open311.api.staff.auth import StaffBlueprint
+from typing import Any
+
+from open311.api import database
+from open311.api.staff import auth
+from open311.api.staff.auth import StaffBlueprint, staff_required
+from open311.api.staff.intake_schemas import (
+    MAX_NEARBY_RADIUS_M,
+    NEARBY_LIMIT,
+    NEARBY_RADIUS_FACTOR,
+    NEARBY_RADIUS_WITHOUT_DETECTION_M,
+    DuplicateResultSchema,
+    IntakeRequestSchema,
+    IntakeResultSchema,
+    MergeSchema,
+    NearbyArgs,
+    NearbyResultSchema,
+)
+from open311.db import duplicate_queries
+from open311.db.models import ServiceRequest, StaffRole
+from open311.domain import catalogue, duplicates, intake, jurisdictions
+from open311.errors import InvalidInput, UnknownRequest
 
 blp = StaffBlueprint("staff_intake", __name__, "Staff API: intake for callers and duplicates.")
+
+_R = StaffRole
+INTAKE_ROLES = (_R.administrator, _R.supervisor, _R.call_taker)
+DUPLICATE_ROLES = (_R.administrator, _R.supervisor)
+
+
+def _request(service_request_id: str) -> ServiceRequest:
+    found = duplicate_queries.get_request_by_number(database.session(), service_request_id)
+    if found is None:
+        raise UnknownRequest(f"service_request_id {service_request_id} not found")
+    return found
+
+
+def _link(request: ServiceRequest) -> dict[str, Any]:
+    return {
+        "service_request_id": request.service_request_id,
+        "status": request.status.value,
+        "status_notes": request.status_notes,
+        "service_notice": request.service_notice,
+        "duplicate_state": request.duplicate_state.value if request.duplicate_state else None,
+        "duplicate_of": (
+            request.duplicate_of.service_request_id if request.duplicate_of is not None else None
+        ),
+    }
+
+
+@blp.route("/intake/nearby", methods=["GET"])
+@staff_required(*INTAKE_ROLES)
+@blp.arguments(NearbyArgs, location="query")
+@blp.response(200, NearbyResultSchema)
+def nearby(args: dict[str, Any]) -> dict[str, Any]:
+    """Open requests of a service near a point, nearest first: what a call taker checks before
+    filing a new one. `radius_m` defaults to 5 duplicate radii of the city (200 m when
+    detection is off), at most 2000."""
+    session = database.session()
+    jurisdiction = jurisdictions.resolve(session, args.get("jurisdiction_id"))
+    service = catalogue.get_service(session, jurisdiction, args["service_code"])
+    radius = args.get("radius_m")
+    if radius is None:
+        own = jurisdiction.duplicate_radius_m
+        radius = own * NEARBY_RADIUS_FACTOR if own > 0 else NEARBY_RADIUS_WITHOUT_DETECTION_M
+        radius = min(radius, MAX_NEARBY_RADIUS_M)
+    found = duplicate_queries.find_open_nearby(
+        session,
+        jurisdiction_pk=jurisdiction.id,
+        service_pk=service.id,
+        lat=args["lat"],
+        long=args["long"],
+        radius_m=radius,
+        limit=NEARBY_LIMIT,
+    )
+    return {
+        "service_code": service.service_code,
+        "radius_m": radius,
+        "requests": [
+            {
+                "service_request_id": row.service_request_id,
+                "distance_m": round(row.distance_m, 1),
+                "status": row.status,
+                "address": row.address,
+                "description": row.description,
+                "requested_datetime": row.requested_datetime,
+                "duplicates": row.duplicates,
+            }
+            for row in found
+        ],
+    }
+
+
+@blp.route("/intake/requests", methods=["POST"])
+@staff_required(*INTAKE_ROLES)
+@blp.arguments(IntakeRequestSchema)
+@blp.response(201, IntakeResultSchema)
+def file_request(body: dict[str, Any]) -> dict[str, Any]:
+    """File a request for a caller (phone, walk_in, email or tty). Checked as a public POST
+    is; the caller's details stay private; a likely duplicate is linked and named."""
+    session = database.session()
+    jurisdiction = jurisdictions.resolve(session, body.get("jurisdiction_id"))
+    caller = body.get("caller") or {}
+    submission = intake.Submission(
+        service_code=body["service_code"],
+        lat=body.get("lat"),
+        long=body.get("long"),
+        address_string=body.get("address_string"),
+        address_id=body.get("address_id"),
+        description=body.get("description"),
+        email=caller.get("email"),
+        first_name=caller.get("first_name"),
+        last_name=caller.get("last_name"),
+        phone=caller.get("phone"),
+        attributes=body["attributes"],
+        channel=body["channel"],
+    )
+    stored = intake.submit(session, jurisdiction, None, submission, auth.now(), actor=auth.actor())
+    result = {
+        "service_request_id": stored.service_request_id,
+        "status": stored.status.value,
+        "service_notice": stored.service_notice,
+        "expected_datetime": stored.expected_datetime,
+        "duplicate_of": (
+            stored.duplicate_of.service_request_id if stored.duplicate_of is not None else None
+        ),
+        "agency_responsible": stored.agency_responsible,
+    }
+    session.commit()
+    return result
+
+
+@blp.route("/requests/<service_request_id>/duplicate/confirm", methods=["POST"])
+@staff_required(*DUPLICATE_ROLES)
+@blp.response(200, DuplicateResultSchema)
+def confirm_duplicate(service_request_id: str) -> dict[str, Any]:
+    """Confirm a duplicate found at intake: merge it into its parent (it closes, pointing
+    there)."""
+    session = database.session()
+    request = _request(service_request_id)
+    duplicates.confirm(session, request, actor=auth.actor(), now=auth.now())
+    result = _link(request)
+    session.commit()
+    return result
+
+
+@blp.route("/requests/<service_request_id>/duplicate/undo", methods=["POST"])
+@staff_required(*DUPLICATE_ROLES)
+@blp.response(200, DuplicateResultSchema)
+def undo_duplicate(service_request_id: str) -> dict[str, Any]:
+    """Drop a duplicate link found at intake; merged requests stay merged."""
+    session = database.session()
+    request = _request(service_request_id)
+    duplicates.undo(session, request, actor=auth.actor(), now=auth.now())
+    result = _link(request)
+    session.commit()
+    return result
+
+
+@blp.route("/requests/<service_request_id>/merge", methods=["POST"])
+@staff_required(*DUPLICATE_ROLES)
+@blp.arguments(MergeSchema)
+@blp.response(200, DuplicateResultSchema)
+def merge(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
+    """Merge this request into `parent` (or into what that was merged into): it closes as a
+    duplicate pointing there, and the parent notes it."""
+    session = database.session()
+    request = _request(service_request_id)
+    parent = duplicate_queries.get_request_by_number(session, body["parent"])
+    if parent is None:
+        raise InvalidInput(f"parent: no request {body['parent']}")
+    duplicates.merge(
+        session, request, parent, actor=auth.actor(), now=auth.now(), reason=body.get("reason")
+    )
+    result = _link(request)
+    session.commit()
+    return result

@@ -1,0 +1,134 @@
+"""Bodies, arguments and answers of the call-taker intake and duplicate endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from open311.api.forms import reject_forbidden
+from open311.errors import InvalidInput
+
+# How a call taker may have heard of a problem; `api` and `web` are the public channels.
+CHANNELS = ("phone", "walk_in", "email", "tty")
+# A look-up nearby goes no further than this (metres); the default is 5 duplicate radii.
+MAX_NEARBY_RADIUS_M = 2000.0
+NEARBY_RADIUS_FACTOR = 5
+NEARBY_RADIUS_WITHOUT_DETECTION_M = 200.0
+NEARBY_LIMIT = 50
+
+
+class Answers(fields.Field):
+    """Answers to a service definition as JSON: {code: value or [values]}, values strings or
+    numbers; read as the domain wants them, {code: [text, ...]}."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("an object of attribute code -> value or list of values")
+        answers: dict[str, list[str]] = {}
+        for code, answer in value.items():
+            items = answer if isinstance(answer, list) else [answer]
+            for item in items:
+                if isinstance(item, bool) or not isinstance(item, str | int | float):
+                    raise ValidationError(f"{code}: a string or a number, or a list of them")
+            answers[str(code)] = [str(item) for item in items]
+        return answers
+
+
+class Strict(Schema):
+    """Staff API bodies: an unknown field is a mistake worth a 400, not something to ignore;
+    text XML cannot carry is refused, since it would end up in the public XML."""
+
+    @validates_schema(pass_original=True)
+    def no_control_characters(self, _data: Any, original: Any, **_kwargs: Any) -> None:
+        try:
+            _reject(original)
+        except InvalidInput as error:
+            raise ValidationError(list(error.problems)) from None
+
+
+def _reject(value: Any, key: str = "") -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _reject(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for item in value:
+            _reject(item, key)
+    elif isinstance(value, str):
+        reject_forbidden(key, value)
+
+
+class CallerSchema(Strict):
+    """Who called: kept private (the Requester table), never published."""
+
+    first_name = fields.String(validate=validate.Length(max=255))
+    last_name = fields.String(validate=validate.Length(max=255))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(validate=validate.Length(max=64))
+
+
+class IntakeRequestSchema(Strict):
+    jurisdiction_id = fields.String(validate=validate.Length(max=255))
+    service_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    lat = fields.Float(allow_nan=False, validate=validate.Range(-90, 90))
+    long = fields.Float(allow_nan=False, validate=validate.Range(-180, 180))
+    address_string = fields.String(validate=validate.Length(min=1, max=1000))
+    address_id = fields.String(validate=validate.Length(min=1, max=255))
+    description = fields.String(validate=validate.Length(max=4000))
+    attributes = Answers(load_default=dict)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    caller = fields.Nested(CallerSchema)
+
+
+class IntakeResultSchema(Schema):
+    service_request_id = fields.String()
+    status = fields.String()
+    service_notice = fields.String(allow_none=True)
+    expected_datetime = fields.DateTime(allow_none=True)
+    # The request it was linked to as a suspected duplicate, else null.
+    duplicate_of = fields.String(allow_none=True)
+    agency_responsible = fields.String(allow_none=True)
+
+
+class NearbyArgs(Schema):
+    jurisdiction_id = fields.String(validate=validate.Length(max=255))
+    service_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+    long = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    radius_m = fields.Float(
+        allow_nan=False,
+        validate=validate.Range(min=0, max=MAX_NEARBY_RADIUS_M, min_inclusive=False),
+    )
+
+
+class NearbySchema(Schema):
+    service_request_id = fields.String()
+    distance_m = fields.Float()
+    status = fields.String()
+    address = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    requested_datetime = fields.DateTime()
+    # How many requests are linked to this one as duplicates.
+    duplicates = fields.Integer()
+
+
+class NearbyResultSchema(Schema):
+    service_code = fields.String()
+    radius_m = fields.Float()
+    requests = fields.List(fields.Nested(NearbySchema))
+
+
+class MergeSchema(Strict):
+    parent = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(validate=validate.Length(min=1, max=1000))
+
+
+class DuplicateResultSchema(Schema):
+    """A request's duplicate link after a confirm, undo or merge."""
+
+    service_request_id = fields.String()
+    status = fields.String()
+    status_notes = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
+    duplicate_state = fields.String(allow_none=True)
+    duplicate_of = fields.String(allow_none=True)
