@@ -3,6 +3,345 @@ cancelling requests."""
 
 from __future__ import annotations
 
-from open311.api.staff.auth import StaffBlueprint
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request as http
+from marshmallow import RAISE
+from sqlalchemy.orm import Session
+
+from open311.api import database
+from open311.api.staff.auth import StaffBlueprint, actor, current_user, now, staff_required
+from open311.api.staff.work_schemas import (
+    CancelBody,
+    LocationBody,
+    NoteBody,
+    QueueArgs,
+    QueueItemOut,
+    ReassignBody,
+    StaffRequestOut,
+    TransitionBody,
+    TransitionOut,
+    WorkOrderDetailOut,
+)
+from open311.db import queries, work_queries
+from open311.db.models import (
+    Activity,
+    Crew,
+    Jurisdiction,
+    ServiceRequest,
+    StaffRole,
+    WorkOrder,
+)
+from open311.db.work_queries import QueueRow
+from open311.domain import queue, routing, staff, workflow
+from open311.errors import InvalidInput, NotFound
+from open311.wire.georeport import request_item
 
 blp = StaffBlueprint("staff_work", __name__, "Staff API: queues, work orders and requests.")
+
+_R = StaffRole
+WORKERS = (_R.administrator, _R.supervisor, _R.crew_member)
+MANAGERS = (_R.administrator, _R.supervisor)
+LOCATORS = (_R.administrator, _R.supervisor, _R.call_taker)
+
+
+# --- items -----------------------------------------------------------------------------------
+
+
+def _work_order_item(order: WorkOrder) -> dict[str, Any]:
+    crew = order.crew
+    return {
+        "id": order.id,
+        "title": order.title,
+        "state": order.state.value,
+        "priority": order.priority,
+        "outcome": order.outcome,
+        "not_before": order.not_before,
+        "due_at": order.due_at,
+        "escalated_at": order.escalated_at,
+        "closed_at": order.closed_at,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "crew": {"id": crew.id, "code": crew.code, "name": crew.name} if crew else None,
+        "agency": order.agency.code,
+        "step": order.step.code if order.step is not None else None,
+        "parent_id": order.parent_id,
+    }
+
+
+def _queue_item(row: QueueRow) -> dict[str, Any]:
+    item = _work_order_item(row.work_order)
+    request = row.work_order.service_request
+    item["request"] = {
+        "service_request_id": request.service_request_id,
+        "service_code": request.service.service_code,
+        "service_name": request.service.service_name,
+        "status": request.status.value,
+        "address": request.address,
+        "lat": row.lat,
+        "long": row.long,
+        "description": request.description,
+        "requested_datetime": request.requested_datetime,
+    }
+    return item
+
+
+def _activity_item(entry: Activity) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "actor": entry.actor,
+        "kind": entry.kind,
+        "summary": entry.summary,
+        "public": entry.public,
+        "status": entry.status,
+        "work_order_id": entry.work_order_id,
+    }
+
+
+def _request_view(session: Session, request: ServiceRequest) -> dict[str, Any]:
+    """Everything staff see of a request; the requester's contact only for the roles that
+    call requesters back (queue.CONTACT_ROLES)."""
+    duplicate_of = request.duplicate_of
+    item = request_item(request) | {
+        "update_status": workflow.current_status(session, request),
+        "attributes": request.attribute_values,
+        "needs_location": request.needs_location,
+        "channel": request.channel,
+        "districts": dict(work_queries.find_request_districts(session, request)),
+        "duplicate_of": duplicate_of.service_request_id if duplicate_of is not None else None,
+        "duplicate_state": (
+            request.duplicate_state.value if request.duplicate_state is not None else None
+        ),
+        "work_orders": [
+            _work_order_item(order)
+            for order in work_queries.find_request_work_orders(session, request)
+        ],
+        "activity": [_activity_item(entry) for entry in queries.find_activity(session, request)],
+    }
+    if queue.may_see_contact(current_user()):
+        requester = request.requester
+        item["requester"] = (
+            {
+                "first_name": requester.first_name,
+                "last_name": requester.last_name,
+                "email": requester.email,
+                "phone": requester.phone,
+            }
+            if requester is not None
+            else None
+        )
+    return item
+
+
+# --- look-ups with their scope checks --------------------------------------------------------
+
+
+def _work_order_row(session: Session, work_order_id: int) -> QueueRow:
+    """The work order (404 if unknown), if the caller's crews may see it (403 otherwise)."""
+    row = work_queries.get_work_order_row(session, work_order_id)
+    if row is None:
+        raise NotFound(f"work order {work_order_id} not found")
+    staff.check_work_order_scope(current_user(), row.work_order)
+    return row
+
+
+def _request(session: Session, service_request_id: str) -> ServiceRequest:
+    """The request (404 if unknown), if the caller may see it (403 otherwise)."""
+    found = work_queries.get_request_by_id(session, service_request_id)
+    if found is None:
+        raise NotFound(f"service_request_id {service_request_id} not found")
+    queue.check_request_scope(session, current_user(), found)
+    return found
+
+
+def _next_page_link(page: int) -> str:
+    args = [(key, value) for key, value in http.args.items(multi=True) if key != "page"]
+    return f'<{http.base_url}?{urlencode([*args, ("page", page)])}>; rel="next"'
+
+
+# --- work orders -----------------------------------------------------------------------------
+
+
+@blp.route("/work-orders", methods=["GET"])
+@staff_required(*WORKERS)
+@blp.arguments(QueueArgs, location="query", as_kwargs=True, unknown=RAISE)
+@blp.response(200, QueueItemOut(many=True))
+def list_work_orders(
+    page: int, page_size: int, crew: tuple[int, ...] = (), **args: Any
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """A crew queue: due soonest first (undated last), then higher priority, then id.
+
+    Without `crew`, a crew member gets all of their crews' work orders and administrators and
+    supervisors every crew's. `state` defaults to the open states. When a next page exists the
+    `Link` header points to it (rel="next")."""
+    wanted = queue.queue_filter(
+        current_user(),
+        now=now(),
+        crews=crew,
+        states=args.get("state", ()),
+        district_id=args.get("district"),
+        bbox=args.get("bbox"),
+        due_before=args.get("due_before"),
+        overdue=args.get("overdue"),
+        page=page,
+        page_size=page_size,
+    )
+    rows = work_queries.find_queue(database.session(), wanted)
+    headers = {"Link": _next_page_link(page + 1)} if len(rows) > page_size else {}
+    return [_queue_item(row) for row in rows[:page_size]], headers
+
+
+@blp.route("/work-orders/<int:work_order_id>", methods=["GET"])
+@staff_required(*WORKERS)
+@blp.response(200, WorkOrderDetailOut)
+def get_work_order(work_order_id: int) -> dict[str, Any]:
+    """One work order with its whole activity log, internal entries included."""
+    session = database.session()
+    row = _work_order_row(session, work_order_id)
+    entries = queries.find_work_order_activity(session, row.work_order)
+    return _queue_item(row) | {"activity": [_activity_item(entry) for entry in entries]}
+
+
+@blp.route("/work-orders/<int:work_order_id>/transitions", methods=["POST"])
+@staff_required(*WORKERS)
+@blp.arguments(TransitionBody)
+@blp.response(200, TransitionOut)
+def transition_work_order(body: dict[str, Any], work_order_id: int) -> dict[str, Any]:
+    """Move a work order to another state (new, assigned, in_progress, done, cancelled).
+
+    `note` stays internal; `public_note` is what citizens are told. Done opens the workflow's
+    next step as a follow-up work order (returned in `follow_ups`) or, after the last step,
+    closes the request. A move the lifecycle does not allow is a 400 and changes nothing."""
+    session = database.session()
+    row = _work_order_row(session, work_order_id)
+    follow_ups = workflow.transition(
+        session,
+        row.work_order,
+        body["to"],
+        actor=actor(),
+        note=body.get("note"),
+        public_note=body.get("public_note"),
+        outcome=body.get("outcome"),
+        now=now(),
+    )
+    session.commit()
+    return {
+        "work_order": _queue_item(work_queries.get_work_order_row(session, work_order_id)),
+        "follow_ups": [
+            _queue_item(work_queries.get_work_order_row(session, follow_up.id))
+            for follow_up in follow_ups
+        ],
+    }
+
+
+@blp.route("/work-orders/<int:work_order_id>/reassign", methods=["POST"])
+@staff_required(*MANAGERS)
+@blp.arguments(ReassignBody)
+@blp.response(200, QueueItemOut)
+def reassign_work_order(body: dict[str, Any], work_order_id: int) -> dict[str, Any]:
+    """Give an open work order to another crew of its agency; a `new` one becomes assigned."""
+    session = database.session()
+    row = _work_order_row(session, work_order_id)
+    crew = session.get(Crew, body["crew_id"])
+    if crew is None:
+        raise InvalidInput(f"crew_id: no crew {body['crew_id']}")
+    workflow.reassign(
+        session, row.work_order, crew, actor=actor(), note=body.get("note"), now=now()
+    )
+    session.commit()
+    return _queue_item(work_queries.get_work_order_row(session, work_order_id))
+
+
+# --- requests as staff see them ----------------------------------------------------------------
+
+
+@blp.route("/requests/<service_request_id>", methods=["GET"])
+@staff_required()
+@blp.response(200, StaffRequestOut)
+def get_request(service_request_id: str) -> dict[str, Any]:
+    """A request with its routing, work orders and whole activity log. The requester's contact
+    is shown to administrators, supervisors and call takers; crew members see only requests
+    their crews have work orders of, and never the requester."""
+    session = database.session()
+    return _request_view(session, _request(session, service_request_id))
+
+
+@blp.route("/requests/<service_request_id>/notes", methods=["POST"])
+@staff_required()
+@blp.arguments(NoteBody)
+@blp.response(201, StaffRequestOut)
+def add_note(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
+    """Add a note to a request: internal by default; `public: true` tells citizens (an update
+    and the request's status_notes). `work_order_id` ties it to one of the request's work
+    orders."""
+    session = database.session()
+    found = _request(session, service_request_id)
+    work_order = None
+    if body.get("work_order_id") is not None:
+        row = work_queries.get_work_order_row(session, body["work_order_id"])
+        if row is None or row.work_order.service_request_pk != found.id:
+            raise InvalidInput(
+                f"work_order_id: {body['work_order_id']} is not a work order of request "
+                f"{found.service_request_id}"
+            )
+        staff.check_work_order_scope(current_user(), row.work_order)
+        work_order = row.work_order
+    workflow.add_note(
+        session,
+        found,
+        body["note"],
+        actor=actor(),
+        public=body["public"],
+        now=now(),
+        work_order=work_order,
+    )
+    session.commit()
+    return _request_view(session, found)
+
+
+@blp.route("/requests/<service_request_id>/location", methods=["POST"])
+@staff_required(*LOCATORS)
+@blp.arguments(LocationBody)
+@blp.response(200, StaffRequestOut)
+def locate_request(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
+    """Give an address-only request (needs_location) its point: its districts are recorded and
+    its open work orders move from triage to the crew of its district. A point outside the
+    service area is a 400 and changes nothing."""
+    session = database.session()
+    found = _request(session, service_request_id)
+    if not found.needs_location:
+        raise InvalidInput(
+            f"request {found.service_request_id} already has a location; only requests that "
+            "need one can be located"
+        )
+    jurisdiction = session.get(Jurisdiction, found.jurisdiction_id)
+    assert jurisdiction is not None  # a foreign key guarantees it
+    routing.locate(
+        session, found, jurisdiction, body["lat"], body["long"], actor=actor(), now=now()
+    )
+    session.commit()
+    return _request_view(session, found)
+
+
+@blp.route("/requests/<service_request_id>/cancel", methods=["POST"])
+@staff_required(*MANAGERS)
+@blp.arguments(CancelBody)
+@blp.response(200, StaffRequestOut)
+def cancel_request(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
+    """Cancel every open work order of a request and close it. Citizens are told
+    `public_note` (default "Cancelled: <reason>") with the update status `status`
+    (default cancelled; any closing status but fixed)."""
+    session = database.session()
+    found = _request(session, service_request_id)
+    workflow.cancel_request(
+        session,
+        found,
+        actor=actor(),
+        reason=body["reason"],
+        now=now(),
+        status=body["status"],
+        notes=body.get("public_note"),
+    )
+    session.commit()
+    return _request_view(session, found)

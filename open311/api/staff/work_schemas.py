@@ -1,0 +1,199 @@
+"""Arguments, bodies and responses of the staff API's work views (queues, work orders,
+requests as staff see them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from open311.api.schemas import BBox, CommaList, W3CDateTime
+from open311.api.smorest import BaseSchema
+from open311.db.models import WorkOrderState
+from open311.domain import activity
+from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+STATES = tuple(state.value for state in WorkOrderState)
+CANCEL_STATUSES = tuple(status for status in activity.CLOSING_STATUSES if status != "fixed")
+NOTE_MAX_LENGTH = 4000
+
+
+class IdList(fields.Field):
+    """Ids given as a repeated argument, a comma list, or both: crew=3&crew=4 or crew=3,4."""
+
+    # webargs hands over every occurrence of the argument, not only the first.
+    is_multiple = True
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[int, ...]:
+        values = value if isinstance(value, list) else [value]
+        ids: list[int] = []
+        for item in values:
+            if not isinstance(item, str | int):
+                raise ValidationError("must be ids (whole numbers), repeated or comma-separated")
+            for part in str(item).split(","):
+                part = part.strip()
+                if not part:
+                    continue
+                if not part.isdigit():
+                    raise ValidationError(f"{part!r} is not an id (a whole number)")
+                ids.append(int(part))
+        return tuple(dict.fromkeys(ids))
+
+
+class QueueArgs(BaseSchema):
+    """A queue's query string. The view loads it with unknown=RAISE: a misspelt filter is a 400,
+    not a queue silently left unfiltered."""
+
+    crew = IdList(metadata={"description": "crew ids, repeated or comma-separated"})
+    state = CommaList(STATES, metadata={"description": "default new,assigned,in_progress"})
+    district = fields.Integer(strict=False, validate=validate.Range(min=1))
+    bbox = BBox(metadata={"description": "minLng,minLat,maxLng,maxLat of the request's point"})
+    due_before = W3CDateTime(metadata={"description": "due before this W3C datetime"})
+    overdue = fields.Boolean(metadata={"description": "true: open and past due; false: not"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+
+
+class Body(Schema):
+    """Staff API bodies: an unknown field is a mistake worth a 400, not something to ignore."""
+
+
+def _text(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(max=NOTE_MAX_LENGTH), **kwargs)
+
+
+class TransitionBody(Body):
+    to = fields.String(required=True, validate=validate.OneOf(STATES))
+    note = _text(allow_none=True, metadata={"description": "internal: never shown to citizens"})
+    public_note = _text(allow_none=True, metadata={"description": "what citizens are told"})
+    outcome = fields.String(allow_none=True, metadata={"description": "only with to=done"})
+
+
+class ReassignBody(Body):
+    crew_id = fields.Integer(required=True)
+    note = _text(allow_none=True)
+
+
+class NoteBody(Body):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=NOTE_MAX_LENGTH))
+    public = fields.Boolean(load_default=False)
+    work_order_id = fields.Integer(allow_none=True)
+
+
+class LocationBody(Body):
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    long = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class CancelBody(Body):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=NOTE_MAX_LENGTH))
+    status = fields.String(load_default="cancelled", validate=validate.OneOf(CANCEL_STATUSES))
+    public_note = _text(allow_none=True)
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+class CrewOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class QueueRequestOut(Schema):
+    service_request_id = fields.String()
+    service_code = fields.String()
+    service_name = fields.String()
+    status = fields.String()
+    address = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    description = fields.String(allow_none=True)
+    requested_datetime = fields.DateTime()
+
+
+class WorkOrderOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    state = fields.String()
+    priority = fields.Integer()
+    outcome = fields.String(allow_none=True)
+    not_before = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    escalated_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    crew = fields.Nested(CrewOut, allow_none=True)
+    agency = fields.String(metadata={"description": "the agency's code"})
+    step = fields.String(allow_none=True, metadata={"description": "the workflow step's code"})
+    parent_id = fields.Integer(allow_none=True)
+
+
+class QueueItemOut(WorkOrderOut):
+    """A work order in a queue: with the request it is for."""
+
+    request = fields.Nested(QueueRequestOut)
+
+
+class ActivityOut(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    kind = fields.String()
+    summary = fields.String()
+    public = fields.Boolean()
+    status = fields.String(allow_none=True)
+    work_order_id = fields.Integer(allow_none=True)
+
+
+class WorkOrderDetailOut(QueueItemOut):
+    activity = fields.List(fields.Nested(ActivityOut))
+
+
+class TransitionOut(Schema):
+    work_order = fields.Nested(QueueItemOut)
+    follow_ups = fields.List(fields.Nested(QueueItemOut))
+
+
+class ContactOut(Schema):
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class StaffRequestOut(Schema):
+    """A request as staff see it: the public fields, routing, work and the whole log.
+    `requester` is left out for crew members."""
+
+    service_request_id = fields.String()
+    status = fields.String()
+    status_notes = fields.String(allow_none=True)
+    update_status = fields.String(metadata={"description": "the status of the latest update"})
+    service_name = fields.String()
+    service_code = fields.String()
+    description = fields.String(allow_none=True)
+    agency_responsible = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
+    requested_datetime = fields.DateTime()
+    updated_datetime = fields.DateTime()
+    expected_datetime = fields.DateTime(allow_none=True)
+    address = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    zipcode = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    media_url = fields.String(allow_none=True)
+    attributes = fields.Dict(metadata={"description": "answers to the service definition"})
+    needs_location = fields.Boolean()
+    channel = fields.String(allow_none=True)
+    districts = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "layer: district"}
+    )
+    duplicate_of = fields.String(allow_none=True, metadata={"description": "service_request_id"})
+    duplicate_state = fields.String(allow_none=True)
+    work_orders = fields.List(fields.Nested(WorkOrderOut))
+    activity = fields.List(fields.Nested(ActivityOut))
+    requester = fields.Nested(ContactOut, allow_none=True)
