@@ -31,6 +31,21 @@ def create_api_client(session: Session, name: str) -> tuple[ApiClient, str]:
     return client, key
 
 
+def disable_api_client(session: Session, client: ApiClient) -> None:
+    """Refuse the client's key from now on; its requests and updates stay attributed to it."""
+    client.active = False
+    session.flush()
+
+
+def rotate_api_client(session: Session, client: ApiClient) -> str:
+    """Give the client a new key (returned in plain text, to show once); the old one stops
+    working at once. A disabled client stays disabled."""
+    key = secrets.token_urlsafe(32)
+    client.key_hash, client.key_prefix = hash_key(key), key[:PREFIX_LENGTH]
+    session.flush()
+    return key
+
+
 def authenticate(session: Session, key: str | None) -> ApiClient:
     if not key:
         raise InvalidApiKey("api_key was not provided")

@@ -1,0 +1,277 @@
+"""Request and response bodies of catalogue administration (staff API).
+
+Names start with `Admin` so they never clash with another module's schema in the OpenAPI
+document. Bodies reject unknown fields (a typo is a 400, not a silent no-op); the structured ones
+load into the domain's drafts, whose cross-field rules live in domain/catalogue_admin.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
+
+from open311.db.models import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
+from open311.domain.catalogue_admin import AttributeDraft, RuleDraft, StepDraft
+
+NAME = validate.Length(min=1, max=255)
+
+
+def _code(max_length: int = 64, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+def _ref(read: Callable[[Any], Any], kind: str = "string") -> fields.Function:
+    """An output field read through a relationship; null when there is nothing to read."""
+    return fields.Function(read, metadata={"type": kind, "nullable": True})
+
+
+def _code_of(name: str) -> Callable[[Any], str | None]:
+    def read(obj: Any) -> str | None:
+        related = getattr(obj, name)
+        return related.code if related is not None else None
+
+    return read
+
+
+# --- services and definitions -------------------------------------------------------------------
+
+
+class AdminServiceFields(Schema):
+    service_name = fields.String(validate=NAME)
+    description = fields.String(allow_none=True)
+    group = fields.String(allow_none=True, validate=validate.Length(max=255))
+    keywords = fields.String(allow_none=True)
+    type = fields.Enum(ServiceType, by_value=True)
+    agency_responsible = fields.String(allow_none=True, validate=validate.Length(max=255))
+    service_notice = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class AdminServiceArgs(AdminServiceFields):
+    service_code = _code(required=True)
+    service_name = fields.String(required=True, validate=NAME)
+
+
+class AdminServiceChangeArgs(AdminServiceFields):
+    """Only the fields sent change; service_code cannot (clients and requests know it)."""
+
+
+class AdminAttributeValue(Schema):
+    key = fields.String(required=True, validate=NAME)
+    name = fields.String(required=True, validate=NAME)
+
+
+class AdminAttributeArgs(Schema):
+    code = _code(required=True)
+    datatype = fields.Enum(Datatype, by_value=True, required=True)
+    description = fields.String(required=True, validate=validate.Length(min=1))
+    required = fields.Boolean(load_default=False)
+    variable = fields.Boolean(load_default=True)
+    datatype_description = fields.String(load_default=None, allow_none=True)
+    values = fields.List(
+        fields.Nested(AdminAttributeValue),
+        load_default=list,
+        metadata={"description": "Only, and at least one, for single/multivaluelist."},
+    )
+
+    @post_load
+    def draft(self, data: dict[str, Any], **_kwargs: Any) -> AttributeDraft:
+        values = tuple((value["key"], value["name"]) for value in data.pop("values"))
+        return AttributeDraft(**data, values=values)
+
+
+class AdminDefinitionArgs(Schema):
+    attributes = fields.List(
+        fields.Nested(AdminAttributeArgs),
+        required=True,
+        metadata={"description": "The whole definition, in order; [] removes it."},
+    )
+
+
+class AdminAttributeOut(Schema):
+    code = fields.String()
+    datatype = fields.Enum(Datatype, by_value=True)
+    required = fields.Boolean()
+    variable = fields.Boolean()
+    description = fields.String()
+    datatype_description = fields.String()
+    order = fields.Integer(attribute="position")
+    values = fields.List(fields.Nested(AdminAttributeValue))
+
+
+class AdminServiceOut(Schema):
+    service_code = fields.String()
+    service_name = fields.String()
+    description = fields.String()
+    group = fields.String()
+    keywords = fields.String()
+    type = fields.Enum(ServiceType, by_value=True)
+    agency_responsible = fields.String()
+    service_notice = fields.String()
+    active = fields.Boolean()
+    metadata = fields.Boolean(attribute="metadata_")
+
+
+class AdminServiceDetailOut(AdminServiceOut):
+    attributes = fields.List(fields.Nested(AdminAttributeOut))
+
+
+# --- routing rules ------------------------------------------------------------------------------
+
+
+class AdminRoutingRuleArgs(Schema):
+    agency = _code(32, required=True, metadata={"description": "Agency code."})
+    layer = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "Boundary layer name."}
+    )
+    fallback_crew_id = fields.Integer(load_default=None, allow_none=True)
+    workflow = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "Workflow code."}
+    )
+    sla_days = fields.Float(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False)
+    )
+    sla_clock = fields.Enum(SlaClock, by_value=True, load_default=SlaClock.business)
+
+    @post_load
+    def draft(self, data: dict[str, Any], **_kwargs: Any) -> RuleDraft:
+        return RuleDraft(**data)
+
+
+class AdminRoutingRuleOut(Schema):
+    service_code = fields.Function(lambda rule: rule.service.service_code)
+    agency = _ref(_code_of("agency"))
+    layer = _ref(lambda rule: rule.layer.name if rule.layer is not None else None)
+    fallback_crew_id = fields.Integer()
+    workflow = _ref(_code_of("workflow"))
+    sla_days = fields.Float()
+    sla_clock = fields.Enum(SlaClock, by_value=True)
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+HOURS = validate.Range(min=0, min_inclusive=False)
+
+
+class AdminStepArgs(Schema):
+    code = _code(required=True)
+    name = fields.String(required=True, validate=NAME)
+    agency = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "null: the rule's agency."}
+    )
+    crew_role = fields.Enum(CrewRole, by_value=True, load_default=CrewRole.district)
+    crew_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Only for crew_role fixed."}
+    )
+    target_hours = fields.Float(required=True, validate=HOURS)
+    wait_hours = fields.Float(load_default=0.0, validate=validate.Range(min=0))
+    next_step = fields.String(load_default=None, allow_none=True)
+    outcomes = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(allow_none=True),
+        load_default=dict,
+        metadata={"description": "outcome -> step code, or null to finish."},
+    )
+    public_note = fields.String(load_default=None, allow_none=True)
+
+    @post_load
+    def draft(self, data: dict[str, Any], **_kwargs: Any) -> StepDraft:
+        return StepDraft(**data)
+
+
+class AdminWorkflowChangeArgs(Schema):
+    name = fields.String(required=True, validate=NAME)
+    steps = fields.List(fields.Nested(AdminStepArgs), required=True)
+
+
+class AdminWorkflowArgs(AdminWorkflowChangeArgs):
+    code = _code(required=True)
+
+
+class AdminStepOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    agency = _ref(_code_of("agency"))
+    crew_role = fields.Enum(CrewRole, by_value=True)
+    crew_id = fields.Integer()
+    target_hours = fields.Float()
+    wait_hours = fields.Float()
+    next_step = fields.String()
+    outcomes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
+    public_note = fields.String()
+
+
+class AdminWorkflowOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    steps = fields.List(fields.Nested(AdminStepOut))
+
+
+# --- agencies and crews -------------------------------------------------------------------------
+
+
+class AdminAgencyArgs(Schema):
+    code = _code(32, required=True)
+    name = fields.String(required=True, validate=NAME)
+
+
+class AdminAgencyChangeArgs(Schema):
+    name = fields.String(required=True, validate=NAME)
+
+
+class AdminAgencyOut(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class AdminCrewChangeArgs(Schema):
+    name = fields.String(validate=NAME)
+    kind = fields.Enum(CrewKind, by_value=True)
+    district_ids = fields.List(
+        fields.Integer(),
+        metadata={"description": "Every district the crew covers (field crews only)."},
+    )
+
+
+class AdminCrewArgs(AdminCrewChangeArgs):
+    agency = _code(32, required=True, metadata={"description": "Agency code."})
+    code = _code(required=True)
+    name = fields.String(required=True, validate=NAME)
+    kind = fields.Enum(CrewKind, by_value=True, load_default=CrewKind.field)
+    district_ids = fields.List(fields.Integer(), load_default=list)
+
+
+class AdminDistrictOut(Schema):
+    id = fields.Integer()
+    layer = fields.Function(lambda district: district.layer.name)
+    name = fields.String()
+
+
+class AdminCrewOut(Schema):
+    id = fields.Integer()
+    agency = fields.Function(lambda crew: crew.agency.code)
+    code = fields.String()
+    name = fields.String()
+    kind = fields.Enum(CrewKind, by_value=True)
+    districts = fields.List(fields.Nested(AdminDistrictOut))
+
+
+# --- API clients --------------------------------------------------------------------------------
+
+
+class AdminApiClientArgs(Schema):
+    name = fields.String(required=True, validate=NAME)
+
+
+class AdminApiClientOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    key_prefix = fields.String()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class AdminApiKeyOut(AdminApiClientOut):
+    api_key = fields.String(metadata={"description": "Shown this once; only a hash is kept."})
