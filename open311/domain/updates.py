@@ -205,7 +205,8 @@ def post_update(
             session,
             request,
             actor=activity.client_actor(client.name),
-            reason=update.description or "reopen requested",
+            # Not the citizen's words: they are published only once staff moderate them.
+            reason=f"the requester reported the problem is not solved (via {client.name})",
             now=now,
         )
     session.flush()
