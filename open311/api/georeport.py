@@ -217,9 +217,14 @@ def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[
         if near:
             item["distance"], rest = rest[0], rest[1:]
         if extensions:
-            channel, districts, crew, notes = rest
+            channel, districts, crew, notes, parent = rest
             georeport.extend_item(
-                item, channel=channel, districts_json=districts, crew=crew, notes_json=notes
+                item,
+                channel=channel,
+                districts_json=districts,
+                crew=crew,
+                notes_json=notes,
+                parent_service_request_id=parent,
             )
         yield georeport.for_xml(item)
 

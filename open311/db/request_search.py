@@ -309,7 +309,7 @@ def _item_columns(near: bool, extensions: bool) -> str:
     if near:
         columns.append(_ROUNDED_DISTANCE)
     if extensions:
-        columns += ["NULLIF(r.channel, '')", _DISTRICTS_JSON, _CREW, _NOTES_JSON]
+        columns += ["NULLIF(r.channel, '')", _DISTRICTS_JSON, _CREW, _NOTES_JSON, _PARENT_ID]
     return ",\n    ".join(columns)
 
 

@@ -21,6 +21,7 @@ from open311.db import update_feed as db
 from open311.db.models import (
     Activity,
     ApiClient,
+    DuplicateState,
     Jurisdiction,
     ServiceRequest,
     Status,
@@ -165,12 +166,16 @@ def post_update(
     existing = db.get_client_update(session, client.id, update.update_id)
     if existing is not None:
         return _same_request(existing, request, update)
-    reopening = update.status in REOPENING and request.status is Status.closed
+    # A merged duplicate is not worked any more: asking to reopen it reopens its parent.
+    target = request
+    if request.duplicate_state is DuplicateState.confirmed and request.duplicate_of is not None:
+        target = request.duplicate_of
+    reopening = update.status in REOPENING and target.status is Status.closed
     if reopening:
         # Locked and read again: of two reopen requests at once, the second finds it open.
-        session.refresh(request, with_for_update=True)
+        session.refresh(target, with_for_update=True)
         # REOPEN of a request already open again is a comment: nothing is left to reopen.
-        reopening = request.status is Status.closed
+        reopening = target.status is Status.closed
     try:
         # A savepoint: two identical POSTs at once meet at the unique constraint, and the loser
         # answers with the winner's entry instead of an error.
@@ -203,7 +208,7 @@ def post_update(
     if reopening:
         workflow.reopen(
             session,
-            request,
+            target,
             actor=activity.client_actor(client.name),
             # Not the citizen's words: they are published only once staff moderate them.
             reason=f"the requester reported the problem is not solved (via {client.name})",

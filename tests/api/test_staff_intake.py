@@ -123,10 +123,6 @@ def test_a_suspected_duplicate_shows_in_extended_attributes(client, pair, fmt):
     assert parent["duplicate"] is False and parent["parent_service_request_id"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="XML rows need the parent column: see the report of issue 5 (api/georeport.py)",
-)
 def test_a_suspected_duplicate_shows_in_xml(client, pair):
     first, second = pair
 

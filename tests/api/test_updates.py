@@ -13,6 +13,7 @@ from open311.db import update_feed
 from open311.db.models import (
     Activity,
     CrewKind,
+    DuplicateState,
     ServiceRequest,
     Status,
     UpdateAuthor,
@@ -661,6 +662,22 @@ def test_reopen_of_a_closed_request(client, db, closed, api_key, fmt, status):
     # The citizen's own words wait for moderation; the public is told a fixed text.
     assert items[-1]["description"].startswith("Reopened: the requester reported")
     assert "getting worse" not in str(items)
+
+
+def test_reopen_of_a_merged_duplicate_reopens_its_parent(client, db, pothole, closed, api_key):
+    parent, supervisors = closed
+    duplicate = make_request(db, pothole, service_request_id="U-9", status=Status.closed)
+    duplicate.duplicate_of, duplicate.duplicate_state = parent, DuplicateState.confirmed
+    db.flush()
+
+    response = client.post(
+        url(FEED, "json"), data=post_body(api_key, service_request_id="U-9", status="REOPEN")
+    )
+
+    assert response.status_code == 200, response.data
+    assert (request_status(client, "U-1"), request_status(client, "U-9")) == ("open", "closed")
+    orders = db.scalars(select(WorkOrder).where(WorkOrder.service_request_pk == parent.id)).all()
+    assert [(o.title, o.crew_id) for o in orders] == [(workflow.REOPEN_TITLE, supervisors.id)]
 
 
 def test_reopen_without_text_reopens_too(client, db, closed, api_key):

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +108,35 @@ def test_every_open_data_line_succeeds(demo):
     exported = (workdir / "requests.csv").read_text().splitlines()
     assert exported[0].startswith("service_request_id,status,")
     assert len(exported) > 29_999
+
+
+def test_the_staff_walk_through_works_a_request_to_closure(demo):
+    base, workdir, url = demo
+    host = base.removesuffix("/open311/v2")
+    (walk,) = shell_blocks("Working requests: the staff API")
+    (reopen,) = shell_blocks("Updates for citizens' apps")
+    script = "set -euo pipefail\n" + walk.replace("http://127.0.0.1:5311", host)
+    # Print what the script learnt, so the test can look the request up.
+    result = run(script + '\necho; echo "ID=$ID DUP=$DUP WO=$WO"\n', base, workdir, url)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ids = dict(pair.split("=") for pair in result.stdout.strip().splitlines()[-1].split())
+    out = result.stdout
+    assert '"status": "in_progress"' in out or '"status":"in_progress"' in out
+    assert "The graffiti was painted over." in out
+    assert f'"parent_service_request_id":"{ids["ID"]}"' in out  # the suspected duplicate
+    # What the public API says of the request now: closed, told, internal notes kept inside.
+    public = urllib.request.urlopen(f"{base}/requests/{ids['ID']}.json?extensions=true").read()
+    public += urllib.request.urlopen(f"{base}/servicerequestupdates.json").read()
+    public += urllib.request.urlopen(f"{base}/requests/{ids['DUP']}.xml?extensions=true").read()
+    assert b'"status":"closed"' in public and b"The graffiti was painted over." in public
+    assert b"Paint truck on site" not in public and b"matched their grey" not in public
+    assert b"213-555-0100" not in public  # the caller's phone: staff only
+    assert f"Duplicate of request {ids['ID']}".encode() in public
+    assert "<status>fixed</status>" in out and "<request_update>" in out
+    # The reopen block follows on from the walk-through: it reuses $ID.
+    prelude = f"B={base}\nKEY=$(cat var/demo-api-key)\nID={ids['ID']}\n"
+    reopened = run("set -euo pipefail\n" + prelude + reopen, base, workdir)
+    assert reopened.returncode == 0, reopened.stdout[-2000:] + reopened.stderr[-2000:]
+    assert f'"service_request_id":"{ids["ID"]}"' in reopened.stdout
+    assert '"status":"open"' in reopened.stdout
+    assert "Tagged again" not in reopened.stdout.split('"update_id"', 1)[1]
