@@ -121,3 +121,20 @@ def test_bad_new_users_are_400_and_store_nothing(client, db, body, problem):
     assert response.status_code == 400, response.json
     assert problem in response.json[0]["description"]
     assert db.scalar(select(func.count()).select_from(StaffUser)) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "ok\x00", "password": PASSWORD, "role": "supervisor"},
+        {"username": "ok", "password": PASSWORD, "role": "supervisor", "display_name": "a\x1bb"},
+        {"username": "ok", "password": PASSWORD, "role": "supervisor", "crew_ids": ["\x07"]},
+    ],
+)
+def test_control_characters_anywhere_in_a_staff_body_are_400(client, db, body):
+    _admin, plain = make_staff(db, StaffRole.administrator)
+    before = db.scalar(select(func.count()).select_from(StaffUser))
+    response = client.post("/api/v1/users", headers=bearer(plain), json=body)
+    assert response.status_code == 400
+    assert "control characters" in response.json[0]["description"]
+    assert db.scalar(select(func.count()).select_from(StaffUser)) == before

@@ -16,6 +16,7 @@ import flask_smorest
 from flask import current_app, g, request
 
 from open311.api import database
+from open311.api.forms import reject_forbidden
 from open311.api.smorest import Blueprint
 from open311.db.models import StaffRole, StaffToken, StaffUser
 from open311.domain import activity, staff
@@ -81,8 +82,26 @@ class StaffBlueprint(Blueprint):
 
     def __init__(self, name: str, import_name: str, description: str) -> None:
         super().__init__(name, import_name, url_prefix="/api/v1", description=description)
-        self.before_request(_json_errors)
+        self.before_request(_check_request)
 
 
-def _json_errors() -> None:
+def _check_request() -> None:
+    """Errors in JSON; text XML cannot carry is refused up front (400), since what staff write
+    (notes, service names, ...) may end up in public XML."""
     g.fmt = "json"
+    for key, value in request.args.items(multi=True):
+        reject_forbidden(key, value)
+    if request.is_json:
+        _reject_in(request.get_json(silent=True))
+
+
+def _reject_in(value: Any, key: str = "body") -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            reject_forbidden(key, str(name))
+            _reject_in(item, str(name))
+    elif isinstance(value, list):
+        for item in value:
+            _reject_in(item, key)
+    elif isinstance(value, str):
+        reject_forbidden(key, value)
