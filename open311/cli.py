@@ -260,6 +260,10 @@ open311 is starting on {base}
   curl -s -X POST {base}/requests.json -d api_key={key} -d service_code=GRAFFITI \\
        -d lat=34.0522 -d long=-118.2437 -d 'attribute[SURFACE]=WALL' -d description='Tag on wall'
   curl -s '{base}/requests.json?start_date=2017-12-27T00:00:00Z&end_date=2018-01-05T00:00:00Z'
+  curl -s '{base}/servicerequestupdates.json'
+
+  Staff API (http://127.0.0.1:{port}/api/v1, README "Working requests"): make a user with
+  .venv/bin/open311 user create NAME --role supervisor   (or crew_member --crew OCB/OCB-CD14)
 """
     )
 
