@@ -31,6 +31,12 @@ setup(
         # `open311 seed --requests N` draws and formats a million synthetic requests as arrays
         # (a few seconds instead of a minute of per-row Python); shapely needs it anyway.
         "numpy>=1.24",
+        # Photos (issue 6): Pillow decodes by content, re-encodes without EXIF and makes
+        # thumbnails; pillow-heif adds HEIC (iPhone photos) to Pillow, wheels bundle libheif.
+        "Pillow>=10",
+        "pillow-heif>=0.18",
+        # `open311 worker` POSTs webhooks with requests (timeouts, connection reuse per host).
+        "requests>=2.31",
     ],
     extras_require={
         "dev": [
@@ -41,7 +47,8 @@ setup(
             "rfc3339-validator",
             "rfc3986-validator",
             "schemathesis>=4,<5",
-            "requests",
+            # A real SMTP server inside the tests, for the e-mails the worker sends.
+            "aiosmtpd>=1.4",
         ],
     },
     entry_points={"console_scripts": ["open311=open311.cli:main"]},

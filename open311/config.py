@@ -64,6 +64,41 @@ class Settings:
         default_factory=lambda: float(os.environ.get("OPEN311_STAFF_TOKEN_HOURS", 12))
     )
 
+    # Photos (issue 6): where they are kept, and how many and how large one POST may carry.
+    media_dir: str = field(
+        default_factory=lambda: os.environ.get(
+            "OPEN311_MEDIA_DIR", str(PROJECT_ROOT / "var" / "media")
+        )
+    )
+    media_max_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("OPEN311_MEDIA_MAX_BYTES", 10 * 1024 * 1024))
+    )
+    media_max_count: int = field(
+        default_factory=lambda: int(os.environ.get("OPEN311_MEDIA_MAX_COUNT", 5))
+    )
+    # E-mail to requesters, sent by `open311 worker`; no host: e-mail is not sent (and not queued).
+    smtp_host: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(os.environ.get("OPEN311_SMTP_PORT", 25)))
+    smtp_user: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(
+        default_factory=lambda: os.environ.get("OPEN311_SMTP_STARTTLS", "") in ("1", "true")
+    )
+    smtp_from: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_SMTP_FROM", "311@example.org")
+    )
+    # Deliveries (webhooks and e-mail): attempts before a delivery is parked, HTTP timeout,
+    # and how often an idle worker looks for due deliveries besides being woken by NOTIFY.
+    delivery_max_attempts: int = field(
+        default_factory=lambda: int(os.environ.get("OPEN311_DELIVERY_MAX_ATTEMPTS", 8))
+    )
+    webhook_timeout_s: float = field(
+        default_factory=lambda: float(os.environ.get("OPEN311_WEBHOOK_TIMEOUT_S", 10))
+    )
+    worker_poll_s: float = field(
+        default_factory=lambda: float(os.environ.get("OPEN311_WORKER_POLL_S", 5))
+    )
+
     def resolved_database_url(self) -> str:
         return self.database_url or local_database_url()
 
@@ -74,7 +109,11 @@ class Settings:
             "OPEN311_ENDPOINT_TYPE": self.endpoint_type,
             "OPEN311_CONTACT": self.contact,
             "OPEN311_KEY_SERVICE": self.key_service,
-            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            # Photos make a POST larger than its form fields: each may be media_max_bytes.
+            "MAX_CONTENT_LENGTH": self.max_body_bytes + self.media_max_count * self.media_max_bytes,
+            "OPEN311_MEDIA_DIR": self.media_dir,
+            "OPEN311_MEDIA_MAX_BYTES": self.media_max_bytes,
+            "OPEN311_MEDIA_MAX_COUNT": self.media_max_count,
             "OPEN311_STAFF_TOKEN_HOURS": self.staff_token_hours,
             "API_TITLE": "open311",
             "API_VERSION": "v2",

@@ -100,6 +100,30 @@ class DuplicateState(enum.StrEnum):
     confirmed = "confirmed"  # merged into its parent: closed, pointing to it
 
 
+class EventKind(enum.StrEnum):
+    """What webhooks announce (README "Webhooks")."""
+
+    request_created = "request.created"
+    status_changed = "request.status_changed"  # a public update changed the update status
+    update_added = "request.update_added"  # any public update (notes, status changes, ...)
+
+
+class SubscriptionScope(enum.StrEnum):
+    own = "own"  # requests filed with the subscribing client's API key
+    area = "area"  # requests whose point lies in the subscription's area
+
+
+class DeliveryChannel(enum.StrEnum):
+    webhook = "webhook"
+    email = "email"
+
+
+class DeliveryState(enum.StrEnum):
+    pending = "pending"  # waiting for its next attempt
+    delivered = "delivered"  # acknowledged (2xx; for e-mail, accepted by the SMTP server)
+    parked = "parked"  # failed too often; an administrator may replay it
+
+
 class SlaClock(enum.StrEnum):
     business = "business"  # business hours of the jurisdiction, skipping weekends and holidays
     calendar = "calendar"
@@ -549,6 +573,8 @@ class Requester(Base):
     phone: Mapped[str | None] = mapped_column(String(64))
     device_id: Mapped[str | None] = mapped_column(String(255))
     account_id: Mapped[str | None] = mapped_column(String(255))
+    # The language to write to the requester in (BCP 47, e.g. "es"), when the app told us.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     service_request: Mapped[ServiceRequest] = relationship(back_populates="requester")
 
@@ -717,3 +743,115 @@ class StaffToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     user: Mapped[StaffUser] = relationship()
+
+
+class Media(Base):
+    """A photo sent with a request or an app's update: stored re-encoded without metadata,
+    with a thumbnail; served under /media/<name>."""
+
+    __tablename__ = "media"
+    __table_args__ = (Index("ix_media_service_request_pk", "service_request_pk", "position"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE")
+    )
+    # Set when the photo came with an update rather than with the request itself.
+    activity_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("activity.id", ondelete="CASCADE"), index=True
+    )
+    # Random file names: they cannot be guessed from a request id.
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    thumbnail_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class WebhookSubscription(Base):
+    """An API client's wish to be told of events, by HTTP POST to `url`, signed with `secret`."""
+
+    __tablename__ = "webhook_subscription"
+    __table_args__ = (
+        CheckConstraint("(scope = 'area') = (area IS NOT NULL)", name="area_when_scoped"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    # The HMAC-SHA256 key of the signatures; shown once, kept because signing needs it.
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[list[str]] = mapped_column(JSONB)
+    scope: Mapped[SubscriptionScope] = mapped_column(_enum(SubscriptionScope, "subscription_scope"))
+    area: Mapped[WKBElement | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_by: Mapped[str] = mapped_column(String(255))
+
+    api_client: Mapped[ApiClient] = relationship()
+
+
+class OutboxEvent(Base):
+    """Something citizens' apps may be told of, written in the transaction that made it happen
+    (the transactional outbox); its deliveries are written with it."""
+
+    __tablename__ = "outbox_event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE"), index=True
+    )
+    activity_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("activity.id"))
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The public body sent to webhooks: no personal data, ever.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class Delivery(Base):
+    """One event to one receiver (a webhook subscription, or the requester by e-mail), with its
+    attempts. Workers claim due rows with FOR UPDATE SKIP LOCKED."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index(
+            "ix_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_delivery_parked", "parked_at", postgresql_where=text("state = 'parked'")),
+        CheckConstraint(
+            "(channel = 'webhook') = (subscription_id IS NOT NULL)", name="webhook_has_subscription"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # Sent with every attempt, so a receiver can drop a delivery it has already processed.
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("outbox_event.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[DeliveryChannel] = mapped_column(_enum(DeliveryChannel, "delivery_channel"))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_subscription.id", ondelete="CASCADE"), index=True
+    )
+    # E-mail: which message (received, closed); the address is read from Requester when sent.
+    template: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[DeliveryState] = mapped_column(
+        _enum(DeliveryState, "delivery_state"), default=DeliveryState.pending
+    )
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_status: Mapped[int | None] = mapped_column(SmallInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    parked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    event: Mapped[OutboxEvent] = relationship()
+    subscription: Mapped[WebhookSubscription | None] = relationship()
