@@ -9,8 +9,11 @@ export PORT
 
 .PHONY: run test system database demo lint clean
 
+# The worker (webhooks, e-mail) runs beside the server and stops with it.
 run: database demo
 	@$(BIN)/open311 demo-banner --port $(PORT)
+	@$(BIN)/open311 worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/open311 serve --port $(PORT)
 
 test: system $(VENV)/.installed
