@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from open311.db.models import Activity, ServiceRequest, WorkOrder
+from open311.domain import outbox
 
 SYSTEM = "system"
 
@@ -61,7 +62,10 @@ def record(
 ) -> Activity:
     """Append one entry. `actor` names who acted ("api:<client>", "staff:<user>", "system");
     never put personal data of the requester in `summary` or `details`. A public entry needs
-    its `status` (EXTENDED_STATUSES); an internal one has none."""
+    its `status` (EXTENDED_STATUSES); an internal one has none.
+
+    A public entry becomes webhook events (and requester e-mails) when the session commits, in
+    the same transaction (domain/outbox.py)."""
     if public != (status is not None):
         raise ValueError("a public entry carries a status, an internal one none")
     if status is not None and status not in EXTENDED_STATUSES:
@@ -78,4 +82,6 @@ def record(
         status=status,
     )
     session.add(entry)
+    if public:
+        outbox.note(session, request, entry)
     return entry
