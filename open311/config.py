@@ -111,6 +111,9 @@ class Settings:
             "OPEN311_KEY_SERVICE": self.key_service,
             # Photos make a POST larger than its form fields: each may be media_max_bytes.
             "MAX_CONTENT_LENGTH": self.max_body_bytes + self.media_max_count * self.media_max_bytes,
+            # ... while the form fields themselves stay within the body limit (else 413).
+            "MAX_FORM_MEMORY_SIZE": self.max_body_bytes,
+            "OPEN311_MAX_BODY_BYTES": self.max_body_bytes,
             "OPEN311_MEDIA_DIR": self.media_dir,
             "OPEN311_MEDIA_MAX_BYTES": self.media_max_bytes,
             "OPEN311_MEDIA_MAX_COUNT": self.media_max_count,
