@@ -18,7 +18,7 @@ run: database demo
 
 test: system $(VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 system:
 	@scripts/ensure-system
