@@ -1,28 +1,90 @@
-"""Reading a POST body the way GeoReport clients send it: form-encoded, multipart or JSON."""
+"""Reading a POST body the way GeoReport clients send it: form-encoded, multipart or JSON,
+and the photos of a multipart body (`media` file parts, GeoReport v2.1 draft)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from flask import Request
-from werkzeug.exceptions import UnsupportedMediaType
+from flask import Request, current_app
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from open311.errors import InvalidInput
+from open311.media.photos import Upload, label
 from open311.wire.formats import XML_FORBIDDEN
 
 ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MULTIPART = "multipart/form-data"
+MEDIA_FIELD = "media"
 
 
 def read_body(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """(plain fields, attribute answers by code); 415 for a body type we do not read."""
+    """(plain fields, attribute answers by code); 415 for a body type we do not read, 413 for
+    fields larger than the form limit (photos apart: MAX_CONTENT_LENGTH makes room for them,
+    and only multipart bodies may carry them)."""
     mimetype = request.mimetype
+    limit = form_limit(current_app.config) if current_app else None
+    if limit is not None and mimetype != MULTIPART:
+        # Applied before the body is read: a large JSON or form-encoded body is refused unread.
+        request.max_content_length = min(limit, request.max_content_length or limit)
     if mimetype == "application/json":
         return _from_json(request.get_json(silent=True))
     if mimetype in FORM_TYPES or (not mimetype and not request.content_length):
-        return _from_pairs(request.form.items(multi=True))
+        pairs = list(request.form.items(multi=True))
+        if limit is not None and sum(len(k) + len(v) for k, v in pairs) > limit:
+            raise RequestEntityTooLarge()
+        return _from_pairs(pairs)
     raise UnsupportedMediaType()
+
+
+def form_limit(config: Mapping[str, Any]) -> int | None:
+    """The bytes a body's fields may take: OPEN311_MAX_BODY_BYTES, else what MAX_CONTENT_LENGTH
+    keeps beyond the photos' allowance (config.Settings adds one to the other)."""
+    explicit = config.get("OPEN311_MAX_BODY_BYTES")
+    if explicit:
+        return int(explicit)
+    total = config.get("MAX_CONTENT_LENGTH")
+    if total is None:
+        return None
+    photos = config.get("OPEN311_MEDIA_MAX_COUNT", 0) * config.get("OPEN311_MEDIA_MAX_BYTES", 0)
+    return total - photos if total > photos else total
+
+
+def read_media(request: Request, *, max_bytes: int, max_count: int) -> list[Upload]:
+    """The `media` file parts of a multipart body, in order, read into memory: more than
+    `max_count` is a 400 and one over `max_bytes` a 413, before any is decoded. Their type is
+    not looked at here (media.images checks the bytes). An empty part without a file name is
+    what a browser sends for a file input left empty: it is skipped."""
+    if request.mimetype != MULTIPART:
+        return []
+    if MEDIA_FIELD in request.form:
+        raise InvalidInput("media: send photos as file parts (a file name in the part's header)")
+    parts = [
+        part for part in request.files.getlist(MEDIA_FIELD) if part.filename or _not_empty(part)
+    ]
+    if len(parts) > max_count:
+        raise InvalidInput(f"media: at most {max_count} photos may be sent at once")
+    uploads = []
+    for index, part in enumerate(parts):
+        data = part.stream.read(max_bytes + 1)
+        upload = Upload(part.filename or "", data)
+        if len(data) > max_bytes:
+            too_large = RequestEntityTooLarge()
+            too_large.open311_message = (  # type: ignore[attr-defined]
+                f"media: {label(upload, index)} is larger than {max_bytes} bytes"
+            )
+            raise too_large
+        uploads.append(upload)
+    return uploads
+
+
+def _not_empty(part) -> bool:
+    position = part.stream.tell()
+    empty = part.stream.read(1) == b""
+    part.stream.seek(position)
+    return not empty
 
 
 def _from_pairs(pairs) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
 
-from open311.api import database
-from open311.api.forms import read_body, reject_forbidden
+from open311.api import database, media
+from open311.api.forms import read_body, read_media, reject_forbidden
 from open311.api.schemas import (
     CallbackArgs,
     JurisdictionArgs,
@@ -26,6 +26,7 @@ from open311.db import request_search as search_db
 from open311.domain import apikeys, catalogue, intake, jurisdictions
 from open311.domain import request_search as searching
 from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
+from open311.media import photos
 from open311.wire import cursor as cursors
 from open311.wire import geojson, georeport, jsonp
 from open311.wire.datetimes import format_w3c
@@ -130,16 +131,28 @@ def service_definition(service_code: str, jurisdiction_id: str | None = None, **
 
 @blp.route("/requests.<fmt>", methods=["POST"])
 def post_request() -> Response:
-    """File a service request (api_key required)."""
+    """File a service request (api_key required), with photos as multipart `media` parts."""
     fields, answers = read_body(request)
+    config = current_app.config
+    uploads = read_media(
+        request,
+        max_bytes=config["OPEN311_MEDIA_MAX_BYTES"],
+        max_count=config["OPEN311_MEDIA_MAX_COUNT"],
+    )
     session = database.session()
     client = apikeys.authenticate(session, fields.get("api_key"))
     form = load(RequestForm(), fields)
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
+    # Every photo is checked before anything is stored; an uploaded one outranks a linked URL.
+    cleaned = photos.prepare(uploads)
+    if cleaned:
+        form["media_url"] = media.media_url(cleaned[0].name)
     submission = intake.Submission(**form, attributes=answers)
     stored = intake.submit(session, jurisdiction, client, submission)
     payload = [georeport.post_result(stored, submission.account_id)]
-    session.commit()
+    with photos.kept(media.store(), cleaned):
+        photos.record(session, cleaned, service_request_pk=stored.id, now=stored.requested_datetime)
+        session.commit()
     return respond(payload, "service_requests")
 
 

@@ -1,7 +1,49 @@
-"""Photos served back: GET /media/<name> (issue 6)."""
+"""Photos served back: GET /media/<name> (issue 6), and the store and URLs the POST views use."""
 
 from __future__ import annotations
 
+from flask import Response, current_app, request, send_file
+
+from open311.api import database
 from open311.api.smorest import Blueprint
+from open311.db import media_queries
+from open311.errors import NotFound
+from open311.media.photos import media_root
+from open311.media.storage import DirectoryStore, MediaStore, valid_name
 
 blp = Blueprint("media", __name__, url_prefix="/media", description="Photos of requests.")
+
+GEOREPORT_PREFIX = "/open311/v2"
+# A name is never reused for other bytes, so a cache may keep a photo for good.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def store() -> MediaStore:
+    """The configured store: a directory (OPEN311_MEDIA_DIR); S3 would be chosen here."""
+    return DirectoryStore(current_app.config["OPEN311_MEDIA_DIR"])
+
+
+def media_url(name: str) -> str:
+    """The absolute URL a stored file is served at (OPEN311_PUBLIC_URL's site, else the host
+    the client used)."""
+    root = media_root(
+        current_app.config.get("OPEN311_PUBLIC_URL", ""), request.host_url, GEOREPORT_PREFIX
+    )
+    return f"{root}{blp.url_prefix}/{name}"
+
+
+@blp.route("/<name>", methods=["GET"])
+def get_media(name: str) -> Response:
+    """A photo or its thumbnail, as stored: re-encoded, without metadata."""
+    # Only names the store makes, and only those a row knows: `..` or a slash cannot match.
+    found = media_queries.get_media_by_file(database.session(), name) if valid_name(name) else None
+    if found is None:
+        raise NotFound("no media file of that name")
+    try:
+        stream = store().open(name)
+    except FileNotFoundError:
+        raise NotFound("no media file of that name") from None
+    response = send_file(stream, mimetype=found.content_type, etag=name, conditional=True)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from flask import Response, current_app, request
 from marshmallow import ValidationError, fields, pre_load, validate
 
-from open311.api import database
-from open311.api.forms import FORM_TYPES, read_body
+from open311.api import database, media
+from open311.api.forms import FORM_TYPES, read_body, read_media
 from open311.api.georeport import (
     check_callback,
     refuse_control_characters,
@@ -23,8 +23,9 @@ from open311.api.smorest import BaseSchema, Blueprint, load
 from open311.db import update_feed as feed
 from open311.domain import apikeys, jurisdictions, updates
 from open311.errors import InvalidInput
+from open311.media import photos
 from open311.wire import cursor as cursors
-from open311.wire.updates import ROOT, post_answer, precise_w3c, update_item
+from open311.wire.updates import ROOT, media_urls, post_answer, precise_w3c, update_item
 
 blp = Blueprint(
     "updates",
@@ -181,12 +182,31 @@ def post_update() -> Response:
     """Post a citizen's update from an app (api_key required): a comment staff may publish,
     or a request to reopen. Idempotent on the client's update_id."""
     fields_, _answers = read_body(request)
+    config = current_app.config
+    uploads = read_media(
+        request,
+        max_bytes=config["OPEN311_MEDIA_MAX_BYTES"],
+        max_count=config["OPEN311_MEDIA_MAX_COUNT"],
+    )
     session = database.session()
     client = apikeys.authenticate(session, fields_.get("api_key"))
     form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
-    update = updates.AppUpdate(**(form | {"media_url": tuple(form["media_url"])}))
+    # Every photo is checked before anything is stored; uploaded ones come before linked URLs.
+    cleaned = photos.prepare(uploads)
+    uploaded = [media.media_url(photo.name) for photo in cleaned]
+    update = updates.AppUpdate(**(form | {"media_url": (*uploaded, *form["media_url"])}))
     stored = updates.post_update(session, jurisdiction, client, update)
     payload = post_answer(stored.id, update.account_id)
-    session.commit()
+    if uploaded and uploaded[0] not in media_urls(stored.details.get("media_url")):
+        cleaned = []  # a repeated update_id: the first POST's entry stands, with its photos
+    with photos.kept(media.store(), cleaned):
+        photos.record(
+            session,
+            cleaned,
+            service_request_pk=stored.service_request_pk,
+            activity_id=stored.id,
+            now=stored.at,
+        )
+        session.commit()
     return respond(payload, ROOT)

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from open311.api.forms import form_limit
 from open311.db.models import Requester, ServiceRequest, ServiceType, Status
 from tests.api.helpers import BASE, FORMATS, body, counts, errors, form, url, wire
+from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (
     make_api_client,
     make_api_key,
@@ -751,7 +753,9 @@ def test_json_values_must_be_scalars(client, db, pothole, api_key, fmt, value):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_body_over_the_default_limit_is_413(client, app, db, pothole, api_key, fmt):
-    padding = "x" * app.config["MAX_CONTENT_LENGTH"]  # 1 MiB unless OPEN311_MAX_BODY_BYTES says
+    # The fields' limit: 1 MiB unless OPEN311_MAX_BODY_BYTES says. MAX_CONTENT_LENGTH is larger
+    # by the photos' allowance, which only multipart `media` parts may use.
+    padding = "x" * form_limit(app.config)
 
     refused(client, db, fmt, 413, data=valid(api_key, description=padding))
 
@@ -786,3 +790,129 @@ def test_stored_request_is_linked_to_the_client_that_sent_it(client, db, pothole
 
     assert only_request(db).api_client_id == api_client.id
     assert db.scalar(select(Requester)) is None
+
+
+# --- the requester's language (issue 6: e-mail in the request's language) -------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("encoding", ["form", "json"])
+def test_language_is_stored_with_the_requester(client, db, pothole, api_key, fmt, encoding):
+    data = valid(api_key, email="ana@example.org", language="es")
+    kwargs = {"data": data} if encoding == "form" else {"json": data}
+
+    response = client.post(url("requests", fmt), **kwargs)
+
+    assert response.status_code == 200, response.data
+    assert only_request(db).requester.language == "es"
+
+
+@pytest.mark.parametrize(
+    ("fields", "stored"),
+    [
+        ({"language": "zh-Hant"}, "zh-Hant"),
+        ({"locale": "es-MX"}, "es-MX"),
+        ({"locale": "es_MX"}, "es-MX"),  # what phones report; read as BCP 47
+        ({"language": "ko", "locale": "es"}, "ko"),  # language wins
+        ({"language": "  ", "locale": "es"}, "es"),  # blank counts as absent
+        ({}, None),
+    ],
+)
+def test_locale_is_an_alias_of_language(client, db, pothole, api_key, fields, stored):
+    response = client.post(
+        url("requests", "json"), data=valid(api_key, email="ana@example.org", **fields)
+    )
+
+    assert response.status_code == 200, response.data
+    assert only_request(db).requester.language == stored
+
+
+def test_language_without_personal_data_stores_no_requester(client, db, pothole, api_key):
+    response = client.post(url("requests", "json"), data=valid(api_key, language="es"))
+
+    assert response.status_code == 200, response.data
+    assert db.scalar(select(Requester)) is None
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", ["language", "locale"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "español",
+        "e",
+        "en-",
+        "-en",
+        "en US",
+        "12",
+        "en-US.UTF-8",
+        "es-" + "x" * 9,
+        "a" * 17,
+        "zh-Hant-TW-x-abcd",  # the shape is right, but 17 characters
+    ],
+)
+def test_malformed_language_is_400(client, db, pothole, api_key, fmt, name, value):
+    (description,) = refused(
+        client, db, fmt, 400, data=valid(api_key, email="ana@example.org", **{name: value})
+    )
+    assert description.startswith(f"{name}: ")
+    assert "BCP 47" in description
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_language_is_never_published(client, db, pothole, api_key, fmt):
+    posted = client.post(
+        url("requests", fmt),
+        data=valid(api_key, email="ana@example.org", first_name="Ana", language="es-419"),
+    )
+    (answer,) = body(posted, fmt, "service_requests")
+    stored = only_request(db)
+    assert stored.requester.language == "es-419"
+
+    outputs = [posted.data]
+    for query in ({}, {"extensions": "true"}):
+        outputs.append(
+            client.get(url(f"requests/{stored.service_request_id}", fmt), query_string=query).data
+        )
+        outputs.append(client.get(url("requests", fmt), query_string=query).data)
+    for output in outputs:
+        assert b"es-419" not in output
+        assert b"language" not in output
+        assert b"locale" not in output
+
+
+def test_call_taker_intake_stores_the_callers_language(client, db, pothole):
+    _user, token = make_staff(db, "call_taker")
+    sent = {
+        "service_code": "POT-01",
+        "lat": 34.0522,
+        "long": -118.2437,
+        "attributes": {"DEPTH": "L"},
+        "channel": "phone",
+        "caller": {"first_name": "Ana", "email": "ana@example.org", "language": "es_MX"},
+    }
+
+    response = client.post("/api/v1/intake/requests", json=sent, headers=bearer(token))
+
+    assert response.status_code == 201, response.data
+    assert only_request(db).requester.language == "es-MX"
+    assert b"es-MX" not in response.data
+
+
+def test_call_taker_intake_refuses_a_malformed_language(client, db, pothole):
+    _user, token = make_staff(db, "call_taker")
+    sent = {
+        "service_code": "POT-01",
+        "lat": 34.0522,
+        "long": -118.2437,
+        "attributes": {"DEPTH": "L"},
+        "channel": "phone",
+        "caller": {"email": "ana@example.org", "language": "Spanish please"},
+    }
+    before = counts(db)
+
+    response = client.post("/api/v1/intake/requests", json=sent, headers=bearer(token))
+
+    assert response.status_code == 400, response.data
+    assert "language" in response.get_data(as_text=True)
+    assert counts(db) == before

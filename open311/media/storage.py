@@ -1,0 +1,72 @@
+"""Where photo files live: a local directory behind a three-call interface (save, open,
+delete), so that an S3-compatible store can be added as another implementation."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+# The only names a store takes: what new_name() makes. Nothing with a slash or a dot-dot can
+# match, so no name reaches outside the directory.
+NAME = re.compile(r"^[A-Za-z0-9_-]{16,48}\.(jpg|png|webp)$")
+
+
+def new_name(extension: str) -> str:
+    """A random file name (128 bits): a photo's URL cannot be guessed from anything else."""
+    return secrets.token_urlsafe(16) + extension
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME.match(name))
+
+
+class MediaStore(Protocol):
+    """What the application needs of a place to keep photos."""
+
+    def save(self, name: str, data: bytes) -> None:
+        """Store `data` under `name`, all or nothing."""
+
+    def open(self, name: str) -> BinaryIO:
+        """The stored bytes; FileNotFoundError when there are none."""
+
+    def delete(self, name: str) -> None:
+        """Remove `name`; nothing happens when it is not there."""
+
+
+class DirectoryStore:
+    """Files in one directory (created on first save), written to a temporary name next to
+    their final one and renamed: a crash leaves a stray temporary file, never a half photo."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        if not valid_name(name):
+            raise FileNotFoundError(name)
+        return self.root / name
+
+    def save(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            with open(temporary, "xb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self._path(name), "rb")
+
+    def delete(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(name).unlink()
