@@ -40,16 +40,10 @@ def read_body(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 
 def form_limit(config: Mapping[str, Any]) -> int | None:
-    """The bytes a body's fields may take: OPEN311_MAX_BODY_BYTES, else what MAX_CONTENT_LENGTH
-    keeps beyond the photos' allowance (config.Settings adds one to the other)."""
+    """The bytes a body's fields may take: OPEN311_MAX_BODY_BYTES (config.Settings makes
+    MAX_CONTENT_LENGTH larger by the photos' allowance), else MAX_CONTENT_LENGTH."""
     explicit = config.get("OPEN311_MAX_BODY_BYTES")
-    if explicit:
-        return int(explicit)
-    total = config.get("MAX_CONTENT_LENGTH")
-    if total is None:
-        return None
-    photos = config.get("OPEN311_MEDIA_MAX_COUNT", 0) * config.get("OPEN311_MEDIA_MAX_BYTES", 0)
-    return total - photos if total > photos else total
+    return int(explicit) if explicit else config.get("MAX_CONTENT_LENGTH")
 
 
 def read_media(request: Request, *, max_bytes: int, max_count: int) -> list[Upload]:
