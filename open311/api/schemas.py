@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from open311.api.smorest import BaseSchema
 from open311.db.models import Status
@@ -192,6 +193,25 @@ class CallbackArgs(BaseSchema):
     callback = fields.String(validate=_callback_name)
 
 
+# A BCP 47 tag in the shape apps send: a 2-3 letter language, then subtags of 1-8 letters or
+# digits (es, en-US, zh-Hant, es-419). Whether the subtags are registered is not checked: a tag we
+# have no messages in falls back to its language, then to English, when e-mail is written.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG_MAX = 16  # Requester.language
+
+
+class LanguageTag(fields.String):
+    """A BCP 47 language tag; the POSIX spelling es_MX that phones report is read as es-MX."""
+
+    default_error_messages = {"tag": "must be a BCP 47 language tag such as es, en-US or zh-Hant"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        tag = super()._deserialize(value, attr, data, **kwargs).strip().replace("_", "-")
+        if len(tag) > LANGUAGE_TAG_MAX or not LANGUAGE_TAG.match(tag):
+            raise self.make_error("tag")
+        return tag
+
+
 class RequestForm(BaseSchema):
     """The fixed fields of POST requests; `attribute[...]` answers are read apart."""
 
@@ -213,6 +233,16 @@ class RequestForm(BaseSchema):
     phone = fields.String(validate=validate.Length(max=64))
     device_id = fields.String(validate=validate.Length(max=255))
     account_id = fields.String(validate=validate.Length(max=255))
+    # Not GeoReport: the language to write to the requester in (kept private, like e-mail).
+    language = LanguageTag(metadata={"description": "BCP 47 tag, e.g. es; for e-mail only"})
+    locale = LanguageTag(metadata={"description": "alias of language (language wins)"})
+
+    @post_load
+    def language_from_locale(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        locale = data.pop("locale", None)
+        if locale is not None and "language" not in data:
+            data["language"] = locale
+        return data
 
 
 def search_args(args: dict[str, Any]) -> SearchArgs:

@@ -43,6 +43,8 @@ class Submission:
     phone: str | None = None
     device_id: str | None = None
     account_id: str | None = None
+    # BCP 47; stored only with a Requester, i.e. when some personal field came too.
+    language: str | None = None
     attributes: dict[str, list[str]] = field(default_factory=dict)
     channel: str = "api"
 
@@ -98,7 +100,7 @@ def submit(
     )
     personal = {name: getattr(submission, name) for name in PERSONAL_FIELDS}
     if any(personal.values()):
-        request.requester = Requester(**personal)
+        request.requester = Requester(**personal, language=submission.language)
     session.add(request)
     session.flush()
     if actor is None:

@@ -1,13 +1,181 @@
-"""E-mail to requesters (issue 6): templates and SMTP sending for `open311 worker`."""
+"""E-mail to requesters (issue 6): one Delivery made into a message and handed to SMTP.
+
+`open311 worker` calls send() for deliveries of the e-mail channel when OPEN311_SMTP_HOST is
+set. The address, first name and language are read from Requester when the message is sent, not
+when it was queued: a requester whose data was removed in between is not written to.
+"""
 
 from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
 from open311.config import Settings
-from open311.db.models import Delivery
+from open311.db.models import (
+    Activity,
+    Delivery,
+    DeliveryChannel,
+    Jurisdiction,
+    Requester,
+    ServiceRequest,
+    Status,
+)
+from open311.notify import messages
+
+# Connecting, each SMTP reply and the upload all give up after this long; the worker retries.
+SMTP_TIMEOUT_S = 30.0
+
+
+class PermanentFailure(Exception):
+    """This delivery can never be sent (no e-mail address any more, no such template): retrying
+    cannot help, so the worker should park it at once rather than back off and try again."""
+
+
+class Refused(smtplib.SMTPResponseException):
+    """The SMTP server refused the message. Its reply is kept with the recipient's address taken
+    out, since the worker stores the error where administrators and logs see it."""
+
+    @property
+    def permanent(self) -> bool:
+        """A 5xx reply: the server says trying again will not help (4xx: try later)."""
+        return self.smtp_code >= 500
+
+    def __str__(self) -> str:
+        return f"SMTP {self.smtp_code}: {self.smtp_error}"
 
 
 def send(session: Session, delivery: Delivery, settings: Settings) -> None:
-    """Send the e-mail `delivery` stands for; raise on failure (the worker retries)."""
-    raise NotImplementedError("e-mail delivery is being built")
+    """Send the e-mail `delivery` stands for, or raise: PermanentFailure when it never can be,
+    Refused when the server said no, OSError (timeouts included) or another
+    smtplib.SMTPException when it could not be reached or broke off. Writes nothing."""
+    message = compose(session, delivery, settings)
+    transmit(message, settings)
+
+
+def compose(
+    session: Session, delivery: Delivery, settings: Settings, now: datetime | None = None
+) -> EmailMessage:
+    """The message for `delivery`, in the requester's language, to their current address."""
+    if delivery.channel != DeliveryChannel.email:
+        raise PermanentFailure(f"delivery {delivery.delivery_id} is not an e-mail")
+    if delivery.template not in messages.TEMPLATES:
+        raise PermanentFailure(f"delivery {delivery.delivery_id}: no template {delivery.template}")
+    event = delivery.event
+    # populate_existing: a worker's long-lived session must see the rows as they are now.
+    request = session.get(ServiceRequest, event.service_request_pk, populate_existing=True)
+    requester = request.requester if request is not None else None
+    if requester is not None:
+        requester = session.get(Requester, requester.id, populate_existing=True)
+    if request is None or requester is None or not requester.email:
+        raise PermanentFailure(
+            f"delivery {delivery.delivery_id}: the requester has no e-mail address any more"
+        )
+    activity = session.get(Activity, event.activity_id) if event.activity_id else None
+    facts = _facts(session, request, requester, activity, delivery.template, settings)
+    rendered = messages.render(delivery.template, requester.language, facts)
+
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = requester.email
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    # The same id on every attempt, so a retry after a lost reply shows as the same message.
+    message["Message-ID"] = f"<{delivery.delivery_id}@{_domain(settings.smtp_from)}>"
+    # RFC 3834: no vacation replies or bounces to auto-responders; Exchange reads its own header.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(rendered.body, charset="utf-8", cte="quoted-printable")
+    # After set_content, which drops every Content-* header it finds.
+    message["Content-Language"] = rendered.language
+    return message
+
+
+def transmit(message: EmailMessage, settings: Settings, timeout: float = SMTP_TIMEOUT_S) -> None:
+    """Hand `message` to the configured server: STARTTLS when asked (verifying the server's
+    certificate), AUTH when a user is set. Raises unless the server accepted it."""
+    recipient = str(message["To"])
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password)
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as error:
+        # One recipient: refused means refused outright. Its reply names the address.
+        code, reply = next(iter(error.recipients.values()), (550, b"recipient refused"))
+        raise Refused(code, _scrub(reply, recipient)) from None
+    except smtplib.SMTPResponseException as error:
+        raise Refused(error.smtp_code, _scrub(error.smtp_error, recipient)) from None
+
+
+def _facts(
+    session: Session,
+    request: ServiceRequest,
+    requester: Requester,
+    activity: Activity | None,
+    template: str,
+    settings: Settings,
+) -> messages.Facts:
+    jurisdiction = session.get(Jurisdiction, request.jurisdiction_id)
+    zone = _zone(jurisdiction.time_zone if jurisdiction else "UTC")
+    closing = template == "closed"
+    update_status = None
+    if closing:
+        # The public update that closed it (fixed, duplicate, ...); else plainly closed.
+        update_status = activity.status if activity is not None and activity.status else None
+        update_status = update_status or Status.closed.value
+    return messages.Facts(
+        service_request_id=request.service_request_id,
+        service_name=request.service.service_name,
+        received_at=_when(request.requested_datetime, zone),
+        address=request.address,
+        closed_at=_when(activity.at if activity else request.updated_datetime, zone)
+        if closing
+        else None,
+        update_status=update_status,
+        status_notes=request.status_notes if closing else None,
+        link=_link(settings.public_url, request, jurisdiction),
+        first_name=(requester.first_name or "").strip() or None,
+    )
+
+
+def _link(public_url: str, request: ServiceRequest, jurisdiction: Jurisdiction | None) -> str:
+    """The public JSON of the request, or nothing when we do not know our public address."""
+    if not public_url:
+        return ""
+    link = f"{public_url.rstrip('/')}/open311/v2/requests/{quote(request.service_request_id)}.json"
+    if jurisdiction is not None:
+        link += "?" + urlencode({"jurisdiction_id": jurisdiction.jurisdiction_id})
+    return link
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _when(moment: datetime, zone: ZoneInfo) -> str:
+    # Digits and the zone's abbreviation read the same in every language we write.
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
+
+
+def _scrub(reply: bytes | str, recipient: str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    if recipient:
+        text = re.sub(re.escape(recipient), "<recipient>", text, flags=re.IGNORECASE)
+    return " ".join(text.split())[:500]

@@ -116,6 +116,7 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
         first_name=caller.get("first_name"),
         last_name=caller.get("last_name"),
         phone=caller.get("phone"),
+        language=caller.get("language"),
         attributes=body["attributes"],
         channel=body["channel"],
     )

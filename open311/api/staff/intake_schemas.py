@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from open311.api.schemas import LanguageTag
+
 # How a call taker may have heard of a problem; `api` and `web` are the public channels.
 CHANNELS = ("phone", "walk_in", "email", "tty")
 # A look-up nearby goes no further than this (metres); the default is 5 duplicate radii.
@@ -44,6 +46,8 @@ class CallerSchema(Strict):
     last_name = fields.String(validate=validate.Length(max=255))
     email = fields.Email(validate=validate.Length(max=254))
     phone = fields.String(validate=validate.Length(max=64))
+    # BCP 47, e.g. es: the language the e-mails to the caller are written in.
+    language = LanguageTag()
 
 
 class IntakeRequestSchema(Strict):
