@@ -9,7 +9,7 @@ setup(
     license="AGPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["open311", "open311.*"]),
-    package_data={"open311.demo": ["*.json"]},
+    package_data={"open311.demo": ["*.json"], "open311.notify": ["templates/*.txt"]},
     install_requires=[
         "flask>=3.1,<4",
         "flask-smorest>=0.46,<0.48",
