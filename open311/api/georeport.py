@@ -230,7 +230,7 @@ def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[
         if near:
             item["distance"], rest = rest[0], rest[1:]
         if extensions:
-            channel, districts, crew, notes, parent = rest
+            channel, districts, crew, notes, parent, media_urls = rest
             georeport.extend_item(
                 item,
                 channel=channel,
@@ -238,6 +238,7 @@ def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[
                 crew=crew,
                 notes_json=notes,
                 parent_service_request_id=parent,
+                media_urls_json=media_urls,
             )
         yield georeport.for_xml(item)
 

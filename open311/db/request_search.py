@@ -242,6 +242,18 @@ _NOTES_JSON = f"""COALESCE((
 _PARENT_ID = """(
     SELECT p.service_request_id FROM service_request p WHERE p.id = r.duplicate_of_pk)"""
 
+# The request's photos (issue 6), as a JSON array of URLs in the order they were sent. They
+# are served next to the first one, whose URL became media_url when the request was filed, so
+# they share its directory (the database cannot know the host a client used). Without uploads:
+# the media_url the client linked, if any.
+_MEDIA_URLS_JSON = """COALESCE((
+    SELECT '[' || string_agg(to_json(regexp_replace(r.media_url, '[^/]*$', '') || m.name)::text,
+                             ',' ORDER BY m.position, m.id) || ']'
+    FROM media m
+    WHERE m.service_request_pk = r.id AND m.activity_id IS NULL),
+    CASE WHEN NULLIF(r.media_url, '') IS NULL THEN '[]'
+         ELSE '[' || to_json(r.media_url)::text || ']' END)"""
+
 _EXTENDED_JSON = _object(
     [
         ("channel", _json_optional("r.channel")),
@@ -249,6 +261,7 @@ _EXTENDED_JSON = _object(
         ("duplicate", "CASE WHEN r.duplicate_of_pk IS NULL THEN 'false' ELSE 'true' END"),
         ("parent_service_request_id", f"COALESCE({_json_string(_PARENT_ID)}, 'null')"),
         ("crew", f"COALESCE({_json_string(_CREW)}, 'null')"),
+        ("media_urls", _MEDIA_URLS_JSON),
     ]
 )
 
@@ -309,7 +322,14 @@ def _item_columns(near: bool, extensions: bool) -> str:
     if near:
         columns.append(_ROUNDED_DISTANCE)
     if extensions:
-        columns += ["NULLIF(r.channel, '')", _DISTRICTS_JSON, _CREW, _NOTES_JSON, _PARENT_ID]
+        columns += [
+            "NULLIF(r.channel, '')",
+            _DISTRICTS_JSON,
+            _CREW,
+            _NOTES_JSON,
+            _PARENT_ID,
+            _MEDIA_URLS_JSON,
+        ]
     return ",\n    ".join(columns)
 
 
@@ -584,8 +604,8 @@ def find_page(
     lookup: bool = False,
 ) -> Page:
     """Up to `search.limit` requests in order: JSON items or GeoJSON Features (UTF-8 bytes), or
-    plain rows (REQUEST_FIELDS, then distance when near, then channel, districts JSON, crew and
-    notes JSON with extensions) for XML.
+    plain rows (REQUEST_FIELDS, then distance when near, then channel, districts JSON, crew,
+    notes JSON, parent id and media URLs JSON with extensions) for XML.
 
     `lookup`: this is GET requests/{id}, the caller's one statement; it runs prepared, and in
     autocommit when no transaction is open (see `_cursor`).

@@ -158,17 +158,19 @@ def extended_attributes(
     districts: dict[str, str],
     crew: str | None,
     parent_service_request_id: str | None = None,
+    media_urls: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Chicago's `extended_attributes` (digest §9.2): intake channel, the district of each
     boundary layer (layer name -> district name), whether the request is linked as a duplicate
-    (suspected at intake or merged) and of which request, and the crew of the request's current
-    open work order."""
+    (suspected at intake or merged) and of which request, the crew of the request's current
+    open work order, and the URLs of all its photos (media_url holds only the first)."""
     return {
         "channel": channel,
         "districts": districts,
         "duplicate": parent_service_request_id is not None,
         "parent_service_request_id": parent_service_request_id,
         "crew": crew,
+        "media_urls": list(media_urls),
     }
 
 
@@ -180,11 +182,17 @@ def extend_item(
     crew: str | None,
     notes_json: str,
     parent_service_request_id: str | None = None,
+    media_urls_json: str = "[]",
 ) -> dict[str, Any]:
-    """Add `extended_attributes` and `notes` to an item; districts and notes come as the JSON
-    text the database built for the `.json` representation, so both formats say the same."""
+    """Add `extended_attributes` and `notes` to an item; districts, notes and media URLs come
+    as the JSON text the database built for the `.json` representation, so both formats say
+    the same."""
     item["extended_attributes"] = extended_attributes(
-        channel, json.loads(districts_json), crew, parent_service_request_id
+        channel,
+        json.loads(districts_json),
+        crew,
+        parent_service_request_id,
+        json.loads(media_urls_json),
     )
     item["notes"] = json.loads(notes_json)
     return item
@@ -203,8 +211,11 @@ def xml_name(name: str) -> str:
 
 
 def for_xml(item: dict[str, Any]) -> dict[str, Any]:
-    """The item with district layer names made element names (JSON keeps them as they are)."""
+    """The item with district layer names made element names (JSON keeps them as they are),
+    and media URLs as `<media_urls><media_url>...</media_url>...</media_urls>`."""
     extended = item.get("extended_attributes")
     if extended and extended["districts"]:
         extended["districts"] = {xml_name(k): v for k, v in extended["districts"].items()}
+    if extended and "media_urls" in extended:
+        extended["media_urls"] = {"media_url": extended["media_urls"]}
     return item

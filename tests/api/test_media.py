@@ -544,3 +544,69 @@ def test_fields_over_the_form_limit_are_413_though_photos_may_be_larger(
     errors(too_long, fmt, 413)
     assert with_photo.status_code == 200, with_photo.data
     assert len(media_rows(db)) == 1
+
+
+# --- every photo's URL with extensions=true -----------------------------------------------------
+
+
+def xml_media_urls(response) -> list[str]:
+    document = ET.fromstring(response.data)
+    (container,) = document.findall("request/extended_attributes/media_urls")
+    assert all(child.tag == "media_url" for child in container)
+    return [child.text for child in container]
+
+
+@pytest.mark.parametrize("single", [False, True], ids=["list", "single"])
+def test_all_photos_are_listed_in_extended_attributes(
+    client, db, pothole, api_key, media_dir, single
+):
+    post_request(
+        client,
+        "json",
+        part(jpeg_with_gps((300, 200))),
+        part(png_with_text(), "b.png", "image/png"),
+        api_key=api_key,
+    )
+    request = stored_request(db)
+    expected = [f"http://localhost/media/{row.name}" for row in media_rows(db)]
+    assert expected[0] == request.media_url
+    resource = f"requests/{request.service_request_id}" if single else "requests"
+
+    def get(fmt: str):
+        path = f"/open311/v2/{resource}.{fmt}"
+        return client.get(path, query_string={"extensions": "true"})
+
+    (item,) = get("json").get_json()
+    (feature,) = get("geojson").get_json()["features"]
+    assert item["extended_attributes"]["media_urls"] == expected
+    assert feature["properties"]["extended_attributes"]["media_urls"] == expected
+    assert item["media_url"] == expected[0]
+    assert xml_media_urls(get("xml")) == expected
+    for url_ in expected:
+        assert fetch(client, url_).status_code == 200
+
+
+@pytest.mark.parametrize("linked", [None, "https://img.example.org/linked.jpg"])
+def test_without_uploads_media_urls_is_the_linked_url_or_empty(
+    client, db, pothole, api_key, linked
+):
+    data = fields(api_key) | ({"media_url": linked} if linked else {})
+    client.post(url("requests", "json"), data=data)
+    request = stored_request(db)
+    path = f"requests/{request.service_request_id}"
+
+    (item,) = client.get(url(path, "json"), query_string={"extensions": "true"}).get_json()
+    xml = client.get(url(path, "xml"), query_string={"extensions": "true"})
+
+    assert item["extended_attributes"]["media_urls"] == ([linked] if linked else [])
+    assert xml_media_urls(xml) == ([linked] if linked else [])
+
+
+def test_photos_of_updates_are_not_the_requests_own(client, db, request_u1, api_key, media_dir):
+    post_update(client, api_key, "json", part(jpeg_with_gps()))
+
+    (item,) = client.get(
+        url("requests/U-1", "json"), query_string={"extensions": "true"}
+    ).get_json()
+
+    assert item["extended_attributes"]["media_urls"] == []
