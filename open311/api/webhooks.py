@@ -1,8 +1,26 @@
-"""Webhook subscriptions of an API client, with its own key (issue 6)."""
+"""Webhook subscriptions of an API client, with its own key (issue 6).
+
+JSON only. Like POST requests, a missing or unknown api_key is a 403. The answers are lists, as
+GeoReport's are; the signing secret is in the POST answer only.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, g, request
+from werkzeug.datastructures import MultiDict
+
+from open311.api import database
+from open311.api.forms import FORM_TYPES, reject_forbidden
 from open311.api.smorest import Blueprint
+from open311.db import outbox_queries as db
+from open311.db.models import ApiClient, WebhookSubscription
+from open311.domain import activity, apikeys, outbox
+from open311.errors import InvalidInput, NotFound
+from open311.wire import webhooks as wire
+from open311.wire.formats import CONTENT_TYPES, render_json
 
 blp = Blueprint(
     "webhooks",
@@ -10,3 +28,89 @@ blp = Blueprint(
     url_prefix="/open311/v2",
     description="Webhook subscriptions of the API client whose api_key is given.",
 )
+
+
+@blp.before_request
+def speak_json() -> None:
+    g.fmt = "json"
+    for key, value in request.args.items(multi=True):
+        reject_forbidden(key, value)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(render_json(payload), status=status, content_type=CONTENT_TYPES["json"])
+
+
+def _body() -> MultiDict:
+    """The body's fields, repeated ones kept (events may be repeated); JSON values may also be
+    lists (events) or an object (area)."""
+    if request.mimetype == "application/json":
+        document = request.get_json(silent=True)
+        if not isinstance(document, dict):
+            raise InvalidInput("the JSON body must be an object")
+        fields: MultiDict = MultiDict()
+        for key, value in document.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    reject_forbidden(str(key), item)
+                elif not (isinstance(item, dict) and key == "area") and item is not None:
+                    raise InvalidInput(f"{str(key)[:40]}: must be a string")
+                fields.add(key, item)
+        return fields
+    if request.mimetype in FORM_TYPES or not request.content_length:
+        for key, value in request.form.items(multi=True):
+            reject_forbidden(key, value)
+        return request.form
+    raise InvalidInput("send application/x-www-form-urlencoded, multipart/form-data or JSON")
+
+
+def _client(fields: MultiDict) -> ApiClient:
+    key = fields.get("api_key") or request.args.get("api_key")
+    return apikeys.authenticate(database.session(), key)
+
+
+def _own(client: ApiClient, subscription_id: int) -> WebhookSubscription:
+    subscription = db.get_subscription(database.session(), subscription_id)
+    if subscription is None or subscription.api_client_id != client.id:
+        # Another client's subscription is as unknown as a missing one.
+        raise NotFound(f"webhook {subscription_id} not found")
+    return subscription
+
+
+@blp.route("/webhooks.json", methods=["POST"])
+def create_webhook() -> Response:
+    """Subscribe to events (request.created, request.status_changed, request.update_added) of
+    the client's own requests (scope=own) or of all requests in an area (scope=area, with area
+    as a GeoJSON Polygon/MultiPolygon or a bbox minLng,minLat,maxLng,maxLat). The answer holds
+    the signing secret, shown this once."""
+    fields = _body()
+    session = database.session()
+    client = _client(fields)
+    wish = outbox.parse_subscription(
+        fields.get("url"), fields.getlist("events"), fields.get("scope"), fields.get("area")
+    )
+    subscription, secret = outbox.subscribe(
+        session, client, wish, actor=activity.client_actor(client.name), now=datetime.now(UTC)
+    )
+    session.commit()
+    return _json([wire.subscription_item(subscription, secret=secret)], 201)
+
+
+@blp.route("/webhooks.json", methods=["GET"])
+def list_webhooks() -> Response:
+    """The client's subscriptions, active or not (without secrets)."""
+    client = _client(MultiDict())
+    found = db.find_subscriptions(database.session(), client.id)
+    return _json([wire.subscription_item(subscription) for subscription in found])
+
+
+@blp.route("/webhooks/<int:subscription_id>.json", methods=["DELETE"])
+def delete_webhook(subscription_id: int) -> Response:
+    """Stop a subscription (api_key in the query or the body); deliveries not yet sent are
+    dropped (parked). Only the client's own subscriptions can be deleted."""
+    fields = _body() if request.content_length else MultiDict()
+    client = _client(fields)
+    subscription = _own(client, subscription_id)
+    outbox.deactivate(subscription)
+    database.session().commit()
+    return _json([wire.subscription_item(subscription)])

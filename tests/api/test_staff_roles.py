@@ -77,6 +77,12 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     # updates posted by apps
     ("GET", "/api/v1/requests/<service_request_id>/app-updates"): DESK,
     ("POST", "/api/v1/app-updates/<int:update_id>/publish"): DESK,
+    # webhooks and their deliveries
+    ("GET", "/api/v1/webhooks"): {A},
+    ("POST", "/api/v1/webhooks"): {A},
+    ("PATCH", "/api/v1/webhooks/<int:subscription_id>"): {A},
+    ("GET", "/api/v1/deliveries"): {A},
+    ("POST", "/api/v1/deliveries/<int:delivery_id>/replay"): {A},
 }
 # Signing in is the one staff endpoint without a token.
 OPEN = {("POST", "/api/v1/login")}
