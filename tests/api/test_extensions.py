@@ -77,6 +77,7 @@ EXTENDED_JSON = {
     "duplicate": False,
     "parent_service_request_id": None,
     "crew": "CD14 crew",
+    "media_urls": [],
 }
 NOTES_JSON = [
     {
@@ -98,6 +99,7 @@ EXTENDED_XML = {
     "districts": {"council_districts": "14", "neighborhood_councils": "Downtown"},
     "duplicate": "false",
     "crew": "CD14 crew",
+    "media_urls": "",
 }
 NOTES_XML = [{k: v for k, v in note.items() if v is not None} for note in NOTES_JSON]
 
@@ -167,11 +169,16 @@ def test_a_request_with_nothing_to_add(client, db, pothole, fmt):
             "duplicate": False,
             "parent_service_request_id": None,
             "crew": None,
+            "media_urls": [],
         }
         assert item["notes"] == []
     else:
         # Empty containers stay as empty elements; the helper reads them back as "" and [].
-        assert item["extended_attributes"] == {"districts": "", "duplicate": "false"}
+        assert item["extended_attributes"] == {
+            "districts": "",
+            "duplicate": "false",
+            "media_urls": "",
+        }
         assert item["notes"] == []
 
 
