@@ -375,6 +375,19 @@ def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
     # Its transaction rolled back with it: still pending, no attempt counted.
     assert (delivery().state, delivery().attempts) == (DeliveryState.pending, 0)
 
+    def unlocked() -> bool:
+        with sessions() as session:
+            return bool(
+                session.scalars(
+                    select(Delivery.id)
+                    .where(Delivery.delivery_id == delivery_id)
+                    .with_for_update(skip_locked=True)
+                ).all()
+            )
+
+    # The dead worker's backend lets go of the row as soon as it sees the connection close.
+    _until(unlocked, "the killed worker's row lock is gone")
+
     hook.hold = False
     hook.release.set()
     # A long poll: the second delivery below can only go out at once through NOTIFY.
