@@ -21,6 +21,8 @@ class Outcome:
     ok: bool
     status: int | None = None
     error: str | None = None
+    # Retrying cannot help (no such subscription any more, no address): park at once.
+    permanent: bool = False
 
 
 def signed_request(

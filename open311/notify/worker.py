@@ -104,15 +104,20 @@ class Worker:
         if delivery.channel is DeliveryChannel.email:
             try:
                 email.send(session, delivery, self.settings)
-            except Exception as error:  # any failure is retried; its text may hold an address
+            except Exception as error:  # its text might hold an address: name and code only
                 code = getattr(error, "smtp_code", None)
+                permanent = isinstance(error, email.PermanentFailure) or bool(
+                    getattr(error, "permanent", False)
+                )
                 return webhook.Outcome(
-                    False, error=type(error).__name__ + (f" {code}" if code else "")
+                    False,
+                    error=type(error).__name__ + (f" {code}" if code else ""),
+                    permanent=permanent,
                 )
             return webhook.Outcome(True)
         subscription = delivery.subscription
         if subscription is None or not subscription.active:
-            return webhook.Outcome(False, error="subscription inactive")
+            return webhook.Outcome(False, error="subscription inactive", permanent=True)
         try:
             return webhook.send(
                 self.http,
@@ -134,14 +139,15 @@ def settle(
     rng: random.Random,
 ) -> None:
     """Record an attempt: delivered, or retried later, or parked after `max_attempts`. A
-    delivery to a deactivated subscription is parked at once."""
+    permanent failure (a deactivated subscription, an e-mail that can never go) is parked at
+    once."""
     delivery.attempts += 1
     delivery.last_status = outcome.status
     delivery.last_error = outcome.error[:200] if outcome.error else None
     if outcome.ok:
         delivery.state = DeliveryState.delivered
         delivery.delivered_at = now
-    elif delivery.attempts >= max_attempts or outcome.error == "subscription inactive":
+    elif outcome.permanent or delivery.attempts >= max_attempts:
         delivery.state = DeliveryState.parked
         delivery.parked_at = now
     else:

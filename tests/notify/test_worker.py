@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from open311.db.models import (
     DeliveryChannel,
     DeliveryState,
     Jurisdiction,
+    Requester,
     SubscriptionScope,
     WebhookSubscription,
 )
@@ -42,6 +44,7 @@ from open311.wire.webhooks import ALL_EVENTS
 from tests.e2e.servers import scratch_database
 from tests.factories import make_api_client, make_jurisdiction, make_service
 from tests.notify.receiver import Receiver, receiver
+from tests.notify.test_email import Inbox, serve
 
 SECRET = "whsec-test-secret"
 
@@ -274,6 +277,38 @@ def test_email_waits_without_smtp(db, city, make_worker):
     assert make_worker(smtp_host="").run_batch(10) == 0
     db.refresh(mail)
     assert (mail.state, mail.attempts) == (DeliveryState.pending, 0)
+
+
+def test_email_goes_through_the_worker_when_smtp_is_set(db, city, session_factory, clock):
+    inbox = Inbox()
+    with contextmanager(serve)(inbox) as smtp:
+        file_request(db, city, email="someone@example.net")
+        worker = Worker(session_factory, smtp, now=clock)
+        assert worker.run_batch(10) == 1
+        (mail,) = db.scalars(select(Delivery)).all()
+        db.refresh(mail)
+        assert (mail.state, mail.template, mail.attempts) == (
+            DeliveryState.delivered,
+            "received",
+            1,
+        )
+        (envelope,) = inbox.messages
+        assert envelope.rcpt_tos == ["someone@example.net"]
+
+
+def test_an_email_that_can_never_go_is_parked_at_once(db, city, session_factory, clock):
+    inbox = Inbox()
+    with contextmanager(serve)(inbox) as smtp:
+        file_request(db, city, email="someone@example.net", first_name="Ana")
+        requester = db.scalars(select(Requester)).one()
+        requester.email = None  # erased on request, say
+        db.commit()
+        assert Worker(session_factory, smtp, now=clock).run_batch(10) == 1
+        (mail,) = db.scalars(select(Delivery)).all()
+        db.refresh(mail)
+        assert (mail.state, mail.attempts) == (DeliveryState.parked, 1)
+        assert mail.last_error == "PermanentFailure"
+        assert inbox.messages == []
 
 
 def test_backoff_grows_with_full_jitter():
