@@ -76,7 +76,7 @@ class Settings:
     media_max_count: int = field(
         default_factory=lambda: int(os.environ.get("OPEN311_MEDIA_MAX_COUNT", 5))
     )
-    # E-mail to requesters, sent by `open311 worker`; no host: e-mail is not sent (and not queued).
+    # E-mail to requesters, sent by `open311 worker`; no host: e-mail is neither queued nor sent.
     smtp_host: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(os.environ.get("OPEN311_SMTP_PORT", 25)))
     smtp_user: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_USER", ""))

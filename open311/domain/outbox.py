@@ -13,7 +13,8 @@ Payloads are built at commit from the objects in the session, so `request.create
 request as GET shows it once routed (agency, expected_datetime, status_notes). Each event gets
 one Delivery per active subscription that wants it and matches (`own`: filed with the
 subscription's API client; `area`: its point lies in the area), and e-mail deliveries to the
-requester (`received` on creation, `closed` when a status change closes the request). An event
+requester (`received` on creation, `closed` when a status change closes the request) when
+an SMTP server is configured (OPEN311_SMTP_HOST). An event
 nobody receives is not written. A rolled-back transaction writes nothing, having committed
 nothing.
 """
@@ -33,6 +34,7 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
+from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import (
     Activity,
@@ -113,6 +115,10 @@ def emit(
         for pk, story in stories.items()
         if story.created is not None or story.request.status is Status.closed
     ]
+    if not Settings().smtp_host:
+        # Without an SMTP server nothing is queued: a "received" e-mail sent months later,
+        # once one is configured, would be worse than none.
+        may_email = []
     audience = db.audience(session, may_email)
     if not audience.any_subscription and not audience.emailable:
         return []

@@ -16,6 +16,13 @@ from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import make_api_client, make_jurisdiction, make_service
 from tests.notify.receiver import receiver
 
+
+@pytest.fixture(autouse=True)
+def smtp_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E-mail deliveries are queued only when an SMTP server is configured."""
+    monkeypatch.setenv("OPEN311_SMTP_HOST", "127.0.0.1")
+
+
 ALL = ["request.created", "request.status_changed", "request.update_added"]
 
 

@@ -11,6 +11,13 @@ from open311.db.models import Delivery, OutboxEvent, WebhookSubscription
 from tests.api.helpers import BASE
 from tests.factories import make_api_client, make_jurisdiction, make_service
 
+
+@pytest.fixture(autouse=True)
+def smtp_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E-mail deliveries are queued only when an SMTP server is configured."""
+    monkeypatch.setenv("OPEN311_SMTP_HOST", "127.0.0.1")
+
+
 HOOKS = f"{BASE}/webhooks.json"
 ALL = ["request.created", "request.status_changed", "request.update_added"]
 DOWNTOWN_BBOX = "-118.30,34.00,-118.20,34.10"

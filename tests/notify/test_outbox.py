@@ -189,6 +189,16 @@ def test_submit_emits_request_created_showing_the_routed_request(db, city):
     assert webhook.delivery_id != mail.delivery_id
 
 
+def test_without_an_smtp_server_no_email_is_queued(db, city, monkeypatch):
+    monkeypatch.delenv("OPEN311_SMTP_HOST")
+    subscription = subscribe(db, city.app)
+    request = submit(db, city, **PERSONAL)
+
+    (created,) = events_of(db, request)
+    (webhook,) = deliveries_of(db, created)
+    assert webhook.subscription_id == subscription.id
+
+
 def test_no_personal_data_in_any_payload(db, city):
     subscribe(db, city.app)
     request = submit(db, city, **PERSONAL)
