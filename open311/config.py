@@ -95,6 +95,10 @@ class Settings:
     webhook_timeout_s: float = field(
         default_factory=lambda: float(os.environ.get("OPEN311_WEBHOOK_TIMEOUT_S", 10))
     )
+    # Webhooks to private, loopback or link-local addresses are refused unless this is set.
+    webhook_allow_private: bool = field(
+        default_factory=lambda: os.environ.get("OPEN311_WEBHOOK_ALLOW_PRIVATE", "") in ("1", "true")
+    )
     worker_poll_s: float = field(
         default_factory=lambda: float(os.environ.get("OPEN311_WORKER_POLL_S", 5))
     )

@@ -50,6 +50,7 @@ from open311.db.models import (
     WebhookSubscription,
 )
 from open311.errors import InvalidInput
+from open311.notify.destinations import private_destination
 from open311.wire import webhooks as wire
 
 PENDING = "open311.outbox.pending"
@@ -255,6 +256,10 @@ def check_url(url: str) -> str:
     parts = urlsplit(url)
     if len(url) > MAX_URL_LENGTH or parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
         raise InvalidInput("url: an absolute http or https URL is required")
+    if not Settings().webhook_allow_private and private_destination(
+        url, unresolved_is_private=False
+    ):
+        raise InvalidInput("url: webhooks go to public internet addresses only")
     return url
 
 

@@ -37,6 +37,7 @@ from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import Delivery, DeliveryChannel, DeliveryState
 from open311.notify import email, webhook
+from open311.notify.destinations import private_destination
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ class Worker:
         subscription = delivery.subscription
         if subscription is None or not subscription.active:
             return webhook.Outcome(False, error="subscription inactive", permanent=True)
+        if not self.settings.webhook_allow_private and private_destination(
+            subscription.url, unresolved_is_private=True
+        ):
+            return webhook.Outcome(False, error="destination not allowed", permanent=True)
         try:
             return webhook.send(
                 self.http,

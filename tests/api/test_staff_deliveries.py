@@ -19,8 +19,10 @@ from tests.notify.receiver import receiver
 
 @pytest.fixture(autouse=True)
 def smtp_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    """E-mail deliveries are queued only when an SMTP server is configured."""
+    """E-mail deliveries are queued only when an SMTP server is configured; the receiver here
+    listens on 127.0.0.1, a private destination allowed in tests."""
     monkeypatch.setenv("OPEN311_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("OPEN311_WEBHOOK_ALLOW_PRIVATE", "1")
 
 
 ALL = ["request.created", "request.status_changed", "request.update_added"]
@@ -126,7 +128,12 @@ def test_parked_delivery_is_listed_and_replayed(client, db, admin, app_client, s
         moment = [datetime.now(UTC) + timedelta(seconds=1)]
         worker = Worker(
             session_factory,
-            Settings(smtp_host="", delivery_max_attempts=2, webhook_timeout_s=2),
+            Settings(
+                smtp_host="",
+                delivery_max_attempts=2,
+                webhook_timeout_s=2,
+                webhook_allow_private=True,
+            ),
             rng=random.Random(3),
             now=lambda: moment[0],
         )

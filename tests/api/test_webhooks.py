@@ -122,6 +122,10 @@ def test_area_as_a_bbox(client, keys):
             "Polygon",
         ),
         ({"url": "https://a.example/h", "area": DOWNTOWN_BBOX}, "only for scope area"),
+        ({"url": "http://169.254.169.254/latest/meta-data/"}, "public internet addresses only"),
+        ({"url": "http://127.0.0.1:5432/"}, "public internet addresses only"),
+        ({"url": "http://localhost/hook"}, "public internet addresses only"),
+        ({"url": "http://[::1]/hook"}, "public internet addresses only"),
     ],
 )
 def test_bad_subscriptions_are_400(client, db, keys, data, message):

@@ -110,7 +110,13 @@ class Clock:
 
 
 def settings(**overrides) -> Settings:
-    values = {"smtp_host": "", "webhook_timeout_s": 2.0, "delivery_max_attempts": 4}
+    # The receiver listens on 127.0.0.1: private destinations are allowed unless a test says.
+    values = {
+        "smtp_host": "",
+        "webhook_timeout_s": 2.0,
+        "delivery_max_attempts": 4,
+        "webhook_allow_private": True,
+    }
     return Settings(**(values | overrides))
 
 
@@ -267,6 +273,19 @@ def test_deactivated_subscription_is_parked_unsent(db, city, hook, make_worker):
     assert make_worker().run_batch(10) == 1
     (delivery,) = webhook_deliveries(db)
     assert (delivery.state, delivery.last_error) == (DeliveryState.parked, "subscription inactive")
+    assert hook.received == []
+
+
+def test_a_private_destination_is_parked_unsent(db, city, hook, make_worker):
+    subscribe(db, city.app, hook.url)  # allowed when subscribing (the test environment says so)
+    file_request(db, city)
+    db.commit()
+    assert make_worker(webhook_allow_private=False).run_batch(10) == 1
+    (delivery,) = webhook_deliveries(db)
+    assert (delivery.state, delivery.last_error) == (
+        DeliveryState.parked,
+        "destination not allowed",
+    )
     assert hook.received == []
 
 
