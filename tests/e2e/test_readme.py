@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -48,7 +49,8 @@ def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]
 def run(
     script: str, base: str, workdir: Path, database_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    script = script.replace(PRINTED_BASE, base).replace(".venv/bin/open311", OPEN311)
+    script = script.replace(PRINTED_BASE, base).replace(".venv/bin/python", sys.executable)
+    script = script.replace(".venv/bin/open311", OPEN311)
     env = os.environ | ({"DATABASE_URL": database_url} if database_url else {})
     return subprocess.run(
         ["bash", "-c", script], cwd=workdir, capture_output=True, text=True, timeout=120, env=env
@@ -140,3 +142,52 @@ def test_the_staff_walk_through_works_a_request_to_closure(demo):
     assert f'"service_request_id":"{ids["ID"]}"' in reopened.stdout
     assert '"status":"open"' in reopened.stdout
     assert "Tagged again" not in reopened.stdout.split('"update_id"', 1)[1]
+
+
+def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
+    """Subscribe as printed, file a request with a photo as printed, run the worker once: the
+    receiver gets a delivery that the README's `verified` accepts, and the photo is clean."""
+    from PIL import Image
+
+    from tests.notify.receiver import receiver
+
+    _base, workdir, url = demo
+    webhooks, photos = shell_blocks("Push: webhooks, e-mail and photos")
+    (verify_source,) = re.findall(
+        r"```python\n(.*?)```", README.split("## Push", 1)[1].split("\n## ", 1)[0], flags=re.S
+    )
+    namespace: dict = {}
+    exec(verify_source, namespace)  # the README's receiver check, as printed
+    private = {"OPEN311_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver listens on 127.0.0.1
+    with receiver() as hook, gunicorn(url, workdir, **private) as base:
+        script = webhooks.replace("https://app.example.org/hooks/311", hook.url)
+        subscribed = run("set -euo pipefail\n" + script, base, workdir)
+        assert subscribed.returncode == 0, subscribed.stdout + subscribed.stderr
+        secret = re.search(r'"secret":\s*"([^"]+)"', subscribed.stdout).group(1)
+        uploaded = run(
+            f"set -euo pipefail\nB={base}\nKEY=$(cat var/demo-api-key)\n" + photos, base, workdir
+        )
+        assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+        filed = re.search(r'"service_request_id":\s*"([^"]+)"', uploaded.stdout).group(1)
+        worker = subprocess.run(
+            [sys.executable, "-m", "open311.cli", "worker", "--once"],
+            env=os.environ | {"DATABASE_URL": url} | private,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=workdir,
+        )
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        mine = [
+            r for r in hook.wait_for(1) if r.json["service_request"]["service_request_id"] == filed
+        ]
+        assert mine and mine[0].json["event"] == "request.created"
+        assert namespace["verified"](secret, mine[0].body, mine[0].headers["X-Open311-Signature"])
+        assert not namespace["verified"](
+            "wrong secret", mine[0].body, mine[0].headers["X-Open311-Signature"]
+        )
+        # The photo's URL is built from the host the request was filed through: this server.
+        photo = urllib.request.urlopen(mine[0].json["service_request"]["media_url"]).read()
+    image = Image.open(io.BytesIO(photo))
+    assert image.format == "JPEG" and image.size == (640, 480)
+    assert not image.getexif()
