@@ -192,7 +192,7 @@ def test_partial_index_predicates_are_the_models(db):
         predicate = index.dialect_options["postgresql"]["where"]
         where = str(predicate.compile(dialect=postgresql.dialect()))
         # The same predicate on a scratch copy of the table, as PostgreSQL normalises it.
-        db.execute(text(f"CREATE TEMP TABLE scratch_{table} (LIKE {table})"))
+        db.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS scratch_{table} (LIKE {table})"))
         db.execute(text(f"CREATE INDEX scratch_{index.name} ON scratch_{table} (id) WHERE {where}"))
         wanted, actual = (
             db.scalar(
