@@ -1,10 +1,11 @@
 """Issue 6's benchmark: webhook deliveries per second through `open311 worker`, against the
-floor of the same signed POSTs sent by a bare loop (no database, no claiming, no bookkeeping).
+floor of a bare durable worker (claim one row FOR UPDATE SKIP LOCKED, POST it signed, mark it,
+commit, through psycopg2), and the signed POSTs alone (no database at all).
 
 Creates a scratch database on the project-local cluster (or DATABASE_URL's server), writes N
 pending deliveries of one event to one subscription, serves a receiver that answers 204 from a
-process of its own, and times `open311 worker --once` with 1 and 2 worker processes; then the
-floor: the same number of signed POSTs from 1 and 2 processes with requests.Session.
+process of its own, and times `open311 worker --once` with 1 and 2 worker processes, then the
+bare worker on the same rows, then the POSTs alone.
 
     .venv/bin/python bench/deliveries.py                 # 2,000 deliveries
     .venv/bin/python bench/deliveries.py --deliveries 500
@@ -187,6 +188,49 @@ def _floor_loop(args: tuple[str, dict[str, Any], int]) -> None:
         http.post(hook_url, data=body, headers=headers, timeout=10).close()
 
 
+def _bare_worker(args: tuple[str, str, dict[str, Any]]) -> None:
+    """The least a durable worker can do per delivery: claim one row, POST it, mark it, commit."""
+    url, hook_url, payload = args
+    http = requests.Session()
+    conn = _connect(url)
+    with conn.cursor() as cur:
+        while True:
+            cur.execute(
+                "SELECT id, delivery_id FROM delivery WHERE state = 'pending' "
+                "AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED"
+            )
+            row = cur.fetchone()
+            if row is None:
+                conn.rollback()
+                break
+            timestamp = int(time.time())
+            body = wire.body(
+                payload, delivery_id=row[1], kind="request.created", timestamp=timestamp
+            )
+            headers = wire.headers(
+                delivery_id=row[1],
+                kind="request.created",
+                timestamp=timestamp,
+                signed=wire.signature(SECRET, body),
+            )
+            http.post(hook_url, data=body, headers=headers, timeout=10).close()
+            cur.execute(
+                "UPDATE delivery SET state = 'delivered', attempts = attempts + 1, "
+                "delivered_at = now() WHERE id = %s",
+                (row[0],),
+            )
+            conn.commit()
+    conn.close()
+
+
+def time_bare_workers(url: str, hook_url: str, payload: dict[str, Any], processes: int) -> float:
+    started = time.perf_counter()
+    with multiprocessing.Pool(processes) as pool:
+        pool.map(_bare_worker, [(url, hook_url, payload)] * processes)
+    return time.perf_counter() - started
+
+
 def time_floor(hook_url: str, payload: dict[str, Any], count: int, processes: int) -> float:
     share = [(hook_url, payload, count // processes)] * processes
     started = time.perf_counter()
@@ -207,14 +251,20 @@ def main(argv: list[str] | None = None) -> None:
                 payload = queue(url, hook_url, count)
                 seconds = time_workers(url, processes)
                 assert delivered(url) == count, "not every delivery was delivered"
+            with scratch_database() as url:
+                queue(url, hook_url, count)
+                bare = time_bare_workers(url, hook_url, payload, processes)
+                assert delivered(url) == count, "the bare worker missed deliveries"
             floor = time_floor(hook_url, payload, count, processes)
-            rows.append((processes, count / seconds, count / floor))
+            rows.append((processes, count / seconds, count / bare, count / floor))
     print(f"\n{count:,} webhook deliveries to a local receiver (204), {os.cpu_count()} cores")
-    print(f"{'processes':>9}  {'worker/s':>9}  {'floor/s':>9}  {'ratio':>6}")
-    for processes, worker_rate, floor_rate in rows:
+    print("floor: claim + POST + mark + commit per delivery through bare psycopg2 and requests;")
+    print("POSTs only: the same signed POSTs with no database at all")
+    print(f"{'processes':>9}  {'worker/s':>9}  {'floor/s':>8}  {'ratio':>5}  {'POSTs only/s':>12}")
+    for processes, worker_rate, bare_rate, post_rate in rows:
         print(
-            f"{processes:>9}  {worker_rate:>9.0f}  {floor_rate:>9.0f}  "
-            f"{worker_rate / floor_rate:>6.2f}"
+            f"{processes:>9}  {worker_rate:>9.0f}  {bare_rate:>8.0f}  "
+            f"{worker_rate / bare_rate:>5.2f}  {post_rate:>12.0f}"
         )
     print("\ncommand:", shlex.join([".venv/bin/python", "bench/deliveries.py", *sys.argv[1:]]))
 

@@ -107,18 +107,28 @@ def claim_due(
     session: Session, now: datetime, channels: Collection[DeliveryChannel]
 ) -> Delivery | None:
     """Lock the oldest due pending delivery no other worker holds (FOR UPDATE SKIP LOCKED), with
-    its event and subscription; the lock lasts until the caller's transaction ends."""
-    return session.scalar(
-        select(Delivery)
+    its event and subscription; the lock lasts until the caller's transaction ends.
+
+    The row is chosen and locked in a subquery that walks the partial index ix_delivery_due and
+    stops at the first free row; only that row is then joined to its event and subscription.
+    (Joining first made every claim join and sort all pending rows: 0.15 of the floor's
+    deliveries per second in bench/deliveries.py.)"""
+    due = (
+        select(Delivery.id)
         .where(
             Delivery.state == DeliveryState.pending,
             Delivery.next_attempt_at <= now,
             Delivery.channel.in_(list(channels)),
         )
-        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .order_by(Delivery.next_attempt_at)
         .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return session.scalar(
+        select(Delivery)
+        .where(Delivery.id == due)
         .options(joinedload(Delivery.event), joinedload(Delivery.subscription))
-        .with_for_update(skip_locked=True, of=Delivery)
     )
 
 

@@ -7,6 +7,7 @@ stored or logged.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,19 @@ def signed_request(
     return content, headers
 
 
+# An answer this short is read (and ignored), so its connection goes back to the pool for the
+# next delivery to the same host; a longer or unsized one is not read: its connection is closed.
+ANSWER_KEPT_BYTES = 64 * 1024
+
+
+def _finish(response: requests.Response) -> None:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) <= ANSWER_KEPT_BYTES:
+        with contextlib.suppress(requests.RequestException):
+            response.content  # noqa: B018 (reading it is the point: the connection is reused)
+    response.close()
+
+
 def send(
     http: requests.Session,
     delivery: Delivery,
@@ -70,7 +84,7 @@ def send(
         return Outcome(False, error="connection failed")
     except requests.RequestException as error:
         return Outcome(False, error=f"request failed ({type(error).__name__})")
-    response.close()
+    _finish(response)
     if 200 <= response.status_code < 300:
         return Outcome(True, status=response.status_code)
     return Outcome(False, status=response.status_code, error=f"HTTP {response.status_code}")

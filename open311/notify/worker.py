@@ -80,16 +80,17 @@ class Worker:
                 return None
             outcome = self._attempt(session, delivery)
             settle(delivery, outcome, self.now(), self.settings.delivery_max_attempts, self.rng)
+            # Read before the commit expires them: afterwards each would cost a round trip.
+            told = (
+                delivery.id,
+                delivery.channel.value,
+                delivery.event.kind,
+                delivery.state.value,
+                delivery.attempts,
+                f", {delivery.last_error}" if delivery.last_error else "",
+            )
             session.commit()
-        log.info(
-            "delivery %s (%s, %s): %s after %d attempt(s)%s",
-            delivery.id,
-            delivery.channel.value,
-            delivery.event.kind,
-            delivery.state.value,
-            delivery.attempts,
-            f", {delivery.last_error}" if delivery.last_error else "",
-        )
+        log.info("delivery %s (%s, %s): %s after %d attempt(s)%s", *told)
         return delivery
 
     def run_batch(self, batch: int) -> int:
