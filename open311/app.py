@@ -21,15 +21,23 @@ def build_app(overrides: dict | None = None) -> Flask:
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
     from open311.api.media import blp as media
-    from open311.api.staff import accounts, catalogue, deliveries, intake, moderation, work
+    from open311.api.staff import (
+        accounts,
+        audit,
+        catalogue,
+        deliveries,
+        intake,
+        moderation,
+        work,
+    )
     from open311.api.updates import blp as updates
     from open311.api.webhooks import blp as webhooks
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/login"}
     )
-    staff = (accounts.blp, catalogue.blp, work.blp, intake.blp, moderation.blp, deliveries.blp)
-    for blueprint in (georeport, updates, webhooks, exports, media, *staff):
+    staff = (accounts, catalogue, work, intake, moderation, deliveries, audit)
+    for blueprint in (georeport, updates, webhooks, exports, media, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)

@@ -855,3 +855,23 @@ class Delivery(Base):
 
     event: Mapped[OutboxEvent] = relationship()
     subscription: Mapped[WebhookSubscription | None] = relationship()
+
+
+class AuditEntry(Base):
+    """One change made through the staff API: who, when, which endpoint, which fields. Written
+    in the transaction of the change; append-only (a trigger refuses UPDATE and DELETE). Field
+    values are not kept: bodies may carry passwords or a caller's contact details."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    actor: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    # The endpoint as routed (/api/v1/services/<service_code>) and the path as called.
+    route: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1000))
+    fields: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )

@@ -31,6 +31,7 @@ from open311.db.models import (
     Activity,
     Agency,
     ApiClient,
+    AuditEntry,
     BoundaryLayer,
     CityHoliday,
     Crew,
@@ -402,6 +403,24 @@ def find_live_staff_tokens(
             StaffToken.expires_at > now,
         )
     ).all()
+
+
+def find_audit_entries(
+    session: Session,
+    *,
+    actor: str | None = None,
+    since: datetime | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> Sequence[AuditEntry]:
+    statement = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if actor is not None:
+        statement = statement.where(AuditEntry.actor == actor)
+    if since is not None:
+        statement = statement.where(AuditEntry.at >= since)
+    if before_id is not None:
+        statement = statement.where(AuditEntry.id < before_id)
+    return session.scalars(statement.limit(limit)).all()
 
 
 # --- work orders: crews, row locks, the escalation scan ------------------------------------------

@@ -35,6 +35,7 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("POST", "/api/v1/users"): {A},
     ("GET", "/api/v1/users/<username>"): {A},
     ("PATCH", "/api/v1/users/<username>"): {A},
+    ("GET", "/api/v1/audit"): {A},
     # catalogue: administrators change it, supervisors read it
     ("GET", "/api/v1/services"): MANAGERS,
     ("POST", "/api/v1/services"): {A},

@@ -19,9 +19,10 @@ from open311.api import database
 from open311.api.forms import reject_forbidden
 from open311.api.smorest import Blueprint
 from open311.db.models import StaffRole, StaffToken, StaffUser
-from open311.domain import activity, staff
+from open311.domain import activity, audit, staff
 
 ANY_ROLE = tuple(StaffRole)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY = [{"bearerAuth": []}]
 
 
@@ -47,9 +48,12 @@ def staff_required(*roles: StaffRole) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             g.fmt = "json"
-            token = staff.authenticate(database.session(), bearer(), now=now())
+            session = database.session()
+            token = staff.authenticate(session, bearer(), now=now())
             staff.require_role(token.user, allowed)
             g.staff_token = token
+            if request.method in WRITES:
+                audit.watch(session, _call(token.user.username))
             return view(*args, **kwargs)
 
         documented = flask_smorest.Blueprint.doc(
@@ -58,6 +62,13 @@ def staff_required(*roles: StaffRole) -> Callable:
         return documented(wrapper)
 
     return decorator
+
+
+def _call(username: str) -> audit.Call:
+    body = request.get_json(silent=True) if request.is_json else None
+    fields = tuple(str(key) for key in body) if isinstance(body, dict) else ()
+    rule = request.url_rule.rule if request.url_rule is not None else request.path
+    return audit.Call(activity.staff_actor(username), request.method, rule, request.path, fields)
 
 
 def current_token() -> StaffToken:
