@@ -37,6 +37,11 @@ setup(
         "pillow-heif>=0.18",
         # `open311 worker` POSTs webhooks with requests (timeouts, connection reuse per host).
         "requests>=2.31",
+        # Photos in an S3-compatible store (AWS, MinIO, Ceph, Garage, R2) when
+        # OPEN311_MEDIA_S3_BUCKET is set: boto3 signs the requests and reads credentials from
+        # the usual chain (environment, profiles, instance roles); 1.36 for the checksum settings
+        # that stores other than AWS need.
+        "boto3>=1.36",
     ],
     extras_require={
         "dev": [
@@ -49,6 +54,8 @@ setup(
             "schemathesis>=4,<5",
             # A real SMTP server inside the tests, for the e-mails the worker sends.
             "aiosmtpd>=1.4",
+            # A real S3-compatible server inside the tests (ThreadedMotoServer), for S3Store.
+            "moto[server]>=5",
         ],
     },
     entry_points={"console_scripts": ["open311=open311.cli:main"]},

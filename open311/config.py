@@ -76,6 +76,21 @@ class Settings:
     media_max_count: int = field(
         default_factory=lambda: int(os.environ.get("OPEN311_MEDIA_MAX_COUNT", 5))
     )
+    # ... or in an S3-compatible bucket instead of media_dir when a bucket is named. The endpoint
+    # is for MinIO, Ceph, Garage, R2 ... (empty: AWS); credentials come from boto3's own chain
+    # (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles).
+    media_s3_bucket: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_MEDIA_S3_BUCKET", "")
+    )
+    media_s3_endpoint_url: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_MEDIA_S3_ENDPOINT_URL", "")
+    )
+    media_s3_region: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_MEDIA_S3_REGION", "")
+    )
+    media_s3_prefix: str = field(
+        default_factory=lambda: os.environ.get("OPEN311_MEDIA_S3_PREFIX", "media/")
+    )
     # E-mail to requesters, sent by `open311 worker`; no host: e-mail is neither queued nor sent.
     smtp_host: str = field(default_factory=lambda: os.environ.get("OPEN311_SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(os.environ.get("OPEN311_SMTP_PORT", 25)))
@@ -121,6 +136,10 @@ class Settings:
             "OPEN311_MEDIA_DIR": self.media_dir,
             "OPEN311_MEDIA_MAX_BYTES": self.media_max_bytes,
             "OPEN311_MEDIA_MAX_COUNT": self.media_max_count,
+            "OPEN311_MEDIA_S3_BUCKET": self.media_s3_bucket,
+            "OPEN311_MEDIA_S3_ENDPOINT_URL": self.media_s3_endpoint_url,
+            "OPEN311_MEDIA_S3_REGION": self.media_s3_region,
+            "OPEN311_MEDIA_S3_PREFIX": self.media_s3_prefix,
             "OPEN311_STAFF_TOKEN_HOURS": self.staff_token_hours,
             "API_TITLE": "open311",
             "API_VERSION": "v2",

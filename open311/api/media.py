@@ -9,6 +9,7 @@ from open311.api.smorest import Blueprint
 from open311.db import media_queries
 from open311.errors import NotFound
 from open311.media.photos import media_root
+from open311.media.s3 import S3Store
 from open311.media.storage import DirectoryStore, MediaStore, valid_name
 
 blp = Blueprint("media", __name__, url_prefix="/media", description="Photos of requests.")
@@ -19,8 +20,18 @@ CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def store() -> MediaStore:
-    """The configured store: a directory (OPEN311_MEDIA_DIR); S3 would be chosen here."""
-    return DirectoryStore(current_app.config["OPEN311_MEDIA_DIR"])
+    """The configured store: an S3-compatible bucket when OPEN311_MEDIA_S3_BUCKET names one,
+    else the directory OPEN311_MEDIA_DIR. Cheap to call per request (the S3 client is made
+    once per process)."""
+    config = current_app.config
+    if config.get("OPEN311_MEDIA_S3_BUCKET"):
+        return S3Store(
+            config["OPEN311_MEDIA_S3_BUCKET"],
+            prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
+            endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
+            region=config.get("OPEN311_MEDIA_S3_REGION", ""),
+        )
+    return DirectoryStore(config["OPEN311_MEDIA_DIR"])
 
 
 def media_url(name: str) -> str:

@@ -1,5 +1,5 @@
-"""Where photo files live: a local directory behind a three-call interface (save, open,
-delete), so that an S3-compatible store can be added as another implementation."""
+"""Where photo files live: a three-call interface (save, open, delete) and its local-directory
+implementation; open311.media.s3.S3Store is the other, for an S3-compatible bucket."""
 
 from __future__ import annotations
 
