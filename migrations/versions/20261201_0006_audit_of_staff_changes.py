@@ -6,6 +6,9 @@ hang an entry on, so every write through the staff API gets an `audit_entry` (ac
 route, path, names of the fields sent), written in the transaction of the change. Like
 `activity`, it refuses UPDATE and DELETE.
 
+`staff_user` gets `failed_logins` and `locked_until`: after a run of wrong passwords, sign-in
+is refused for a while (password guessing).
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-01 14:58:01.228931
@@ -42,6 +45,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entry")),
     )
     op.create_index("ix_audit_entry_at", "audit_entry", ["at", "id"], unique=False)
+    op.add_column(
+        "staff_user",
+        sa.Column("failed_logins", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
+    )
+    op.add_column(
+        "staff_user", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True)
+    )
     op.execute(
         """
         CREATE FUNCTION audit_entry_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -59,5 +69,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER audit_entry_append_only ON audit_entry")
     op.execute("DROP FUNCTION audit_entry_is_append_only()")
+    op.drop_column("staff_user", "locked_until")
+    op.drop_column("staff_user", "failed_logins")
     op.drop_index("ix_audit_entry_at", table_name="audit_entry")
     op.drop_table("audit_entry")

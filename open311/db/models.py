@@ -722,6 +722,10 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    # Password guessing: wrong passwords in a row, and until when sign-in is refused after too
+    # many (domain/staff.py).
+    failed_logins: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
     crews: Mapped[list[Crew]] = relationship(secondary=staff_user_crew, order_by="Crew.id")
 

@@ -28,6 +28,11 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # login timing does not tell which usernames exist.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
+LOGIN_REFUSED = "username or password not recognised"
+# Password guessing: this many wrong passwords in a row lock an account for this long.
+LOCKOUT_AFTER = 5
+LOCKOUT = timedelta(minutes=15)
+
 # Roles that see and work every crew's work orders.
 ALL_CREWS = frozenset({StaffRole.administrator, StaffRole.supervisor})
 
@@ -86,11 +91,28 @@ def set_password(user: StaffUser, password: str) -> None:
 def login(
     session: Session, username: str, password: str, *, now: datetime, lifetime: timedelta
 ) -> tuple[StaffToken, str]:
-    """A new token for valid credentials of an active user; the plain token is shown once."""
+    """A new token for valid credentials of an active user; the plain token is shown once.
+
+    LOCKOUT_AFTER wrong passwords in a row lock the account for LOCKOUT; a locked account is
+    refused with the same answer as a wrong password (which would otherwise tell a guesser
+    which usernames exist), and its password is checked anyway (same timing). Failures are
+    flushed before raising: the caller commits them even though the login failed.
+    """
     user = queries.get_staff_user(session, username)
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not valid or not user.active:
-        raise Unauthenticated("username or password not recognised")
+    if user is None:
+        raise Unauthenticated(LOGIN_REFUSED)
+    if user.locked_until is not None and user.locked_until > now:
+        raise Unauthenticated(LOGIN_REFUSED)
+    if not valid:
+        user.failed_logins += 1
+        if user.failed_logins >= LOCKOUT_AFTER:
+            user.failed_logins, user.locked_until = 0, now + LOCKOUT
+        session.flush()
+        raise Unauthenticated(LOGIN_REFUSED)
+    if not user.active:
+        raise Unauthenticated(LOGIN_REFUSED)
+    user.failed_logins, user.locked_until = 0, None
     return issue_token(session, user, now=now, lifetime=lifetime)
 
 

@@ -138,3 +138,40 @@ def test_control_characters_anywhere_in_a_staff_body_are_400(client, db, body):
     assert response.status_code == 400
     assert "control characters" in response.json[0]["description"]
     assert db.scalar(select(func.count()).select_from(StaffUser)) == before
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(client, db):
+    make_staff(db, StaffRole.supervisor, "sam")
+    wrong = {"username": "sam", "password": "not the password"}
+    for _ in range(5):
+        assert client.post("/api/v1/login", json=wrong).status_code == 401
+    right = {"username": "sam", "password": PASSWORD}
+    locked = client.post("/api/v1/login", json=right)
+    # Refused as a wrong password would be: the answer does not say the username exists.
+    assert locked.status_code == 401
+    assert locked.json == [{"code": 401, "description": "username or password not recognised"}]
+    user = db.scalar(select(StaffUser).where(StaffUser.username == "sam"))
+    db.refresh(user)
+    assert user.locked_until > datetime.now(UTC) + timedelta(minutes=14)
+    user.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # the lockout has passed
+    db.flush()
+    assert client.post("/api/v1/login", json=right).status_code == 200
+    db.refresh(user)
+    assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_a_right_password_resets_the_count_and_a_new_password_ends_a_lockout(client, db):
+    make_staff(db, StaffRole.supervisor, "sam")
+    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+    wrong = {"username": "sam", "password": "not the password"}
+    for _ in range(4):
+        client.post("/api/v1/login", json=wrong)
+    right = client.post("/api/v1/login", json={"username": "sam", "password": PASSWORD})
+    assert right.status_code == 200
+    for _ in range(5):
+        client.post("/api/v1/login", json=wrong)
+    fresh = "a brand new password"
+    changed = client.patch("/api/v1/users/sam", headers=bearer(admin), json={"password": fresh})
+    assert changed.status_code == 200
+    after = client.post("/api/v1/login", json={"username": "sam", "password": fresh})
+    assert after.status_code == 200

@@ -20,7 +20,7 @@ from open311.api.staff.auth import (
 from open311.db import queries
 from open311.db.models import StaffRole, StaffUser
 from open311.domain import staff
-from open311.errors import InvalidInput, NotFound
+from open311.errors import InvalidInput, NotFound, Unauthenticated
 
 blp = StaffBlueprint(
     "staff_accounts", __name__, "Staff API: sign in with a password, get a bearer token; users."
@@ -101,9 +101,13 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     `Authorization: Bearer <token>`)."""
     session = database.session()
     lifetime = timedelta(hours=token_lifetime_hours())
-    token, plain = staff.login(
-        session, body["username"], body["password"], now=now(), lifetime=lifetime
-    )
+    try:
+        token, plain = staff.login(
+            session, body["username"], body["password"], now=now(), lifetime=lifetime
+        )
+    except Unauthenticated:
+        session.commit()  # the count of wrong passwords, which a lockout is decided by
+        raise
     session.commit()
     return {
         "token": plain,
@@ -185,6 +189,7 @@ def change_user(body: dict[str, Any], username: str) -> StaffUser:
         raise InvalidInput("crew_ids: a crew member belongs to at least one crew")
     if "password" in body:
         staff.set_password(user, body["password"])
+        user.failed_logins, user.locked_until = 0, None  # a new password ends a lockout
         staff.revoke_all(session, user, now=now())
     if "active" in body:
         user.active = body["active"]
