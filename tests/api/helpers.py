@@ -30,6 +30,7 @@ CONTAINERS = {
     "attributes": "attribute",
     "values": "value",
     "service_requests": "request",
+    "service_request_updates": "request_update",
     "errors": "error",
     "endpoints": "endpoint",
     "formats": "format",
