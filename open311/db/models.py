@@ -456,8 +456,11 @@ class ServiceRequest(Base):
     """A request as the public sees it; the requester's personal data lives in `Requester`."""
 
     __tablename__ = "service_request"
-    # RETURNING the server-made service_request_id on insert saves a second round trip.
-    __mapper_args__ = {"eager_defaults": True}
+    # RETURNING the server-made service_request_id on insert saves a second round trip. The
+    # search_vector column is in the table but not mapped: the ORM never reads it (queries use
+    # it in SQL), and mapped, being generated, it was fetched back (RETURNING a tsvector) after
+    # every UPDATE of a request.
+    __mapper_args__ = {"eager_defaults": True, "exclude_properties": ["search_vector"]}
     # One index per query shape of GET requests and the back office (issue 4); the EXPLAIN tests
     # in tests/db/test_indexes.py hold each shape to its index.
     __table_args__ = (
@@ -536,13 +539,13 @@ class ServiceRequest(Base):
     # generated column, so every writer (the ORM, COPY, imports) keeps it in step without code;
     # deferred, so loading requests never ships it to Python. Queries must use the same
     # configuration: search_vector @@ websearch_to_tsquery('english', ...).
-    search_vector: Mapped[Any] = mapped_column(
+    search_vector = Column(
         TSVECTOR,
         Computed(
             "to_tsvector('english', coalesce(description, '') || ' ' || coalesce(address, ''))",
             persisted=True,
         ),
-        deferred=True,
+        nullable=False,
     )
 
     service: Mapped[Service] = relationship()

@@ -94,6 +94,7 @@ def submit(
         location=location,
         media_url=submission.media_url,
         attribute_values=answers,
+        districts=[],  # new: nothing to load (routing fills it; a lazy load was a round trip)
         channel=submission.channel,
         api_client_id=client.id if client else None,
         token=secrets.token_urlsafe(12) if service.type == ServiceType.batch else None,
