@@ -31,7 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from open311.db.base import Base
 
@@ -460,7 +460,7 @@ class ServiceRequest(Base):
     # search_vector column is in the table but not mapped: the ORM never reads it (queries use
     # it in SQL), and mapped, being generated, it was fetched back (RETURNING a tsvector) after
     # every UPDATE of a request.
-    __mapper_args__ = {"eager_defaults": True, "exclude_properties": ["search_vector"]}
+    __mapper_args__ = {"eager_defaults": True}
     # One index per query shape of GET requests and the back office (issue 4); the EXPLAIN tests
     # in tests/db/test_indexes.py hold each shape to its index.
     __table_args__ = (
@@ -539,7 +539,7 @@ class ServiceRequest(Base):
     # generated column, so every writer (the ORM, COPY, imports) keeps it in step without code;
     # deferred, so loading requests never ships it to Python. Queries must use the same
     # configuration: search_vector @@ websearch_to_tsquery('english', ...).
-    search_vector = Column(
+    search_vector: Unmapped[Any] = unmapped_column(
         TSVECTOR,
         Computed(
             "to_tsvector('english', coalesce(description, '') || ' ' || coalesce(address, ''))",
