@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 from open311 import create_app
 from open311.commands import app_session
 from open311.commands.geodata import geodata
+from open311.commands.media import media_group
 from open311.commands.requests import request_group
 from open311.commands.worker import worker
 from open311.commands.workorders import escalate, workorder_group
@@ -301,7 +302,7 @@ def serve(host: str, port: int, workers: int) -> None:
     os.execvp(args[0], args)
 
 
-for command in (geodata, request_group, escalate, workorder_group, worker):
+for command in (geodata, request_group, escalate, workorder_group, worker, media_group):
     main.add_command(command)
 
 

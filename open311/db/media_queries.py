@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -13,3 +15,12 @@ def get_media_by_file(session: Session, name: str) -> Media | None:
     return session.scalars(
         select(Media).where(or_(Media.name == name, Media.thumbnail_name == name)).limit(1)
     ).first()
+
+
+def find_known_files(session: Session, names: Sequence[str]) -> set[str]:
+    """Which of `names` are a photo's file or thumbnail (both columns are uniquely indexed)."""
+    if not names:
+        return set()
+    photos = select(Media.name).where(Media.name.in_(names))
+    thumbnails = select(Media.thumbnail_name).where(Media.thumbnail_name.in_(names))
+    return set(session.scalars(photos.union_all(thumbnails)))

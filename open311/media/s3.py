@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 import boto3
@@ -106,6 +108,19 @@ class S3Store:
             raise StoreUnavailable(f"could not read {key} from bucket {self.bucket}") from error
         except BotoCoreError as error:
             raise StoreUnavailable(f"could not read {key} from bucket {self.bucket}") from error
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(self.prefix) :]
+                    if valid_name(name):
+                        yield name, item["LastModified"]
+        except (BotoCoreError, ClientError) as error:
+            raise StoreUnavailable(f"could not list bucket {self.bucket}") from error
 
     def delete(self, name: str) -> None:
         # DeleteObject succeeds for a key that is not there: nothing to check.

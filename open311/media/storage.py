@@ -7,12 +7,16 @@ import contextlib
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 # The only names a store takes: what new_name() makes. Nothing with a slash or a dot-dot can
 # match, so no name reaches outside the directory.
 NAME = re.compile(r"^[A-Za-z0-9_-]{16,48}\.(jpg|png|webp)$")
+# What DirectoryStore.save writes before renaming: left behind only by a crash mid-save.
+TEMPORARY = re.compile(r"^\.[A-Za-z0-9_-]{16,48}\.(jpg|png|webp)\.[0-9a-f]{8}\.tmp$")
 
 
 def new_name(extension: str) -> str:
@@ -35,6 +39,10 @@ class MediaStore(Protocol):
 
     def delete(self, name: str) -> None:
         """Remove `name`; nothing happens when it is not there."""
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every name kept (and every leftover of an interrupted save) with when it was
+        written; what `open311 media sweep` compares with the `media` table."""
 
 
 class DirectoryStore:
@@ -68,5 +76,16 @@ class DirectoryStore:
         return open(self._path(name), "rb")
 
     def delete(self, name: str) -> None:
+        if TEMPORARY.match(name):  # a save's leftover, which only the sweep deletes
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / name).unlink()
+            return
         with contextlib.suppress(FileNotFoundError):
             self._path(name).unlink()
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        if not self.root.is_dir():
+            return
+        for entry in os.scandir(self.root):
+            if entry.is_file() and (valid_name(entry.name) or TEMPORARY.match(entry.name)):
+                yield entry.name, datetime.fromtimestamp(entry.stat().st_mtime, UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -14,7 +14,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from open311.db.models import Media
-from open311.media import photos
+from open311.media import photos, sweep
 from open311.media.s3 import S3Store, normal_prefix
 from tests.api.helpers import counts, errors
 from tests.api.test_media import (
@@ -265,3 +265,23 @@ def test_a_row_whose_object_is_gone_is_404(s3_app, client, db, bucket, pothole, 
     bucket.Object(f"city/photos/{row.name}").delete()
 
     assert fetch(client, f"/media/{row.name}").status_code == 404
+
+
+def test_the_sweep_finds_objects_no_row_names(s3_store, bucket):
+    known, orphan = NAME, "ZyXwVuTsRqPoNmLkJiHgFe.png"
+    for name in (known, orphan):
+        s3_store.save(name, b"pixels")
+    bucket.put_object(Key="elsewhere/" + orphan, Body=b"not ours")  # outside the prefix
+
+    listed = dict(s3_store.stored())
+    assert set(listed) == {known, orphan}
+    assert all(written.tzinfo is not None for written in listed.values())
+    found = sweep.orphans(
+        s3_store,
+        lambda names: {n for n in names if n == known},
+        now=datetime.now(UTC),
+        grace=timedelta(0),
+    )
+    assert found == [orphan]
+    assert sweep.sweep(s3_store, found) == 1
+    assert keys(bucket) == ["elsewhere/" + orphan, "media/" + known]
