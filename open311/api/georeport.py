@@ -29,7 +29,7 @@ from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
 from open311.wire import geojson, georeport, jsonp
-from open311.wire.datetimes import format_w3c
+from open311.wire.datetimes import format_w3c, precise_w3c
 from open311.wire.formats import CONTENT_TYPES, FORMATS, json_array, render, render_xml_list
 
 blp = Blueprint(
@@ -249,31 +249,32 @@ def _next_link(
     """The absolute URL of the next page: the same arguments with the next page or cursor."""
     if not page.more or paging.mode == "ids":
         return None
+    if paging.mode == "page":
+        return next_page_url(search.limit, paging.window, page=str(paging.page + 1))
+    cursor = searching.next_cursor(search, page)
+    if cursor is None:
+        return None
+    return next_page_url(search.limit, paging.window, cursor=cursors.encode(cursor))
+
+
+def next_page_url(page_size: int, window: tuple[datetime, datetime] | None, **position: str) -> str:
+    """This call's absolute URL with the same arguments but the page size, the next page's
+    `position` (page=N or cursor=...) and, when the first page used the default window, that
+    window pinned; based on OPEN311_PUBLIC_URL when set, else the host the client used."""
     args = request.args.copy()
     for name in ("page", "cursor", "page_size"):
         args.poplist(name)
-    args["page_size"] = str(search.limit)
-    if paging.mode == "page":
-        args["page"] = str(paging.page + 1)
-    else:
-        cursor = searching.next_cursor(search, page)
-        if cursor is None:
-            return None
-        args["cursor"] = cursors.encode(cursor)
-    if paging.window is not None:
-        start, end = paging.window
-        args["start_date"], args["end_date"] = _precise(start), _precise(end)
+    args["page_size"] = str(page_size)
+    args.update(position)
+    if window is not None:
+        start, end = window
+        args["start_date"], args["end_date"] = precise_w3c(start), precise_w3c(end)
     public = current_app.config.get("OPEN311_PUBLIC_URL")
     if public:
         base = public.rstrip("/") + request.path.removeprefix(blp.url_prefix or "")
     else:
         base = request.base_url
     return f"{base}?{urlencode(list(args.items(multi=True)))}"
-
-
-def _precise(moment: datetime) -> str:
-    """A W3C datetime to the microsecond: a pinned window must not move by a fraction."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @blp.route("/tokens/<token>.<fmt>", methods=["GET"])

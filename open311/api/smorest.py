@@ -58,6 +58,12 @@ class BaseSchema(Schema):
         }
 
 
+class StaffBody(Schema):
+    """A staff API body: an unknown field is a mistake worth a 400 (marshmallow's default,
+    RAISE), not something to ignore as GeoReport arguments are. Control characters are refused
+    for every staff body by StaffBlueprint."""
+
+
 def load(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 from marshmallow import ValidationError, fields, pre_load, validate
@@ -13,6 +12,7 @@ from open311.api import database, media
 from open311.api.forms import FORM_TYPES, read_body, read_media
 from open311.api.georeport import (
     check_callback,
+    next_page_url,
     refuse_control_characters,
     respond,
     take_format,
@@ -25,7 +25,7 @@ from open311.domain import apikeys, jurisdictions, updates
 from open311.errors import InvalidInput
 from open311.media import photos
 from open311.wire import cursor as cursors
-from open311.wire.updates import ROOT, media_urls, post_answer, precise_w3c, update_item
+from open311.wire.updates import ROOT, media_urls, post_answer, update_item
 
 blp = Blueprint(
     "updates",
@@ -154,27 +154,9 @@ def list_updates(
     response = respond(items, ROOT)
     following = updates.next_cursor(page)
     if following is not None:
-        response.headers["Link"] = f'<{_next_link(plan, following)}>; rel="next"'
+        link = next_page_url(plan.query.limit, plan.window, cursor=cursors.encode(following))
+        response.headers["Link"] = f'<{link}>; rel="next"'
     return response
-
-
-def _next_link(plan: updates.FeedPlan, following: cursors.Cursor) -> str:
-    """The absolute URL of the next page: the same arguments, the page size and the cursor,
-    and the window the first page used when it was the default one."""
-    args = request.args.copy()
-    for name in ("cursor", "page_size"):
-        args.poplist(name)
-    args["page_size"] = str(plan.query.limit)
-    args["cursor"] = cursors.encode(following)
-    if plan.window is not None:
-        start, end = plan.window
-        args["start_date"], args["end_date"] = precise_w3c(start), precise_w3c(end)
-    public = current_app.config.get("OPEN311_PUBLIC_URL")
-    if public:
-        base = public.rstrip("/") + request.path.removeprefix(blp.url_prefix or "")
-    else:
-        base = request.base_url
-    return f"{base}?{urlencode(list(args.items(multi=True)))}"
 
 
 @blp.route("/servicerequestupdates.<fmt>", methods=["POST"])

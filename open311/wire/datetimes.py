@@ -29,3 +29,9 @@ def format_w3c(moment: datetime) -> str:
     """Second precision in UTC, the one rendering every validator accepts."""
     # isoformat, not strftime: glibc's %Y drops the zero padding of years before 1000.
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def precise_w3c(moment: datetime) -> str:
+    """A W3C datetime to the microsecond: a next link's pinned window must not move by a
+    fraction of a second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from open311.wire.datetimes import format_w3c
@@ -53,8 +53,3 @@ def post_answer(update_id: int, account_id: str | None) -> list[dict[str, Any]]:
     if account_id:
         item["account_id"] = account_id
     return [item]
-
-
-def precise_w3c(moment: datetime) -> str:
-    """A W3C datetime to the microsecond, for a next link that pins its window exactly."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -9,6 +9,7 @@ from flask import Response
 from marshmallow import Schema, fields, validate
 
 from open311.api import database
+from open311.api.smorest import StaffBody
 from open311.api.staff.auth import (
     StaffBlueprint,
     current_token,
@@ -29,10 +30,6 @@ blp = StaffBlueprint(
 ROLES = [role.value for role in StaffRole]
 
 
-class StrictSchema(Schema):
-    """Staff API bodies: an unknown field is a mistake worth a 400, not something to ignore."""
-
-
 class CrewRefSchema(Schema):
     id = fields.Integer()
     code = fields.String()
@@ -50,7 +47,7 @@ class UserSchema(Schema):
     created_at = fields.DateTime()
 
 
-class LoginSchema(StrictSchema):
+class LoginSchema(StaffBody):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
@@ -62,7 +59,7 @@ class TokenSchema(Schema):
     user = fields.Nested(UserSchema)
 
 
-class NewUserSchema(StrictSchema):
+class NewUserSchema(StaffBody):
     username = fields.String(required=True)
     password = fields.String(required=True, validate=validate.Length(max=1024))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
@@ -70,7 +67,7 @@ class NewUserSchema(StrictSchema):
     crew_ids = fields.List(fields.Integer(), load_default=list)
 
 
-class UserChangeSchema(StrictSchema):
+class UserChangeSchema(StaffBody):
     display_name = fields.String(validate=validate.Length(min=1, max=255))
     role = fields.String(validate=validate.OneOf(ROLES))
     crew_ids = fields.List(fields.Integer())

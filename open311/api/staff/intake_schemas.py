@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from open311.api.schemas import LanguageTag
+from open311.api.smorest import StaffBody
 
 # How a call taker may have heard of a problem; `api` and `web` are the public channels.
 CHANNELS = ("phone", "walk_in", "email", "tty")
@@ -34,12 +35,7 @@ class Answers(fields.Field):
         return answers
 
 
-class Strict(Schema):
-    """Staff API bodies: an unknown field is a mistake worth a 400, not something to ignore
-    (control characters are refused for every staff body by StaffBlueprint)."""
-
-
-class CallerSchema(Strict):
+class CallerSchema(StaffBody):
     """Who called: kept private (the Requester table), never published."""
 
     first_name = fields.String(validate=validate.Length(max=255))
@@ -50,7 +46,7 @@ class CallerSchema(Strict):
     language = LanguageTag()
 
 
-class IntakeRequestSchema(Strict):
+class IntakeRequestSchema(StaffBody):
     jurisdiction_id = fields.String(validate=validate.Length(max=255))
     service_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     lat = fields.Float(allow_nan=False, validate=validate.Range(-90, 90))
@@ -101,7 +97,7 @@ class NearbyResultSchema(Schema):
     requests = fields.List(fields.Nested(NearbySchema))
 
 
-class MergeSchema(Strict):
+class MergeSchema(StaffBody):
     parent = fields.String(required=True, validate=validate.Length(min=1, max=64))
     reason = fields.String(validate=validate.Length(min=1, max=1000))
 

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from open311.api.schemas import BBox, CommaList, W3CDateTime
-from open311.api.smorest import BaseSchema
+from open311.api.smorest import BaseSchema, StaffBody
 from open311.db.models import WorkOrderState
 from open311.domain import activity
 from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -56,38 +56,34 @@ class QueueArgs(BaseSchema):
     )
 
 
-class Body(Schema):
-    """Staff API bodies: an unknown field is a mistake worth a 400, not something to ignore."""
-
-
 def _text(**kwargs: Any) -> fields.String:
     return fields.String(validate=validate.Length(max=NOTE_MAX_LENGTH), **kwargs)
 
 
-class TransitionBody(Body):
+class TransitionBody(StaffBody):
     to = fields.String(required=True, validate=validate.OneOf(STATES))
     note = _text(allow_none=True, metadata={"description": "internal: never shown to citizens"})
     public_note = _text(allow_none=True, metadata={"description": "what citizens are told"})
     outcome = fields.String(allow_none=True, metadata={"description": "only with to=done"})
 
 
-class ReassignBody(Body):
+class ReassignBody(StaffBody):
     crew_id = fields.Integer(required=True)
     note = _text(allow_none=True)
 
 
-class NoteBody(Body):
+class NoteBody(StaffBody):
     note = fields.String(required=True, validate=validate.Length(min=1, max=NOTE_MAX_LENGTH))
     public = fields.Boolean(load_default=False)
     work_order_id = fields.Integer(allow_none=True)
 
 
-class LocationBody(Body):
+class LocationBody(StaffBody):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     long = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
 
 
-class CancelBody(Body):
+class CancelBody(StaffBody):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=NOTE_MAX_LENGTH))
     status = fields.String(load_default="cancelled", validate=validate.OneOf(CANCEL_STATUSES))
     public_note = _text(allow_none=True)
