@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote, urlencode
@@ -18,17 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from open311 import clock
 from open311.config import Settings
-from open311.db.models import (
-    Activity,
-    Delivery,
-    DeliveryChannel,
-    Jurisdiction,
-    Requester,
-    ServiceRequest,
-    Status,
-)
+from open311.db.models import Activity, Delivery, Jurisdiction, Requester, ServiceRequest
 from open311.notify import messages
+from open311.values import DeliveryChannel, EmailTemplate, Status
 
 # Connecting, each SMTP reply and the upload all give up after this long; the worker retries.
 SMTP_TIMEOUT_S = 30.0
@@ -86,7 +80,7 @@ def compose(
     message["From"] = settings.smtp_from
     message["To"] = requester.email
     message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Date"] = format_datetime(now or clock.now())
     # The same id on every attempt, so a retry after a lost reply shows as the same message.
     message["Message-ID"] = f"<{delivery.delivery_id}@{_domain(settings.smtp_from)}>"
     # RFC 3834: no vacation replies or bounces to auto-responders; Exchange reads its own header.
@@ -127,7 +121,7 @@ def _facts(
 ) -> messages.Facts:
     jurisdiction = session.get(Jurisdiction, request.jurisdiction_id)
     zone = _zone(jurisdiction.time_zone if jurisdiction else "UTC")
-    closing = template == "closed"
+    closing = template == EmailTemplate.closed
     update_status = None
     if closing:
         # The public update that closed it (fixed, duplicate, ...); else plainly closed.
@@ -149,10 +143,11 @@ def _facts(
 
 
 def _link(public_url: str, request: ServiceRequest, jurisdiction: Jurisdiction | None) -> str:
-    """The public JSON of the request, or nothing when we do not know our public address."""
+    """The public JSON of the request under the advertised endpoint (OPEN311_PUBLIC_URL, which
+    ends in /open311/v2), or nothing when we do not know our public address."""
     if not public_url:
         return ""
-    link = f"{public_url.rstrip('/')}/open311/v2/requests/{quote(request.service_request_id)}.json"
+    link = f"{public_url.rstrip('/')}/requests/{quote(request.service_request_id)}.json"
     if jurisdiction is not None:
         link += "?" + urlencode({"jurisdiction_id": jurisdiction.jurisdiction_id})
     return link

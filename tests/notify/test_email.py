@@ -24,17 +24,10 @@ from sqlalchemy import update
 
 from open311.config import Settings
 from open311.db.cluster import free_port
-from open311.db.models import (
-    Activity,
-    Delivery,
-    DeliveryChannel,
-    OutboxEvent,
-    Requester,
-    ServiceRequest,
-    Status,
-)
+from open311.db.models import Activity, Delivery, OutboxEvent, Requester, ServiceRequest
 from open311.notify import messages
 from open311.notify.email import PermanentFailure, Refused, send
+from open311.values import DeliveryChannel, Status
 from tests.factories import make_jurisdiction, make_request, make_service
 
 RECEIVED_AT = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)  # 09:05 in Los Angeles (PST)
@@ -105,7 +98,7 @@ def settings_for(port: int, **overrides: Any) -> Settings:
         "smtp_user": "",
         "smtp_password": "",
         "smtp_starttls": False,
-        "public_url": "https://311.lacity.org/",
+        "public_url": "https://311.lacity.org/open311/v2",
     }
     return Settings(**(values | overrides))
 
