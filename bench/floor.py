@@ -180,7 +180,7 @@ class ExportFloor:
 
 class PostFloor:
     """What storing a routed request costs at the least: INSERT the row, the district lookup
-    the API runs (queries.DISTRICTS_AT), INSERT its request_district rows, COMMIT."""
+    the API runs (district_queries.DISTRICTS_AT), INSERT its request_district rows, COMMIT."""
 
     INSERT = """
         INSERT INTO service_request

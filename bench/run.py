@@ -209,8 +209,8 @@ def stand_in_fill(dsn: dict[str, Any], requests: int) -> int:
     from sqlalchemy import select
 
     from open311 import create_app
+    from open311.db.district_queries import route_located_requests
     from open311.db.models import Jurisdiction
-    from open311.db.queries import route_located_requests
 
     app = create_app({"DATABASE_URL": url_of(dsn)})
     with app.app_context():
@@ -336,7 +336,7 @@ def quiet_enough(threshold: float = 15.0, patience: float = 10.0) -> float:
 
 class _Recorder:
     """Every statement sent on the app's connections, through SQLAlchemy or on a bare DBAPI
-    cursor (open311.db.request_search writes its own SQL): a psycopg2 cursor class that notes
+    cursor (open311.db.search_queries writes its own SQL): a psycopg2 cursor class that notes
     what it executes, installed on each new connection of the app's engine."""
 
     def __init__(self) -> None:
@@ -435,7 +435,7 @@ def _short(params: Any) -> str:
 def context_for(base: str, dsn: dict[str, Any], api_key: str, features: set[str]):
     from sqlalchemy.dialects import postgresql
 
-    from open311.db.queries import DISTRICTS_AT
+    from open311.db.district_queries import DISTRICTS_AT
 
     connection = psycopg2.connect(**dsn, options="-c timezone=UTC")
     with connection.cursor() as cur:

@@ -70,7 +70,7 @@ class Context:
     api_key: str
     api_client_pk: int
     features: set[str]  # query parameters and paths the running API offers
-    districts_sql: str  # queries.DISTRICTS_AT as psycopg2 SQL
+    districts_sql: str  # district_queries.DISTRICTS_AT as psycopg2 SQL
     seed: int = 4
 
 
@@ -400,10 +400,10 @@ def bbox_open(ctx: Context, cur: Any) -> Scenario:
 def radius(ctx: Context, cur: Any) -> Scenario:
     """Every request within 500 m of the densest point (a ~550 m grid cell's centre).
 
-    The WHERE is the API's (open311.db.request_search): the GiST box around the circle, then
+    The WHERE is the API's (open311.db.search_queries): the GiST box around the circle, then
     a test that the coordinates alone prove inside (near_scales) or else ST_DWithin on
     geography; distance is ST_Distance on geography, to the centimetre."""
-    from open311.db.request_search import Near, near_box, near_scales
+    from open311.db.search_queries import Near, near_box, near_scales
 
     west, south, east, north, _count = _densest_cell(ctx, cur, 0.006, 0.005)
     lat, long = round((south + north) / 2, 6), round((west + east) / 2, 6)

@@ -202,7 +202,7 @@ def user_create(
     username: str, role: str, display_name: str | None, crews: tuple[str, ...], password: str
 ) -> None:
     """Create a staff user who signs in with POST /api/v1/login."""
-    from open311.db import queries
+    from open311.db import staff_queries
     from open311.domain import jurisdictions, staff
     from open311.errors import Open311Error
 
@@ -211,7 +211,7 @@ def user_create(
         found = []
         for ref in crews:
             agency_code, _, crew_code = ref.partition("/")
-            crew = queries.get_crew(session, jurisdiction, agency_code, crew_code)
+            crew = staff_queries.get_crew(session, jurisdiction, agency_code, crew_code)
             if crew is None:
                 raise click.ClickException(f"no crew {ref} (give AGENCY/CREW codes)")
             found.append(crew)

@@ -17,9 +17,6 @@ from open311.db.models import (
     AttributeValue,
     BoundaryLayer,
     Crew,
-    CrewKind,
-    CrewRole,
-    Datatype,
     District,
     Jurisdiction,
     RequestDistrict,
@@ -27,15 +24,13 @@ from open311.db.models import (
     Service,
     ServiceAttribute,
     ServiceRequest,
-    ServiceType,
-    Status,
     Workflow,
     WorkflowStep,
     WorkOrder,
-    WorkOrderState,
 )
 from open311.domain.apikeys import create_api_client
 from open311.geodata.features import Feature
+from open311.values import CrewKind, CrewRole, Datatype, ServiceType, Status, WorkOrderState
 
 _numbers = count(1)
 

@@ -28,9 +28,8 @@ from sqlalchemy.orm import Session
 from open311.api.forms import reject_forbidden
 from open311.api.schemas import ExportArgs, search_args
 from open311.api.smorest import Blueprint
-from open311.db import request_search as search_db
-from open311.domain import jurisdictions
-from open311.domain import request_search as searching
+from open311.db import search_queries
+from open311.domain import jurisdictions, request_search
 from open311.errors import NotFound
 from open311.wire import geojson, georeport
 
@@ -74,10 +73,10 @@ def export_requests(jurisdiction_id: str | None = None, **args: Any) -> Response
     # the view returns, while this one must outlive it, until the last row is sent.
     session: Session = current_app.extensions["open311.sessions"]()
     try:
-        jurisdiction = search_db.Unresolved(jurisdiction_id)
-        search = searching.plan_export(session, jurisdiction, search_args(args))
-        kind: search_db.ExportKind = g.export
-        batches = search_db.stream_export(session, jurisdiction, search, kind)
+        jurisdiction = search_queries.Unresolved(jurisdiction_id)
+        search = request_search.plan_export(session, jurisdiction, search_args(args))
+        kind: search_queries.ExportKind = g.export
+        batches = search_queries.stream_export(session, jurisdiction, search, kind)
         # The query runs now, in the view: a failure is still an error answer, not a cut file.
         first = next(batches, None)
         if first is None:
@@ -110,7 +109,7 @@ class _Body:
 
 
 def _document(
-    kind: search_db.ExportKind,
+    kind: search_queries.ExportKind,
     near: bool,
     first: Sequence[bytes] | None,
     rest: Iterator[Sequence[bytes]],

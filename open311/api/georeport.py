@@ -21,10 +21,8 @@ from open311.api.schemas import (
     search_args,
 )
 from open311.api.smorest import Blueprint, load
-from open311.db import queries
-from open311.db import request_search as search_db
-from open311.domain import apikeys, catalogue, intake, jurisdictions
-from open311.domain import request_search as searching
+from open311.db import catalogue_queries, request_queries, search_queries
+from open311.domain import apikeys, catalogue, intake, jurisdictions, request_search
 from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
@@ -98,7 +96,7 @@ def respond(payload: Any, root: str, status: int = 200) -> Response:
 def discovery(**_args: Any) -> Response:
     """Service discovery: where the endpoint is, what it speaks, whom to ask for a key."""
     config = current_app.config
-    changed = queries.latest_catalogue_change(database.session())
+    changed = catalogue_queries.latest_catalogue_change(database.session())
     payload = georeport.discovery(
         url=config["OPEN311_PUBLIC_URL"] or request.host_url.rstrip("/") + blp.url_prefix,
         changeset=format_w3c(changed or datetime(2000, 1, 1, tzinfo=UTC)),
@@ -164,9 +162,9 @@ def list_requests(jurisdiction_id: str | None = None, **args: Any) -> Response:
     queries)."""
     session = database.session()
     # Resolved by the statements themselves, a round trip saved on every list (see Unresolved).
-    jurisdiction = search_db.Unresolved(jurisdiction_id)
-    search, paging = searching.plan(session, jurisdiction, search_args(args))
-    page = search_db.find_page(session, jurisdiction, search, _representation())
+    jurisdiction = search_queries.Unresolved(jurisdiction_id)
+    search, paging = request_search.plan(session, jurisdiction, search_args(args))
+    page = search_queries.find_page(session, jurisdiction, search, _representation())
     if not page.items:
         jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
     response = _render_page(page, search)
@@ -174,7 +172,7 @@ def list_requests(jurisdiction_id: str | None = None, **args: Any) -> Response:
     link = _next_link(search, paging, page)
     if link is not None:
         response.headers["Link"] = f'<{link}>; rel="next"'
-    total = searching.total_count(session, jurisdiction, search, paging, page)
+    total = request_search.total_count(session, jurisdiction, search, paging, page)
     if total is not None:
         response.headers["X-Total-Count"] = str(total)
     return response
@@ -190,16 +188,16 @@ def get_request(
 ) -> Response:
     """One service request, as a one-item list."""
     session = database.session()
-    search = searching.single(service_request_id, extensions)
-    named = search_db.Unresolved(jurisdiction_id)
-    page = search_db.find_page(session, named, search, _representation(), lookup=True)
+    search = request_search.single(service_request_id, extensions)
+    named = search_queries.Unresolved(jurisdiction_id)
+    page = search_queries.find_page(session, named, search, _representation(), lookup=True)
     if not page.items:
         jurisdictions.resolve(session, jurisdiction_id)  # an unknown jurisdiction says so
         raise UnknownRequest(f"service_request_id {service_request_id} not found")
     return _render_page(page, search)
 
 
-def _representation() -> search_db.Representation:
+def _representation() -> search_queries.Representation:
     fmt = g.representation
     return "rows" if fmt == "xml" else fmt
 
@@ -208,7 +206,7 @@ def _representation() -> search_db.Representation:
 STREAM_XML_FROM = 100
 
 
-def _render_page(page: search_db.Page, search: search_db.RequestSearch) -> Response:
+def _render_page(page: search_queries.Page, search: search_queries.RequestSearch) -> Response:
     """JSON and GeoJSON: the database's texts joined; XML: rendered here from plain rows."""
     fmt = g.representation
     if fmt == "json":
@@ -244,14 +242,14 @@ def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[
 
 
 def _next_link(
-    search: search_db.RequestSearch, paging: searching.Paging, page: search_db.Page
+    search: search_queries.RequestSearch, paging: request_search.Paging, page: search_queries.Page
 ) -> str | None:
     """The absolute URL of the next page: the same arguments with the next page or cursor."""
     if not page.more or paging.mode == "ids":
         return None
     if paging.mode == "page":
         return next_page_url(search.limit, paging.window, page=str(paging.page + 1))
-    cursor = searching.next_cursor(search, page)
+    cursor = request_search.next_cursor(search, page)
     if cursor is None:
         return None
     return next_page_url(search.limit, paging.window, cursor=cursors.encode(cursor))
@@ -283,7 +281,7 @@ def get_token(token: str, jurisdiction_id: str | None = None, **_args: Any) -> R
     """The service_request_id a batch POST's token stands for."""
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    found = queries.get_request_by_token(session, jurisdiction, token)
+    found = request_queries.get_request_by_token(session, jurisdiction, token)
     if found is None:
         raise UnknownToken(f"token {token} not found")
     return respond([georeport.token_item(found)], "service_requests")

@@ -9,8 +9,8 @@ from open311.api.smorest import Blueprint
 from open311.db import media_queries
 from open311.errors import NotFound
 from open311.media.photos import media_root
-from open311.media.s3 import S3Store
-from open311.media.storage import DirectoryStore, MediaStore, valid_name
+from open311.media.storage import MediaStore, valid_name
+from open311.media.stores import configured_store
 
 blp = Blueprint("media", __name__, url_prefix="/media", description="Photos of requests.")
 
@@ -20,18 +20,15 @@ CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def store() -> MediaStore:
-    """The configured store: an S3-compatible bucket when OPEN311_MEDIA_S3_BUCKET names one,
-    else the directory OPEN311_MEDIA_DIR. Cheap to call per request (the S3 client is made
-    once per process)."""
+    """The configured store (OPEN311_MEDIA_S3_BUCKET, else OPEN311_MEDIA_DIR)."""
     config = current_app.config
-    if config.get("OPEN311_MEDIA_S3_BUCKET"):
-        return S3Store(
-            config["OPEN311_MEDIA_S3_BUCKET"],
-            prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
-            endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
-            region=config.get("OPEN311_MEDIA_S3_REGION", ""),
-        )
-    return DirectoryStore(config["OPEN311_MEDIA_DIR"])
+    return configured_store(
+        media_dir=config["OPEN311_MEDIA_DIR"],
+        s3_bucket=config.get("OPEN311_MEDIA_S3_BUCKET", ""),
+        s3_prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
+        s3_endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
+        s3_region=config.get("OPEN311_MEDIA_S3_REGION", ""),
+    )
 
 
 def media_url(name: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from open311.api.smorest import BaseSchema
-from open311.db.models import Status
 from open311.domain.request_search import MAX_PAGE_SIZE, MAX_RADIUS_M, SearchArgs
+from open311.values import Status
 from open311.wire import cursor as cursors
 from open311.wire import jsonp
 from open311.wire.datetimes import parse_w3c

@@ -17,7 +17,7 @@ from open311.api.forms import FORM_TYPES, reject_forbidden
 from open311.api.smorest import Blueprint
 from open311.db import outbox_queries as db
 from open311.db.models import ApiClient, WebhookSubscription
-from open311.domain import activity, apikeys, outbox
+from open311.domain import activity, apikeys, subscriptions
 from open311.errors import InvalidInput, NotFound
 from open311.wire import webhooks as wire
 from open311.wire.formats import CONTENT_TYPES, render_json
@@ -86,10 +86,10 @@ def create_webhook() -> Response:
     fields = _body()
     session = database.session()
     client = _client(fields)
-    wish = outbox.parse_subscription(
+    wish = subscriptions.parse_subscription(
         fields.get("url"), fields.getlist("events"), fields.get("scope"), fields.get("area")
     )
-    subscription, secret = outbox.subscribe(
+    subscription, secret = subscriptions.subscribe(
         session, client, wish, actor=activity.client_actor(client.name), now=datetime.now(UTC)
     )
     session.commit()
@@ -111,6 +111,6 @@ def delete_webhook(subscription_id: int) -> Response:
     fields = _body() if request.content_length else MultiDict()
     client = _client(fields)
     subscription = _own(client, subscription_id)
-    outbox.deactivate(subscription)
+    subscriptions.deactivate(subscription)
     database.session().commit()
     return _json([wire.subscription_item(subscription)])

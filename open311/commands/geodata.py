@@ -122,7 +122,7 @@ def import_layer(
 @click.option("--jurisdiction", "jurisdiction_id", help="jurisdiction_id (default: the only one).")
 def list_layers(jurisdiction_id: str | None) -> None:
     """List the district layers with their number of districts, and the service area's size."""
-    from open311.db import queries
+    from open311.db import district_queries
     from open311.domain import jurisdictions
 
     with app_session() as session:
@@ -130,7 +130,7 @@ def list_layers(jurisdiction_id: str | None) -> None:
             jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
         except Open311Error as exc:
             raise click.ClickException(str(exc)) from None
-        found = queries.find_boundary_layers_with_counts(session, jurisdiction)
+        found = district_queries.find_boundary_layers_with_counts(session, jurisdiction)
         if not found:
             click.echo(f"no layers in {jurisdiction.jurisdiction_id}")
         for layer, count in found:
@@ -139,7 +139,7 @@ def list_layers(jurisdiction_id: str | None) -> None:
                 f"{layer.name}: {count} districts, snap {layer.snap_tolerance_m:g} m, "
                 f"title {layer.title or '-'}; source: {origin}"
             )
-        size = queries.service_area_size(session, jurisdiction)
+        size = district_queries.service_area_size(session, jurisdiction)
     if size is None:
         click.echo("service area: none (every point is accepted)")
     else:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from open311 import clock
 from open311.commands import app_session
+from open311.media.storage import MediaStore
+from open311.media.stores import configured_store
 
 
 @click.group("media", cls=AppGroup)
@@ -27,19 +31,29 @@ def media_group() -> None:
 def sweep(older_than_hours: float, dry_run: bool) -> None:
     """Delete files no photo row names: leftovers of a crash between writing a photo and
     committing its request, and of interrupted saves. Safe to run from cron."""
-    from open311.api.media import store
     from open311.db import media_queries
     from open311.media import sweep as sweeping
 
     with app_session() as session:
         found = sweeping.orphans(
-            store(),
+            _store(),
             lambda names: media_queries.find_known_files(session, names),
-            now=datetime.now(UTC),
+            now=clock.now(),
             grace=timedelta(hours=older_than_hours),
         )
     for name in found:
         click.echo(f"{'would delete' if dry_run else 'deleting'} {name}")
     if not dry_run:
-        sweeping.sweep(store(), found)
+        sweeping.sweep(_store(), found)
     click.echo(f"{len(found)} orphan file(s){' found' if dry_run else ' deleted'}")
+
+
+def _store() -> MediaStore:
+    config = current_app.config
+    return configured_store(
+        media_dir=config["OPEN311_MEDIA_DIR"],
+        s3_bucket=config.get("OPEN311_MEDIA_S3_BUCKET", ""),
+        s3_prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
+        s3_endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
+        s3_region=config.get("OPEN311_MEDIA_S3_REGION", ""),
+    )

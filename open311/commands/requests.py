@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 from flask.cli import AppGroup
 
+from open311 import clock
 from open311.commands import app_session
-from open311.db import queries
+from open311.db import request_queries
 from open311.domain import jurisdictions, routing
 from open311.errors import Open311Error
 from open311.wire.datetimes import format_w3c
@@ -16,7 +15,7 @@ from open311.wire.datetimes import format_w3c
 
 def _find(session, service_request_id: str, jurisdiction_id: str | None):
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    found = queries.get_request(session, jurisdiction, service_request_id)
+    found = request_queries.get_request(session, jurisdiction, service_request_id)
     if found is None:
         raise click.ClickException(f"service_request_id {service_request_id} not found")
     return jurisdiction, found
@@ -51,7 +50,7 @@ def show(service_request_id: str, jurisdiction_id: str | None) -> None:
                 f"  work order {order.id}: {order.title} [{order.state.value}] "
                 f"{order.agency.name} / {crew}, due {due}"
             )
-        for entry in queries.find_activity(session, found):
+        for entry in request_queries.find_activity(session, found):
             public = "public" if entry.public else "internal"
             click.echo(
                 f"  {format_w3c(entry.at)} {entry.actor} {entry.kind} ({public}): {entry.summary}"
@@ -69,7 +68,7 @@ def locate(service_request_id: str, lat: float, long_: float, jurisdiction_id: s
         jurisdiction, found = _find(session, service_request_id, jurisdiction_id)
         try:
             districts = routing.locate(
-                session, found, jurisdiction, lat, long_, actor="cli", now=datetime.now(UTC)
+                session, found, jurisdiction, lat, long_, actor="cli", now=clock.now()
             )
         except Open311Error as exc:
             raise click.ClickException("; ".join(exc.problems)) from None

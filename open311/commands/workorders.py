@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.orm import Session
 
+from open311 import clock
 from open311.commands import app_session
-from open311.db import queries
-from open311.db.models import Status, WorkOrder, WorkOrderState
+from open311.db import work_queries
+from open311.db.models import WorkOrder
 from open311.domain import escalation, workflow
 from open311.errors import Open311Error
+from open311.values import Status, WorkOrderState
 from open311.wire.datetimes import format_w3c
 
 
@@ -64,7 +66,7 @@ def escalate(limit: int) -> None:
     total = 0
     while True:
         with app_session() as session:
-            ids = escalation.escalate_overdue(session, now=datetime.now(UTC), limit=limit)
+            ids = escalation.escalate_overdue(session, now=clock.now(), limit=limit)
             session.commit()
         total += len(ids)
         if len(ids) < limit:
@@ -98,7 +100,7 @@ def show(work_order_id: int) -> None:
             f"  created: {_when(order.created_at)}  updated: {_when(order.updated_at)}  "
             f"closed: {_when(order.closed_at)}"
         )
-        for entry in queries.find_work_order_activity(session, order):
+        for entry in work_queries.find_work_order_activity(session, order):
             public = "public" if entry.public else "internal"
             click.echo(
                 f"  {_when(entry.at)} {entry.actor} {entry.kind} ({public}): {entry.summary}"
@@ -126,7 +128,7 @@ def move(
                 note=note,
                 public_note=public_note,
                 outcome=outcome,
-                now=datetime.now(UTC),
+                now=clock.now(),
             )
         except Open311Error as exc:
             raise click.ClickException("; ".join(exc.problems)) from None

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from open311.db.models import ServiceRequest
-from open311.db.request_search import Near, near_box
+from open311.db.search_queries import Near, near_box
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,3 @@ def find_duplicates_of(session: Session, parent_pk: int) -> Sequence[ServiceRequ
         .where(ServiceRequest.duplicate_of_pk == parent_pk)
         .order_by(ServiceRequest.id)
     ).all()
-
-
-def get_request_by_number(session: Session, service_request_id: str) -> ServiceRequest | None:
-    """A request by its public id (unique across jurisdictions), with its service."""
-    return session.scalar(
-        select(ServiceRequest)
-        .where(ServiceRequest.service_request_id == service_request_id)
-        .options(selectinload(ServiceRequest.service))
-    )

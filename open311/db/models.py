@@ -34,6 +34,20 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from open311.db.base import Base
+from open311.values import (
+    CrewKind,
+    CrewRole,
+    Datatype,
+    DeliveryChannel,
+    DeliveryState,
+    DuplicateState,
+    ServiceType,
+    SlaClock,
+    StaffRole,
+    Status,
+    SubscriptionScope,
+    WorkOrderState,
+)
 
 Timestamp = DateTime(timezone=True)
 
@@ -41,92 +55,6 @@ Timestamp = DateTime(timezone=True)
 SERVICE_REQUEST_NUMBER = Sequence(
     "service_request_number_seq", start=100001, metadata=Base.metadata
 )
-
-
-class ServiceType(enum.StrEnum):
-    realtime = "realtime"
-    batch = "batch"
-    blackbox = "blackbox"
-
-
-class Datatype(enum.StrEnum):
-    string = "string"
-    number = "number"
-    datetime = "datetime"
-    text = "text"
-    singlevaluelist = "singlevaluelist"
-    multivaluelist = "multivaluelist"
-
-
-class Status(enum.StrEnum):
-    open = "open"
-    closed = "closed"
-
-
-class CrewKind(enum.StrEnum):
-    field = "field"  # covers districts of a layer
-    triage = "triage"  # takes what cannot be routed by place (address-only requests)
-    supervisor = "supervisor"  # the queue escalations land in
-
-
-class CrewRole(enum.StrEnum):
-    """Which crew of a step's agency does a work order."""
-
-    district = "district"  # the crew covering the request's district, else the rule's fallback
-    triage = "triage"
-    supervisor = "supervisor"
-    fixed = "fixed"  # the step names its crew
-
-
-class WorkOrderState(enum.StrEnum):
-    new = "new"
-    assigned = "assigned"
-    in_progress = "in_progress"
-    done = "done"
-    cancelled = "cancelled"
-
-
-class StaffRole(enum.StrEnum):
-    """What a staff user may do; README "Staff API" has the table of endpoints per role."""
-
-    administrator = "administrator"  # everything, including the catalogue, users and API clients
-    supervisor = "supervisor"  # every crew's work: reassign, cancel, merge duplicates, locate
-    call_taker = "call_taker"  # files requests for callers, looks requests up, adds notes
-    crew_member = "crew_member"  # the work orders of the crews they belong to, nothing else
-
-
-class DuplicateState(enum.StrEnum):
-    suspected = "suspected"  # linked at intake by place, service and time; a supervisor decides
-    confirmed = "confirmed"  # merged into its parent: closed, pointing to it
-
-
-class EventKind(enum.StrEnum):
-    """What webhooks announce (README "Webhooks")."""
-
-    request_created = "request.created"
-    status_changed = "request.status_changed"  # a public update changed the update status
-    update_added = "request.update_added"  # any public update (notes, status changes, ...)
-
-
-class SubscriptionScope(enum.StrEnum):
-    own = "own"  # requests filed with the subscribing client's API key
-    area = "area"  # requests whose point lies in the subscription's area
-
-
-class DeliveryChannel(enum.StrEnum):
-    webhook = "webhook"
-    email = "email"
-
-
-class DeliveryState(enum.StrEnum):
-    pending = "pending"  # waiting for its next attempt
-    delivered = "delivered"  # acknowledged (2xx; for e-mail, accepted by the SMTP server)
-    parked = "parked"  # failed too often; an administrator may replay it
-
-
-class SlaClock(enum.StrEnum):
-    business = "business"  # business hours of the jurisdiction, skipping weekends and holidays
-    calendar = "calendar"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -537,7 +465,7 @@ class ServiceRequest(Base):
     )
     # What full-text search matches: English stems of the description and the address. A STORED
     # generated column, so every writer (the ORM, COPY, imports) keeps it in step without code;
-    # deferred, so loading requests never ships it to Python. Queries must use the same
+    # unmapped, so the ORM never loads or returns it. Queries must use the same
     # configuration: search_vector @@ websearch_to_tsquery('english', ...).
     search_vector: Unmapped[Any] = unmapped_column(
         TSVECTOR,

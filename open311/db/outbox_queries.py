@@ -13,14 +13,12 @@ from sqlalchemy.orm import Session, joinedload
 from open311.db.models import (
     Activity,
     Delivery,
-    DeliveryChannel,
-    DeliveryState,
     OutboxEvent,
     Requester,
     ServiceRequest,
-    SubscriptionScope,
     WebhookSubscription,
 )
+from open311.values import DeliveryChannel, DeliveryState, SubscriptionScope
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def matching_subscriptions(
 
 def previous_public_status(session: Session, entry: Activity) -> str | None:
     """The update status citizens saw before `entry` (in the (at, id) order of
-    queries.latest_public_status), None if it is the request's first public entry."""
+    request_queries.latest_public_status), None if it is the request's first public entry."""
     return session.scalar(
         select(Activity.status)
         .where(
@@ -196,11 +194,3 @@ def find_deliveries(
 def get_delivery_for_update(session: Session, delivery_id: int) -> Delivery | None:
     """Locked, so a replay waits for a worker that is sending it right now."""
     return session.scalar(select(Delivery).where(Delivery.id == delivery_id).with_for_update())
-
-
-def find_events_of_request(session: Session, request_pk: int) -> Sequence[OutboxEvent]:
-    return session.scalars(
-        select(OutboxEvent)
-        .where(OutboxEvent.service_request_pk == request_pk)
-        .order_by(OutboxEvent.id)
-    ).all()

@@ -18,9 +18,7 @@ from sqlalchemy import Select, case, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
-
-APP_UPDATE = "app_update"
-PUBLISHED = "update_published"
+from open311.values import ActivityKind
 
 
 @dataclass(frozen=True)
@@ -96,13 +94,6 @@ def find_feed_page(session: Session, query: FeedQuery) -> FeedPage:
 # --- updates posted by apps ----------------------------------------------------------------------
 
 
-def get_request_by_public_id(session: Session, service_request_id: str) -> ServiceRequest | None:
-    """A request by its service_request_id, which is unique across jurisdictions."""
-    return session.scalar(
-        select(ServiceRequest).where(ServiceRequest.service_request_id == service_request_id)
-    )
-
-
 def get_client_update(
     session: Session, api_client_id: int, client_update_id: str
 ) -> Activity | None:
@@ -117,7 +108,9 @@ def get_client_update(
 
 def get_app_update(session: Session, update_id: int, *, lock: bool = False) -> Activity | None:
     """An update posted by an app, by its server id; `lock` serialises publishing it."""
-    statement = select(Activity).where(Activity.id == update_id, Activity.kind == APP_UPDATE)
+    statement = select(Activity).where(
+        Activity.id == update_id, Activity.kind == ActivityKind.app_update
+    )
     if lock:
         statement = statement.with_for_update(of=Activity)
     return session.scalar(statement)
@@ -129,7 +122,7 @@ def get_publication(session: Session, update: Activity) -> Activity | None:
         select(Activity)
         .where(
             Activity.service_request_pk == update.service_request_pk,
-            Activity.kind == PUBLISHED,
+            Activity.kind == ActivityKind.update_published,
             Activity.details["app_update_id"].as_integer() == update.id,
         )
         .limit(1)
@@ -154,10 +147,10 @@ def find_app_updates(session: Session, request: ServiceRequest) -> Sequence[AppU
         .outerjoin(
             published,
             (published.service_request_pk == Activity.service_request_pk)
-            & (published.kind == PUBLISHED)
+            & (published.kind == ActivityKind.update_published)
             & (published.details["app_update_id"].as_integer() == Activity.id),
         )
-        .where(Activity.service_request_pk == request.id, Activity.kind == APP_UPDATE)
+        .where(Activity.service_request_pk == request.id, Activity.kind == ActivityKind.app_update)
         .order_by(Activity.at, Activity.id)
     )
     return [AppUpdateRow(*row) for row in rows]

@@ -8,20 +8,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, nulls_last, or_, select
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    nulls_last,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from open311.db.models import (
+    Activity,
     BoundaryLayer,
     Crew,
     District,
     RequestDistrict,
     ServiceRequest,
     WorkOrder,
-    WorkOrderState,
+    crew_district,
 )
-
-OPEN_STATES = (WorkOrderState.new, WorkOrderState.assigned, WorkOrderState.in_progress)
+from open311.values import OPEN_WORK_ORDER_STATES, CrewKind, WorkOrderState
 
 
 @dataclass(frozen=True)
@@ -100,11 +109,13 @@ def find_queue(session: Session, wanted: QueueFilter) -> list[QueueRow]:
     if wanted.due_before is not None:
         query = query.where(WorkOrder.due_at < wanted.due_before)
     if wanted.overdue_at is not None:
-        query = query.where(WorkOrder.state.in_(OPEN_STATES), WorkOrder.due_at < wanted.overdue_at)
+        query = query.where(
+            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES), WorkOrder.due_at < wanted.overdue_at
+        )
     if wanted.not_overdue_at is not None:
         query = query.where(
             or_(
-                WorkOrder.state.not_in(OPEN_STATES),
+                WorkOrder.state.not_in(OPEN_WORK_ORDER_STATES),
                 WorkOrder.due_at.is_(None),
                 WorkOrder.due_at >= wanted.not_overdue_at,
             )
@@ -125,16 +136,6 @@ def get_work_order_row(session: Session, work_order_id: int) -> QueueRow | None:
         .execution_options(populate_existing=True)
     ).first()
     return QueueRow(row[0], row[1], row[2]) if row is not None else None
-
-
-def get_request_by_id(session: Session, service_request_id: str) -> ServiceRequest | None:
-    """A request by its public id (unique across jurisdictions), with its service and the
-    request it may duplicate."""
-    return session.scalar(
-        select(ServiceRequest)
-        .where(ServiceRequest.service_request_id == service_request_id)
-        .options(selectinload(ServiceRequest.service), selectinload(ServiceRequest.duplicate_of))
-    )
 
 
 def find_request_work_orders(session: Session, request: ServiceRequest) -> Sequence[WorkOrder]:
@@ -188,5 +189,99 @@ def request_has_crew_work(
     )
 
 
-def get_crew_by_id(session: Session, crew_id: int) -> Crew | None:
-    return session.get(Crew, crew_id)
+# --- work orders: crews, row locks, the escalation scan ------------------------------------------
+
+
+def get_crew_of_kind(session: Session, agency_id: int, kind: CrewKind) -> Crew | None:
+    """The agency's crew of that kind with the lowest id (its triage or supervisor queue)."""
+    return session.scalar(
+        select(Crew)
+        .where(Crew.agency_id == agency_id, Crew.kind == kind)
+        .order_by(Crew.id)
+        .limit(1)
+    )
+
+
+def find_district_crew(
+    session: Session, agency_id: int, request: ServiceRequest, prefer_layer_id: int | None
+) -> Crew | None:
+    """The agency's field crew covering one of the request's recorded districts: a district of
+    `prefer_layer_id` first, then the lowest crew id."""
+    preferred = (
+        case((RequestDistrict.layer_id == prefer_layer_id, 0), else_=1)
+        if prefer_layer_id is not None
+        else None
+    )
+    query = (
+        select(Crew)
+        .join(crew_district, crew_district.c.crew_id == Crew.id)
+        .join(RequestDistrict, RequestDistrict.district_id == crew_district.c.district_id)
+        .where(
+            RequestDistrict.service_request_pk == request.id,
+            Crew.agency_id == agency_id,
+            Crew.kind == CrewKind.field,
+        )
+    )
+    order = [Crew.id] if preferred is None else [preferred, Crew.id]
+    return session.scalar(query.order_by(*order).limit(1))
+
+
+def lock_work_order(session: Session, work_order_id: int) -> WorkOrder | None:
+    """SELECT ... FOR UPDATE, reloading the row: whoever waited for the lock sees the state the
+    other transaction committed, so two staff cannot complete the same work order twice."""
+    return session.scalar(
+        select(WorkOrder)
+        .where(WorkOrder.id == work_order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def find_open_work_orders(
+    session: Session, request: ServiceRequest, *, lock: bool = False
+) -> Sequence[WorkOrder]:
+    """The request's work orders that are not done or cancelled, oldest first."""
+    query = (
+        select(WorkOrder)
+        .where(
+            WorkOrder.service_request_pk == request.id,
+            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES),
+        )
+        .order_by(WorkOrder.id)
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).all()
+
+
+def claim_overdue_work_orders(
+    session: Session, *, now: datetime, limit: int
+) -> Sequence[WorkOrder]:
+    """Open, overdue, never escalated work orders, locked for this transaction.
+
+    SKIP LOCKED: rows another escalator holds are passed over rather than waited for, and a row
+    it escalated and committed meanwhile fails the re-checked `escalated_at IS NULL`; so
+    concurrent escalators never take the same work order. The WHERE clause repeats the predicate
+    of the partial index ix_work_order_escalation_due so the planner can use it.
+    """
+    return session.scalars(
+        select(WorkOrder)
+        .where(
+            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES),
+            WorkOrder.escalated_at.is_(None),
+            WorkOrder.due_at < now,
+        )
+        .order_by(WorkOrder.due_at, WorkOrder.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+        .options(selectinload(WorkOrder.service_request), selectinload(WorkOrder.crew))
+    ).all()
+
+
+def find_work_order_activity(session: Session, work_order: WorkOrder) -> Sequence[Activity]:
+    return session.scalars(
+        select(Activity)
+        .where(Activity.work_order_id == work_order.id)
+        .order_by(Activity.at, Activity.id)
+    ).all()

@@ -10,21 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
-from open311.db.models import (
-    AttributeValue,
-    Datatype,
-    Jurisdiction,
-    Service,
-    ServiceAttribute,
-    ServiceType,
-)
+from open311 import clock
+from open311.db import catalogue_queries
+from open311.db.models import AttributeValue, Jurisdiction, Service, ServiceAttribute
+from open311.values import Datatype, ServiceType
 
 CATALOGUE_FILE = "los_angeles_services.json"
 LIST_DATATYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
@@ -145,13 +139,13 @@ def _attribute_spec(raw: Mapping[str, Any], position: int, where: str) -> Attrib
 def ensure_jurisdiction(session: Session, catalogue: Catalogue) -> tuple[Jurisdiction, str]:
     """The demo jurisdiction, created or brought to the authored name and time zone."""
     wanted = catalogue.jurisdiction
-    jurisdiction = queries.get_jurisdiction(session, wanted["jurisdiction_id"])
+    jurisdiction = catalogue_queries.get_jurisdiction(session, wanted["jurisdiction_id"])
     if jurisdiction is None:
         jurisdiction = Jurisdiction(
             jurisdiction_id=wanted["jurisdiction_id"],
             name=wanted["name"],
             time_zone=wanted["time_zone"],
-            catalogue_changed_at=datetime.now(UTC),
+            catalogue_changed_at=clock.now(),
         )
         session.add(jurisdiction)
         session.flush()
@@ -172,7 +166,7 @@ def sync_services(
     # Inactive services included: a deactivated demo service is still there, not missing.
     existing = {
         service.service_code: service
-        for service in queries.find_all_services_for_jurisdiction(session, jurisdiction)
+        for service in catalogue_queries.find_all_services_for_jurisdiction(session, jurisdiction)
     }
     created = updated = 0
     by_code: dict[str, Service] = {}
@@ -189,7 +183,7 @@ def sync_services(
             updated += 1
         by_code[spec.service_code] = service
     if created or updated:
-        jurisdiction.catalogue_changed_at = datetime.now(UTC)
+        jurisdiction.catalogue_changed_at = clock.now()
     session.flush()
     return CatalogueChange(total=len(specs), created=created, updated=updated), by_code
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from open311.db.models import Status
+from open311.values import Status
 
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 

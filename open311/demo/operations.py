@@ -14,14 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries, district_queries
 from open311.db.models import (
     Agency,
     BoundaryLayer,
     CityHoliday,
     Crew,
-    CrewKind,
-    CrewRole,
     Jurisdiction,
     RoutingRule,
     Service,
@@ -30,6 +28,7 @@ from open311.db.models import (
 )
 from open311.domain import districts
 from open311.geodata.reader import read_features
+from open311.values import CrewKind, CrewRole
 
 
 def load_operations() -> dict[str, Any]:
@@ -49,17 +48,17 @@ def seed_operations(
     report += _layers(session, jurisdiction, plan, city_dir)
     agencies, crews = _agencies_and_crews(session, jurisdiction, plan["agencies"], agency_names)
     report.append(f"agencies: {len(agencies)}, crews: {len(crews)}")
-    deciding_layer = queries.get_layer(session, jurisdiction, plan["routing_layer"])
+    deciding_layer = district_queries.get_layer(session, jurisdiction, plan["routing_layer"])
     created = 0
     for spec in plan["workflows"]:
-        workflow = queries.get_workflow(session, jurisdiction, spec["code"])
+        workflow = catalogue_queries.get_workflow(session, jurisdiction, spec["code"])
         if workflow is None:
             workflow = _workflow(jurisdiction, spec, agencies, crews)
             session.add(workflow)
             session.flush()
         for code in spec["services"]:
             service = services[code]
-            if queries.get_routing_rule(session, service) is None:
+            if catalogue_queries.get_routing_rule(session, service) is None:
                 session.add(_rule(service, spec, workflow, agencies, crews, deciding_layer))
                 created += 1
     session.flush()
@@ -73,7 +72,7 @@ def _calendar(session: Session, jurisdiction: Jurisdiction, spec: dict[str, Any]
     jurisdiction.business_day_start = time.fromisoformat(spec["business_day_start"])
     jurisdiction.business_day_end = time.fromisoformat(spec["business_day_end"])
     jurisdiction.business_weekdays = spec["business_weekdays"]
-    known = {h.day for h in queries.find_city_holidays(session, jurisdiction)}
+    known = {h.day for h in catalogue_queries.find_city_holidays(session, jurisdiction)}
     for holiday in spec["city_holidays"]:
         day = date.fromisoformat(holiday["day"])
         if day not in known:
@@ -88,7 +87,7 @@ def _layers(
 ) -> list[str]:
     lines = []
     for spec in plan["layers"]:
-        if queries.get_layer(session, jurisdiction, spec["name"]) is not None:
+        if district_queries.get_layer(session, jurisdiction, spec["name"]) is not None:
             lines.append(f"layer {spec['name']}: present")
             continue
         layer_file = read_features(city_dir / spec["file"], spec["name_field"])
@@ -121,7 +120,7 @@ def _agencies_and_crews(
     crews: dict[str, Crew] = {}
     for spec in specs:
         code = spec["code"]
-        agency = queries.get_agency(session, jurisdiction, code)
+        agency = catalogue_queries.get_agency(session, jurisdiction, code)
         if agency is None:
             agency = Agency(
                 jurisdiction_id=jurisdiction.id,
@@ -138,7 +137,7 @@ def _agencies_and_crews(
         ]
         layer_name = spec.get("district_crews")
         if layer_name:
-            layer = queries.get_layer(session, jurisdiction, layer_name)
+            layer = district_queries.get_layer(session, jurisdiction, layer_name)
             for district in layer.districts:
                 label = f"{int(district.name):02d}" if district.name.isdigit() else district.name
                 wanted.append(

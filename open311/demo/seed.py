@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from open311.config import geodata_dir
-from open311.db import queries
+from open311.db import district_queries, request_queries
 from open311.db.models import Jurisdiction, ServiceRequest
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
@@ -63,7 +63,7 @@ def seed_demo_city(
         report.extend(import_history(session, jurisdiction, service_ids, agencies))
         # Statistics for the rows just written, so that the placement is planned well.
         analyze_for_placement(session)
-        routed = queries.route_located_requests(session, jurisdiction)
+        routed = district_queries.route_located_requests(session, jurisdiction)
         report.append(f"historical requests routed to districts: {routed:,} placements")
     if synthetic is not None:
         services_by_type = {
@@ -89,7 +89,7 @@ def import_history(
     concurrent seed.
     """
     records = myla311.read_records(city_dir() / name for name in HISTORY_FILES)
-    present = queries.find_existing_request_ids(session, list(records))
+    present = request_queries.find_existing_request_ids(session, list(records))
     rows: list[dict[str, Any]] = []
     unknown_types: Counter[str] = Counter()
     for sr_number, record in records.items():

@@ -20,8 +20,8 @@ The rows go in with one COPY in order of requested time, as a live system would 
 them, so `id` and the table's physical order follow time. For a large load the table's secondary
 indexes and its unique and foreign-key constraints are dropped first and rebuilt from their own
 definitions afterwards (faster than maintaining them row by row); then the requests are placed
-in districts by queries.route_located_requests and the tables are ANALYZEd. Everything runs in
-the caller's transaction: COPY goes through the session's own connection.
+in districts by district_queries.route_located_requests and the tables are ANALYZEd.
+Everything runs in the caller's transaction: COPY goes through the session's own connection.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +44,11 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
-from open311.db import queries
-from open311.db.models import Jurisdiction, Service, ServiceType
+from open311.db import catalogue_queries, district_queries
+from open311.db.models import Jurisdiction, Service
 from open311.demo import myla311
 from open311.demo.myla311 import LOS_ANGELES
+from open311.values import ActivityKind, ServiceType, Status
 
 PREFIX = "SYN-"
 # Rows per random block. Fixed forever: changing it changes every synthetic request.
@@ -343,7 +344,7 @@ def read_city_profile(city_dir: Path) -> CityProfile:
         else:
             closes.setdefault(kind, []).append(math.inf)
         note = notes_index.setdefault(request.status_notes, len(notes_index))
-        if request.status == "closed":
+        if request.status == Status.closed:
             closed_notes.setdefault(kind, []).append(note)
         else:
             open_notes.append(note)
@@ -438,7 +439,7 @@ def plan_services(
     service_ids, agencies, batch, descriptions = [], [], [], []
     for kind in profile.request_types:
         service = services_by_type[kind]
-        rule = queries.get_routing_rule(session, service)
+        rule = catalogue_queries.get_routing_rule(session, service)
         agency = rule.agency.name if rule is not None else service.agency_responsible
         service_ids.append(str(service.id))
         agencies.append(agency)
@@ -659,7 +660,7 @@ def copy_text(drawn: Draw, tables: CopyTables) -> bytes:
         [f"{PREFIX}{number}" for number in drawn.number.tolist()],
         [tables.jurisdiction] * n,
         tables.service_ids[types].tolist(),
-        np.where(drawn.closed, "closed", "open").tolist(),
+        np.where(drawn.closed, Status.closed.value, Status.open.value).tolist(),
         tables.notes[drawn.notes_index].tolist(),
         descriptions.tolist(),
         tables.agencies[types].tolist(),
@@ -810,7 +811,7 @@ def load_synthetic_requests(
     profile = read_city_profile(city_dir)
     profile = profile.keep_points(points_inside(session, jurisdiction, profile.lat, profile.long))
     plan = plan_services(session, profile, services_by_type)
-    window = Window.before(spec.until or datetime.now(UTC), spec.years)
+    window = Window.before(spec.until or clock.now(), spec.years)
     drawn = draw(profile, plan, window, spec.seed, numbers)
     tables = CopyTables.of(profile, plan, jurisdiction.id)
     phase("draw")
@@ -848,7 +849,7 @@ def load_synthetic_requests(
     phase("analyze")
     # Two rows per request: three foreign-key checks per row cost more than one join per key.
     restore = detach_indexes(session, "request_district") if rebuild else []
-    report.placements = queries.route_located_requests(session, jurisdiction)
+    report.placements = district_queries.route_located_requests(session, jurisdiction)
     _run(session, restore)
     analyze(session, "request_district")
     phase("districts")
@@ -900,7 +901,7 @@ def vacuum(bind: Engine | Connection) -> float | None:
 
 
 def analyze_for_placement(session: Session) -> None:
-    """Fresh statistics for what queries.route_located_requests joins, before it runs.
+    """Fresh statistics for what district_queries.route_located_requests joins, before it runs.
 
     Without them its nearest-district search skips the districts' spatial index (25 s instead
     of 1 s for the 30,000 history rows). request_district is left alone while it is empty: its
@@ -935,16 +936,24 @@ def _log_activity(session: Session, first_new_id: int) -> int:
         SELECT r.id, e.at, 'system', e.kind, e.status, e.summary, e.details, true
         FROM service_request r
         CROSS JOIN LATERAL (
-            VALUES (r.requested_datetime, 'submitted', 'open',
+            VALUES (r.requested_datetime, :submitted, :open,
                     'Request received via ' || coalesce(r.channel, 'unknown'),
                     CAST('{}' AS jsonb)),
-                   (CASE WHEN r.status = 'closed' THEN r.updated_datetime END,
-                    'request_closed', 'closed',
+                   (CASE WHEN r.status = :closed THEN r.updated_datetime END,
+                    :request_closed, :closed,
                     'Closed' || coalesce(': ' || r.status_notes, ''),
-                    CAST('{"status": {"from": "open", "to": "closed"}}' AS jsonb))
+                    CAST(:closing_details AS jsonb))
         ) AS e(at, kind, status, summary, details)
         WHERE r.id >= :first AND r.service_request_id LIKE :pattern AND e.at IS NOT NULL
         """
     )
-    params = {"first": first_new_id, "pattern": PREFIX + "%"}
+    params = {
+        "first": first_new_id,
+        "pattern": PREFIX + "%",
+        "submitted": ActivityKind.submitted,
+        "request_closed": ActivityKind.request_closed,
+        "open": Status.open,
+        "closed": Status.closed,
+        "closing_details": json.dumps({"status": {"from": Status.open, "to": Status.closed}}),
+    }
     return session.execute(sql, params).rowcount

@@ -7,36 +7,17 @@ carries the request's status after it, in the extended set FixMyStreet's updates
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from open311 import clock
 from open311.db.models import Activity, ServiceRequest, WorkOrder
 from open311.domain import outbox
+from open311.values import ENTRY_STATUSES, ActivityKind, UpdateStatus
 
 SYSTEM = "system"
-
-# Statuses a public entry of an open request may carry.
-OPEN_STATUSES = (
-    "open",
-    "in_progress",
-    "action_scheduled",
-    "investigating",
-    "planned",
-    "for_triage",
-)
-# Statuses a public entry that closes a request may carry.
-CLOSING_STATUSES = (
-    "fixed",
-    "closed",
-    "duplicate",
-    "not_councils_responsibility",
-    "no_further_action",
-    "internal_referral",
-    "cancelled",
-)
-EXTENDED_STATUSES = OPEN_STATUSES + CLOSING_STATUSES
 
 
 def staff_actor(username: str) -> str:
@@ -52,28 +33,28 @@ def record(
     request: ServiceRequest,
     *,
     actor: str,
-    kind: str,
+    kind: ActivityKind,
     summary: str,
     work_order: WorkOrder | None = None,
     details: dict[str, Any] | None = None,
     public: bool = False,
-    status: str | None = None,
+    status: UpdateStatus | None = None,
     at: datetime | None = None,
 ) -> Activity:
     """Append one entry. `actor` names who acted ("api:<client>", "staff:<user>", "system");
     never put personal data of the requester in `summary` or `details`. A public entry needs
-    its `status` (EXTENDED_STATUSES); an internal one has none.
+    its `status` (values.ENTRY_STATUSES); an internal one has none.
 
     A public entry becomes webhook events (and requester e-mails) when the session commits, in
     the same transaction (domain/outbox.py)."""
     if public != (status is not None):
         raise ValueError("a public entry carries a status, an internal one none")
-    if status is not None and status not in EXTENDED_STATUSES:
+    if status is not None and status not in ENTRY_STATUSES:
         raise ValueError(f"unknown update status {status!r}")
     entry = Activity(
         service_request_pk=request.id,
         work_order_id=work_order.id if work_order is not None else None,
-        at=at or datetime.now(UTC),
+        at=at or clock.now(),
         actor=actor,
         kind=kind,
         summary=summary,

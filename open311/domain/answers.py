@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from open311.db.models import Datatype, Service, ServiceAttribute
+from open311.db.models import Service, ServiceAttribute
 from open311.errors import InvalidInput
+from open311.values import Datatype
 from open311.wire.datetimes import format_w3c, parse_w3c
 
 MAX_STRING = 255

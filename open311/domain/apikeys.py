@@ -11,7 +11,7 @@ import secrets
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries
 from open311.db.models import ApiClient
 from open311.errors import InvalidApiKey
 
@@ -49,7 +49,7 @@ def rotate_api_client(session: Session, client: ApiClient) -> str:
 def authenticate(session: Session, key: str | None) -> ApiClient:
     if not key:
         raise InvalidApiKey("api_key was not provided")
-    client = queries.get_api_client_by_hash(session, hash_key(key))
+    client = catalogue_queries.get_api_client_by_hash(session, hash_key(key))
     if client is None or not client.active:
         raise InvalidApiKey("api_key not recognised")
     return client

@@ -9,11 +9,11 @@ never their values: bodies carry passwords and callers' contact details.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from open311 import clock
 from open311.db.models import AuditEntry
 
 PENDING = "open311.audit.pending"
@@ -45,7 +45,7 @@ def _before_commit(session: Session) -> None:
         return
     session.add(
         AuditEntry(
-            at=datetime.now(UTC),
+            at=clock.now(),
             actor=call.actor,
             method=call.method,
             route=call.route[:255],

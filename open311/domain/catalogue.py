@@ -6,17 +6,17 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries
 from open311.db.models import Jurisdiction, Service
 from open311.errors import UnknownService
 
 
 def list_services(session: Session, jurisdiction: Jurisdiction) -> Sequence[Service]:
-    return queries.find_services(session, jurisdiction)
+    return catalogue_queries.find_services(session, jurisdiction)
 
 
 def get_service(session: Session, jurisdiction: Jurisdiction, service_code: str) -> Service:
-    service = queries.get_service(session, jurisdiction, service_code)
+    service = catalogue_queries.get_service(session, jurisdiction, service_code)
     if service is None:
         raise UnknownService(f"service_code {service_code} not found")
     return service

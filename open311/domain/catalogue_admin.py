@@ -16,25 +16,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from open311.db import catalogue_admin_queries as admin_queries
-from open311.db import queries
+from open311.db import catalogue_queries, district_queries
 from open311.db.models import (
     Agency,
     AttributeValue,
     Crew,
-    CrewKind,
-    CrewRole,
-    Datatype,
     District,
     Jurisdiction,
     RoutingRule,
     Service,
     ServiceAttribute,
-    ServiceType,
-    SlaClock,
     Workflow,
     WorkflowStep,
 )
 from open311.errors import InvalidInput
+from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
 # Codes appear in public URLs (services/<code>.json), so no slashes, spaces or leading dots.
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -250,12 +246,12 @@ def set_routing_rule(
     """Create or replace the service's rule; every reference must exist, and the fallback crew
     must be one of the rule's agency (routing ignores any other)."""
     problems: list[str] = []
-    agency = queries.get_agency(session, jurisdiction, draft.agency)
+    agency = catalogue_queries.get_agency(session, jurisdiction, draft.agency)
     if agency is None:
         problems.append(f"agency: no agency {draft.agency}")
     layer = None
     if draft.layer is not None:
-        layer = queries.get_layer(session, jurisdiction, draft.layer)
+        layer = district_queries.get_layer(session, jurisdiction, draft.layer)
         if layer is None:
             problems.append(f"layer: no boundary layer {draft.layer}")
     crew = None
@@ -270,11 +266,11 @@ def set_routing_rule(
             )
     workflow = None
     if draft.workflow is not None:
-        workflow = queries.get_workflow(session, jurisdiction, draft.workflow)
+        workflow = catalogue_queries.get_workflow(session, jurisdiction, draft.workflow)
         if workflow is None:
             problems.append(f"workflow: no workflow {draft.workflow}")
     _fail_if(problems)
-    rule = queries.get_routing_rule(session, service)
+    rule = catalogue_queries.get_routing_rule(session, service)
     if rule is None:
         rule = RoutingRule(service=service)
         session.add(rule)
@@ -315,7 +311,7 @@ def _resolve_steps(
                 )
         agency = None
         if step.agency is not None:
-            agency = refs.agencies.get(step.agency) or queries.get_agency(
+            agency = refs.agencies.get(step.agency) or catalogue_queries.get_agency(
                 session, jurisdiction, step.agency
             )
             if agency is None:
@@ -366,7 +362,7 @@ def create_workflow(
     session: Session, jurisdiction: Jurisdiction, code: str, name: str, steps: Sequence[StepDraft]
 ) -> Workflow:
     _check_code("code", code)
-    if queries.get_workflow(session, jurisdiction, code) is not None:
+    if catalogue_queries.get_workflow(session, jurisdiction, code) is not None:
         raise InvalidInput(f"code: workflow {code} already exists")
     refs = _resolve_steps(session, jurisdiction, steps)
     workflow = Workflow(jurisdiction_id=jurisdiction.id, code=code, name=name)
@@ -424,7 +420,7 @@ def replace_workflow(
 
 def create_agency(session: Session, jurisdiction: Jurisdiction, code: str, name: str) -> Agency:
     _check_code("code", code)
-    if queries.get_agency(session, jurisdiction, code) is not None:
+    if catalogue_queries.get_agency(session, jurisdiction, code) is not None:
         raise InvalidInput(f"code: agency {code} already exists")
     agency = Agency(jurisdiction_id=jurisdiction.id, code=code, name=name)
     session.add(agency)
@@ -461,7 +457,7 @@ def create_crew(
     kind: CrewKind,
     district_ids: Sequence[int] = (),
 ) -> Crew:
-    agency = queries.get_agency(session, jurisdiction, agency_code)
+    agency = catalogue_queries.get_agency(session, jurisdiction, agency_code)
     if agency is None:
         raise InvalidInput(f"agency: no agency {agency_code}")
     _check_code("code", code)

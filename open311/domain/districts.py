@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -15,7 +14,8 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ScalarSelect
 
-from open311.db import queries
+from open311 import clock
+from open311.db import district_queries
 from open311.db.models import BoundaryLayer, District, Jurisdiction
 from open311.errors import InvalidInput, NotFound
 from open311.geodata.features import Feature
@@ -89,23 +89,23 @@ def replace_layer(
         raise InvalidInput(f"layer title is longer than {MAX_TEXT} characters")
     if snap_tolerance_m is not None and snap_tolerance_m < 0:
         raise InvalidInput("snap tolerance must be zero or more metres")
-    now = datetime.now(UTC)
+    now = clock.now()
     with session.begin_nested():
-        layer = queries.lock_boundary_layer(session, jurisdiction, layer_name)
+        layer = district_queries.lock_boundary_layer(session, jurisdiction, layer_name)
         created = layer is None
         if layer is None:
             layer = BoundaryLayer(jurisdiction_id=jurisdiction.id, name=layer_name)
             session.add(layer)
             session.flush()
         report = ImportReport(layer=layer, created_layer=created)
-        existing = queries.district_ids_by_name(session, layer)
+        existing = district_queries.district_ids_by_name(session, layer)
         for batch in _batches(features, BATCH_SIZE):
             _write_batch(session, layer, batch, existing, report)
             if progress is not None:
                 progress(len(batch))
         wanted = {feature.name for feature in features}
         gone = sorted(name for name in existing if name not in wanted)
-        queries.delete_districts(session, [existing[name] for name in gone])
+        district_queries.delete_districts(session, [existing[name] for name in gone])
         report.deleted_names = gone
         if title is not None:
             layer.title = title
@@ -150,7 +150,7 @@ def _write_batch(
     existing: dict[str, int],
     report: ImportReport,
 ) -> None:
-    checks = queries.check_district_geometries(session, [f.geometry.wkb for f in batch])
+    checks = district_queries.check_district_geometries(session, [f.geometry.wkb for f in batch])
     new_rows: list[dict[str, Any]] = []
     old_rows: list[dict[str, Any]] = []
     for feature, check in zip(batch, checks, strict=True):
@@ -176,8 +176,8 @@ def _write_batch(
             new_rows.append(row | {"layer_id": layer.id})
         else:
             old_rows.append(row | {"id": district_id})
-    queries.insert_districts(session, new_rows)
-    queries.update_districts(session, old_rows)
+    district_queries.insert_districts(session, new_rows)
+    district_queries.update_districts(session, old_rows)
     report.inserted += len(new_rows)
     report.updated += len(old_rows)
 
@@ -205,12 +205,14 @@ def set_service_area_from_layer(
     """
     _check_buffer(buffer_m)
     with session.begin_nested():
-        layer = queries.lock_boundary_layer(session, jurisdiction, layer_name)
+        layer = district_queries.lock_boundary_layer(session, jurisdiction, layer_name)
         if layer is None:
             raise NotFound(f"no layer {layer_name} in {jurisdiction.jurisdiction_id}")
-        if queries.count_districts(session, layer) == 0:
+        if district_queries.count_districts(session, layer) == 0:
             raise InvalidInput(f"layer {layer_name} has no districts")
-        return _set_service_area(session, jurisdiction, queries.union_of_layer(layer, buffer_m))
+        return _set_service_area(
+            session, jurisdiction, district_queries.union_of_layer(layer, buffer_m)
+        )
 
 
 def set_service_area(
@@ -226,7 +228,7 @@ def set_service_area(
         raise InvalidInput("no polygons given for the service area")
     _check_buffer(buffer_m)
     with session.begin_nested():
-        area = queries.union_of_polygons([polygon.wkb for polygon in polygons], buffer_m)
+        area = district_queries.union_of_polygons([polygon.wkb for polygon in polygons], buffer_m)
         return _set_service_area(session, jurisdiction, area)
 
 
@@ -242,7 +244,7 @@ def _set_service_area(
     # expired by the flush, so reading it afterwards gets the new value.
     jurisdiction.service_area = area  # type: ignore[assignment]
     session.flush()
-    size = queries.service_area_size(session, jurisdiction)
+    size = district_queries.service_area_size(session, jurisdiction)
     if size is None or size[0] <= 0:
         raise InvalidInput("the service area would be empty")
     return ServiceArea(area_m2=size[0], parts=size[1])

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from open311.db import duplicate_queries
 from open311.db.duplicate_queries import Nearby
-from open311.db.models import DuplicateState, Jurisdiction, ServiceRequest, Status
+from open311.db.models import Jurisdiction, ServiceRequest
 from open311.domain import activity, workflow
 from open311.errors import InvalidInput
+from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
 # Links are one step long (see the module docstring); this only guards against bad data.
 MAX_CHAIN = 32
@@ -128,7 +129,7 @@ def detect(
         session,
         request,
         actor=actor,
-        kind="duplicate_suspected",
+        kind=ActivityKind.duplicate_suspected,
         summary=(
             f"Looks like a duplicate of request {parent.service_request_id} "
             f"({distance} m away); a supervisor confirms or undoes the link"
@@ -193,7 +194,7 @@ def merge(
             session,
             child,
             actor=actor,
-            kind="duplicate_relinked",
+            kind=ActivityKind.duplicate_relinked,
             summary=(
                 f"Request {sid}, of which this is a duplicate, was merged into request "
                 f"{target.service_request_id}: linked to that one now"
@@ -205,7 +206,7 @@ def merge(
         session,
         request,
         actor=actor,
-        kind="duplicate_confirmed",
+        kind=ActivityKind.duplicate_confirmed,
         summary=f"Merged into request {target.service_request_id}"
         + (f": {reason}" if reason else ""),
         details={"parent": target.service_request_id, "previous_parent": previous},
@@ -217,7 +218,7 @@ def merge(
         actor=actor,
         reason=reason or f"duplicate of request {target.service_request_id}",
         now=now,
-        status="duplicate",
+        status=UpdateStatus.duplicate,
         notes=duplicate_notes(target),
     )
     target.updated_datetime = now
@@ -225,7 +226,7 @@ def merge(
         session,
         target,
         actor=actor,
-        kind="duplicate_merged",
+        kind=ActivityKind.duplicate_merged,
         summary=merged_note(request),
         details={"duplicate": sid},
         public=True,
@@ -266,7 +267,7 @@ def undo(session: Session, request: ServiceRequest, *, actor: str, now: datetime
         session,
         request,
         actor=actor,
-        kind="duplicate_undone",
+        kind=ActivityKind.duplicate_undone,
         summary=f"Not a duplicate of request {parent} after all: link removed",
         details={"parent": parent},
         at=now,

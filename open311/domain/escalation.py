@@ -6,9 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
-from open311.db.models import Crew, CrewKind
+from open311.db import work_queries
+from open311.db.models import Crew
 from open311.domain import activity
+from open311.values import ActivityKind, CrewKind
 
 ACTOR = "system:escalation"
 
@@ -18,7 +19,7 @@ def escalate_overdue(
 ) -> list[int]:
     """Escalate up to `limit` overdue work orders and return their ids.
 
-    Each one claimed (FOR UPDATE SKIP LOCKED, see queries.claim_overdue_work_orders) gets
+    Each one claimed (FOR UPDATE SKIP LOCKED, see work_queries.claim_overdue_work_orders) gets
     escalated_at = now, one step more priority and the agency's supervisor crew (its crew stays
     when the agency has none), and an internal "escalated" activity entry naming the previous
     crew and due time. escalated_at marks it done for good, so it is escalated exactly once even
@@ -29,9 +30,9 @@ def escalate_overdue(
         raise ValueError("escalate_overdue needs an aware `now`")
     supervisors: dict[int, Crew | None] = {}
     escalated: list[int] = []
-    for work_order in queries.claim_overdue_work_orders(session, now=now, limit=limit):
+    for work_order in work_queries.claim_overdue_work_orders(session, now=now, limit=limit):
         if work_order.agency_id not in supervisors:
-            supervisors[work_order.agency_id] = queries.get_crew_of_kind(
+            supervisors[work_order.agency_id] = work_queries.get_crew_of_kind(
                 session, work_order.agency_id, CrewKind.supervisor
             )
         supervisor = supervisors[work_order.agency_id]
@@ -48,7 +49,7 @@ def escalate_overdue(
             session,
             work_order.service_request,
             actor=actor,
-            kind="escalated",
+            kind=ActivityKind.escalated,
             summary=(
                 f"Work order {work_order.id} ({work_order.title}) overdue since "
                 f"{due_at.isoformat()}: escalated to "

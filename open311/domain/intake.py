@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
-from open311.db.models import (
-    ApiClient,
-    Jurisdiction,
-    Requester,
-    ServiceRequest,
-    ServiceType,
-    Status,
-)
+from open311 import clock
+from open311.db.models import ApiClient, Jurisdiction, Requester, ServiceRequest
 from open311.domain import activity, duplicates, routing
 from open311.domain.answers import validate_answers
 from open311.domain.catalogue import get_service
 from open311.errors import InvalidInput
+from open311.values import ActivityKind, ServiceType, Status, UpdateStatus
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
 
@@ -76,7 +71,7 @@ def submit(
     answers = validate_answers(service, submission.attributes)
     if submission.lat is not None and submission.long is not None:
         routing.check_in_service_area(session, jurisdiction, submission.lat, submission.long)
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     location = None
     if submission.lat is not None and submission.long is not None:
         location = from_shape(Point(submission.long, submission.lat), srid=4326)
@@ -110,10 +105,10 @@ def submit(
         session,
         request,
         actor=actor,
-        kind="submitted",
+        kind=ActivityKind.submitted,
         summary=f"Request received via {submission.channel}",
         public=True,
-        status="open",
+        status=UpdateStatus.open,
         at=now,
     )
     routing.route(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries
 from open311.db.models import Jurisdiction
 from open311.errors import InvalidInput, NotFound, UnknownJurisdiction
 
@@ -12,11 +12,11 @@ from open311.errors import InvalidInput, NotFound, UnknownJurisdiction
 def resolve(session: Session, jurisdiction_id: str | None) -> Jurisdiction:
     """The named jurisdiction (404 if unknown), or the only one when none is named."""
     if jurisdiction_id:
-        jurisdiction = queries.get_jurisdiction(session, jurisdiction_id)
+        jurisdiction = catalogue_queries.get_jurisdiction(session, jurisdiction_id)
         if jurisdiction is None:
             raise UnknownJurisdiction(f"jurisdiction_id {jurisdiction_id} not found")
         return jurisdiction
-    found = queries.find_jurisdictions(session, limit=2)
+    found = catalogue_queries.find_jurisdictions(session, limit=2)
     if not found:
         raise NotFound("no jurisdiction is configured on this server yet")
     if len(found) > 1:

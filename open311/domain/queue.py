@@ -9,13 +9,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from open311.db import work_queries
-from open311.db.models import ServiceRequest, StaffRole, StaffUser, WorkOrderState
+from open311.db.models import ServiceRequest, StaffUser
 from open311.db.work_queries import QueueFilter
 from open311.domain import staff
 from open311.errors import Forbidden
+from open311.values import OPEN_WORK_ORDER_STATES, StaffRole, WorkOrderState
 
 # A queue without `state` shows what is still to do.
-DEFAULT_STATES = (WorkOrderState.new, WorkOrderState.assigned, WorkOrderState.in_progress)
+DEFAULT_STATES = OPEN_WORK_ORDER_STATES
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 # Who may read the requester's name, e-mail and phone: the people who call them back. Crews

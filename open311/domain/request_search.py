@@ -28,25 +28,27 @@ The rules, exactly (README "Open data and area queries" says the same to clients
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, NoReturn
 
 from sqlalchemy.orm import Session
 
-from open311.db import request_search as db
-from open311.db.models import Jurisdiction, Status
+from open311 import clock
+from open311.db import search_queries
+from open311.db.models import Jurisdiction
 from open311.domain import jurisdictions
 from open311.domain.requests_window import MAX_RESULTS, as_utc, request_filter
 from open311.errors import InvalidInput
+from open311.values import Status
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = MAX_RESULTS
 MAX_RADIUS_M = 50_000.0
 TOTAL_COUNT_CAP = 10_000
-DEFAULT_SORT = db.Sort("requested_datetime", descending=True)
+DEFAULT_SORT = search_queries.Sort("requested_datetime", descending=True)
 # Where the previous page ended: (sort name such as "-requested_datetime", sort key, row id).
 Cursor = tuple[str, datetime | float, int]
-EXPORT_SORT = db.Sort("requested_datetime", descending=False)
+EXPORT_SORT = search_queries.Sort("requested_datetime", descending=False)
 
 
 @dataclass(frozen=True)
@@ -108,28 +110,28 @@ class Paging:
     window: tuple[datetime, datetime] | None = field(default=None)
 
 
-def parse_sort(text: str | None) -> db.Sort:
+def parse_sort(text: str | None) -> search_queries.Sort:
     if not text:
         return DEFAULT_SORT
     name = text.removeprefix("-")
     if name not in ("requested_datetime", "updated_datetime", "distance"):
         raise InvalidInput(f"sort: {text} is not a sort order")
-    return db.Sort(name, descending=text.startswith("-"))  # type: ignore[arg-type]
+    return search_queries.Sort(name, descending=text.startswith("-"))  # type: ignore[arg-type]
 
 
 def plan(
     session: Session,
-    jurisdiction: Jurisdiction | db.Unresolved,
+    jurisdiction: Jurisdiction | search_queries.Unresolved,
     args: SearchArgs,
     now: datetime | None = None,
-) -> tuple[db.RequestSearch, Paging]:
+) -> tuple[search_queries.RequestSearch, Paging]:
     """The database search and the paging of one GET requests, by the module's rules.
 
-    The jurisdiction may be left for the statements to resolve (db.Unresolved): a name that
-    finds nothing then resolves it first, so a wrong jurisdiction_id is reported as such.
+    The jurisdiction may be left for the statements to resolve (search_queries.Unresolved): a
+    name that finds nothing then resolves it first, so a wrong jurisdiction_id is reported as such.
     """
     if args.service_request_ids:
-        search = db.RequestSearch(
+        search = search_queries.RequestSearch(
             service_request_ids=args.service_request_ids,
             limit=MAX_RESULTS,
             extensions=args.extensions,
@@ -143,7 +145,7 @@ def plan(
         if start is not None and end is not None and end < start:
             raise InvalidInput("end_date is earlier than start_date")
     else:
-        standard = request_filter(start=args.start, end=args.end, now=now or datetime.now(UTC))
+        standard = request_filter(start=args.start, end=args.end, now=now or clock.now())
         start, end = standard.start, standard.end
         window = (start, end)
     limit = args.page_size or (DEFAULT_PAGE_SIZE if args.paged else MAX_RESULTS)
@@ -166,7 +168,7 @@ def plan(
         paging = Paging("cursor")
     else:
         paging = Paging("standard", window=window)
-    search = db.RequestSearch(
+    search = search_queries.RequestSearch(
         **filters,
         start=start,
         end=end,
@@ -180,28 +182,30 @@ def plan(
 
 
 def plan_export(
-    session: Session, jurisdiction: Jurisdiction | db.Unresolved, args: SearchArgs
-) -> db.RequestSearch:
+    session: Session, jurisdiction: Jurisdiction | search_queries.Unresolved, args: SearchArgs
+) -> search_queries.RequestSearch:
     """An export: the same filters with no default window and no 90-day limit; oldest first
     unless `sort` says otherwise. `service_request_id` overrides the rest, as in GET requests."""
     if args.service_request_ids:
-        return db.RequestSearch(service_request_ids=args.service_request_ids, sort=EXPORT_SORT)
+        return search_queries.RequestSearch(
+            service_request_ids=args.service_request_ids, sort=EXPORT_SORT
+        )
     sort = parse_sort(args.sort) if args.sort else EXPORT_SORT
     filters = _filters(session, jurisdiction, args, sort)
     start, end = as_utc(args.start), as_utc(args.end)
     if start is not None and end is not None and end < start:
         raise InvalidInput("end_date is earlier than start_date")
-    return db.RequestSearch(**filters, start=start, end=end, sort=sort)
+    return search_queries.RequestSearch(**filters, start=start, end=end, sort=sort)
 
 
-def single(service_request_id: str, extensions: bool) -> db.RequestSearch:
+def single(service_request_id: str, extensions: bool) -> search_queries.RequestSearch:
     """GET requests/{id}: the one request, by the same renderer as lists."""
-    return db.RequestSearch(
+    return search_queries.RequestSearch(
         service_request_ids=(service_request_id,), limit=1, extensions=extensions
     )
 
 
-def next_cursor(search: db.RequestSearch, page: db.Page) -> Cursor | None:
+def next_cursor(search: search_queries.RequestSearch, page: search_queries.Page) -> Cursor | None:
     if not page.more or page.last is None:
         return None
     key, row_id = page.last
@@ -210,10 +214,10 @@ def next_cursor(search: db.RequestSearch, page: db.Page) -> Cursor | None:
 
 def total_count(
     session: Session,
-    jurisdiction: Jurisdiction | db.Unresolved,
-    search: db.RequestSearch,
+    jurisdiction: Jurisdiction | search_queries.Unresolved,
+    search: search_queries.RequestSearch,
     paging: Paging,
-    page: db.Page,
+    page: search_queries.Page,
 ) -> int | None:
     """X-Total-Count: exact up to TOTAL_COUNT_CAP, None beyond it or where it is not given.
     A page that ends the list and holds rows tells the total without counting."""
@@ -221,12 +225,15 @@ def total_count(
         return None
     if not page.more and (page.items or search.offset == 0):
         return search.offset + len(page.items)
-    counted = db.count_matching(session, jurisdiction, search, TOTAL_COUNT_CAP + 1)
+    counted = search_queries.count_matching(session, jurisdiction, search, TOTAL_COUNT_CAP + 1)
     return counted if counted <= TOTAL_COUNT_CAP else None
 
 
 def _filters(
-    session: Session, jurisdiction: Jurisdiction | db.Unresolved, args: SearchArgs, sort: db.Sort
+    session: Session,
+    jurisdiction: Jurisdiction | search_queries.Unresolved,
+    args: SearchArgs,
+    sort: search_queries.Sort,
 ) -> dict[str, object]:
     """The filters of `args` as RequestSearch fields, names resolved to ids (400 when unknown
     or ambiguous)."""
@@ -235,7 +242,7 @@ def _filters(
     near = None
     if args.near is not None:
         lat, long, radius = args.near
-        near = db.Near(lat, long, radius)
+        near = search_queries.Near(lat, long, radius)
     if sort.field == "distance" and near is None:
         raise InvalidInput("sort: distance needs lat, long and radius")
     return {
@@ -243,7 +250,7 @@ def _filters(
         "statuses": args.statuses,
         "updated_after": as_utc(args.updated_after),
         "updated_before": as_utc(args.updated_before),
-        "bbox": db.BBox(*args.bbox) if args.bbox is not None else None,
+        "bbox": search_queries.BBox(*args.bbox) if args.bbox is not None else None,
         "near": near,
         "district_ids": _district_ids(session, jurisdiction, args.district, args.layer),
         "agency_names": _agency_names(session, jurisdiction, args.agency),
@@ -254,7 +261,7 @@ def _filters(
 
 def _district_ids(
     session: Session,
-    jurisdiction: Jurisdiction | db.Unresolved,
+    jurisdiction: Jurisdiction | search_queries.Unresolved,
     district: str | None,
     layer: str | None,
 ) -> tuple[int, ...]:
@@ -262,9 +269,11 @@ def _district_ids(
         if layer is not None:
             raise InvalidInput("layer: says which layer a district is in; give district too")
         return ()
-    found = db.find_districts_by_ref(session, jurisdiction, district, layer)
+    found = search_queries.find_districts_by_ref(session, jurisdiction, district, layer)
     if not found:
-        if layer is not None and not db.find_layers_by_ref(session, jurisdiction, layer):
+        if layer is not None and not search_queries.find_layers_by_ref(
+            session, jurisdiction, layer
+        ):
             _unknown(session, jurisdiction, f"layer: {layer} is not a boundary layer here")
         where = f" in layer {layer}" if layer is not None else ""
         _unknown(session, jurisdiction, f"district: {district} is not a district{where}")
@@ -278,22 +287,22 @@ def _district_ids(
 
 
 def _agency_names(
-    session: Session, jurisdiction: Jurisdiction | db.Unresolved, agency: str | None
+    session: Session, jurisdiction: Jurisdiction | search_queries.Unresolved, agency: str | None
 ) -> tuple[str, ...]:
     if agency is None:
         return ()
-    names = db.find_agency_names(session, jurisdiction, agency)
+    names = search_queries.find_agency_names(session, jurisdiction, agency)
     if not names:
         _unknown(session, jurisdiction, f"agency_responsible: {agency} is not an agency here")
     return tuple(names)
 
 
 def _crew_ids(
-    session: Session, jurisdiction: Jurisdiction | db.Unresolved, crew: str | None
+    session: Session, jurisdiction: Jurisdiction | search_queries.Unresolved, crew: str | None
 ) -> tuple[int, ...]:
     if crew is None:
         return ()
-    found = db.find_crews_by_ref(session, jurisdiction, crew)
+    found = search_queries.find_crews_by_ref(session, jurisdiction, crew)
     if not found:
         _unknown(session, jurisdiction, f"crew: {crew} is not a crew of this jurisdiction")
     if len(found) > 1:
@@ -306,10 +315,10 @@ def _crew_ids(
 
 
 def _unknown(
-    session: Session, jurisdiction: Jurisdiction | db.Unresolved, problem: str
+    session: Session, jurisdiction: Jurisdiction | search_queries.Unresolved, problem: str
 ) -> NoReturn:
     """A name found nothing: first make sure the jurisdiction itself is right (its own 404 or
     400), then say which name is unknown."""
-    if isinstance(jurisdiction, db.Unresolved):
+    if isinstance(jurisdiction, search_queries.Unresolved):
         jurisdictions.resolve(session, jurisdiction.jurisdiction_id)
     raise InvalidInput(problem)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from open311.db.models import Status
-from open311.db.queries import RequestFilter
+from open311 import clock
+from open311.db.request_queries import RequestFilter
 from open311.errors import InvalidInput
+from open311.values import Status
 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -47,7 +48,7 @@ def request_filter(
         return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
     start, end = as_utc(start), as_utc(end)
     if start is None and end is None:
-        end = now or datetime.now(UTC)
+        end = now or clock.now()
         start = _shift(end, -MAX_SPAN)
     elif start is None:
         start = _shift(end, -MAX_SPAN)

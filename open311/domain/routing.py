@@ -2,7 +2,8 @@
 
 Runs inside the transaction that stores the request, so a request is never stored unrouted.
 The district rule itself (covering polygon, smallest on overlaps, nearest within the layer's
-snap tolerance in gaps) lives in one SQL fragment in db/queries.py, shared with bulk routing.
+snap tolerance in gaps) lives in one SQL fragment in db/district_queries.py, shared with bulk
+routing.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries, district_queries
 from open311.db.models import Jurisdiction, RequestDistrict, Service, ServiceRequest
 from open311.domain import activity, workflow
 from open311.errors import InvalidInput
+from open311.values import ActivityKind
 
 
 def check_in_service_area(
     session: Session, jurisdiction: Jurisdiction, lat: float, long: float
 ) -> None:
-    if not queries.covers_point(session, jurisdiction, lat, long):
+    if not district_queries.covers_point(session, jurisdiction, lat, long):
         raise InvalidInput(
             f"the location {lat},{long} is outside the service area of {jurisdiction.name}"
         )
@@ -32,7 +34,7 @@ def place(
     session: Session, request: ServiceRequest, jurisdiction: Jurisdiction, lat: float, long: float
 ) -> dict[str, str]:
     """Record the request's district in each layer; returns {layer name: district name}."""
-    found = queries.find_districts_at(session, jurisdiction, lat, long)
+    found = district_queries.find_districts_at(session, jurisdiction, lat, long)
     request.districts = [
         RequestDistrict(service_request_pk=request.id, layer_id=layer_id, district_id=district_id)
         for layer_id, _layer, district_id, _district in found
@@ -53,7 +55,7 @@ def route(
 ) -> None:
     """Districts, agency, first work order. A request without a point goes to the agency's
     triage crew and is flagged as needing a location."""
-    rule = queries.get_routing_rule(session, service)
+    rule = catalogue_queries.get_routing_rule(session, service)
     districts = (
         {} if lat is None or long is None else place(session, request, jurisdiction, lat, long)
     )
@@ -64,7 +66,7 @@ def route(
         session,
         request,
         actor=actor,
-        kind="routed",
+        kind=ActivityKind.routed,
         summary=(
             f"Routed to {request.agency_responsible or 'no agency'}"
             + (" (needs a location)" if request.needs_location else "")
@@ -97,7 +99,7 @@ def locate(
         session,
         request,
         actor=actor,
-        kind="located",
+        kind=ActivityKind.located,
         summary=f"Location set to {lat},{long}",
         details={"districts": districts},
         at=now,

@@ -30,8 +30,9 @@ from zoneinfo import ZoneInfo
 import holidays
 from sqlalchemy.orm import Session
 
-from open311.db import queries
-from open311.db.models import Jurisdiction, SlaClock
+from open311.db import catalogue_queries
+from open311.db.models import Jurisdiction
+from open311.values import SlaClock
 
 # A calendar whose every day is closed would loop for ever; no real city closes for ten years.
 _MAX_CLOSED_DAYS_IN_A_ROW = 3660
@@ -172,5 +173,7 @@ def expected_by(
 
 def calendar_for(session: Session, jurisdiction: Jurisdiction) -> BusinessCalendar:
     """The jurisdiction's calendar with its CityHoliday days read from the database."""
-    closed = {holiday.day for holiday in queries.find_city_holidays(session, jurisdiction)}
+    closed = {
+        holiday.day for holiday in catalogue_queries.find_city_holidays(session, jurisdiction)
+    }
     return BusinessCalendar.from_jurisdiction(jurisdiction, closed)

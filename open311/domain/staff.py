@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from open311.db import queries
-from open311.db.models import Crew, StaffRole, StaffToken, StaffUser, WorkOrder
+from open311.db import staff_queries
+from open311.db.models import Crew, StaffToken, StaffUser, WorkOrder
 from open311.errors import Forbidden, InvalidInput, Unauthenticated
+from open311.values import StaffRole
 
 TOKEN_PREFIX_LENGTH = 8
 MIN_PASSWORD_LENGTH = 10
@@ -66,7 +67,7 @@ def create_user(
         roles = ", ".join(r.value for r in StaffRole)
         raise InvalidInput(f"role: unknown role {role!r}; roles: {roles}") from None
     check_password_rules(password)
-    if queries.get_staff_user(session, username) is not None:
+    if staff_queries.get_staff_user(session, username) is not None:
         raise InvalidInput(f"username: {username} is taken")
     crews = list(crews)
     if role is StaffRole.crew_member and not crews:
@@ -98,7 +99,7 @@ def login(
     which usernames exist), and its password is checked anyway (same timing). Failures are
     flushed before raising: the caller commits them even though the login failed.
     """
-    user = queries.get_staff_user(session, username)
+    user = staff_queries.get_staff_user(session, username)
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None:
         raise Unauthenticated(LOGIN_REFUSED)
@@ -137,7 +138,7 @@ def authenticate(session: Session, plain: str | None, *, now: datetime) -> Staff
     is Unauthenticated (401), with no hint which."""
     if not plain:
         raise Unauthenticated("a bearer token is required: Authorization: Bearer <token>")
-    token = queries.get_staff_token_by_hash(session, hash_token(plain))
+    token = staff_queries.get_staff_token_by_hash(session, hash_token(plain))
     if (
         token is None
         or token.revoked_at is not None
@@ -155,7 +156,7 @@ def revoke(token: StaffToken, *, now: datetime) -> None:
 
 def revoke_all(session: Session, user: StaffUser, *, now: datetime) -> int:
     """Revoke every live token of `user` (disabled account, changed password); how many."""
-    tokens = queries.find_live_staff_tokens(session, user.id, now)
+    tokens = staff_queries.find_live_staff_tokens(session, user.id, now)
     for token in tokens:
         token.revoked_at = now
     return len(tokens)

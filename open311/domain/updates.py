@@ -10,46 +10,23 @@ once (workflow.reopen: a public `open` entry and a work order for the supervisor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311 import clock
+from open311.db import request_queries
 from open311.db import update_feed as db
-from open311.db.models import (
-    Activity,
-    ApiClient,
-    DuplicateState,
-    Jurisdiction,
-    ServiceRequest,
-    Status,
-    UpdateAuthor,
-)
+from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
 from open311.domain import activity, workflow
 from open311.domain.requests_window import MAX_RESULTS, as_utc, request_filter
 from open311.errors import InvalidInput, NotFound, UnknownRequest
+from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
 # GET output, lower case (open311-adapter's list, digest §8.4); POST takes them upper-cased.
-UPDATE_STATUSES = (
-    "open",
-    "closed",
-    "fixed",
-    "in_progress",
-    "planned",
-    "action_scheduled",
-    "investigating",
-    "duplicate",
-    "not_councils_responsibility",
-    "no_further_action",
-    "internal_referral",
-    "cancelled",
-    "reopen",
-    "for_triage",
-    "unchanged",
-)
-POST_STATUSES = tuple(status.upper() for status in UPDATE_STATUSES)
+POST_STATUSES = tuple(status.upper() for status in UpdateStatus)
 MAX_PAGE_SIZE = MAX_RESULTS
 # The cursor's sort name (wire.cursor): the feed runs by updated_datetime ascending.
 CURSOR_SORT = "updated_datetime"
@@ -159,8 +136,8 @@ def post_update(
     A repeated update_id of the same client stores nothing and returns the first entry; reused
     for another request it is a 400. Nothing is written unless every check passed.
     """
-    now = now or datetime.now(UTC)
-    request = queries.get_request(session, jurisdiction, update.service_request_id)
+    now = now or clock.now()
+    request = request_queries.get_request(session, jurisdiction, update.service_request_id)
     if request is None:
         raise UnknownRequest(f"service_request_id {update.service_request_id} not found")
     existing = db.get_client_update(session, client.id, update.update_id)
@@ -184,7 +161,7 @@ def post_update(
                 session,
                 request,
                 actor=activity.client_actor(client.name),
-                kind=db.APP_UPDATE,
+                kind=ActivityKind.app_update,
                 summary=f"Update {update.update_id} from {client.name}: {update.status}",
                 details={
                     "description": update.description,
@@ -230,7 +207,7 @@ def _same_request(existing: Activity, request: ServiceRequest, update: AppUpdate
 
 
 def app_updates_of(session: Session, service_request_id: str) -> list[db.AppUpdateRow]:
-    request = db.get_request_by_public_id(session, service_request_id)
+    request = request_queries.get_request_by_public_id(session, service_request_id)
     if request is None:
         raise UnknownRequest(f"service_request_id {service_request_id} not found")
     return list(db.find_app_updates(session, request))
@@ -259,7 +236,7 @@ def publish(
         session,
         request,
         actor=actor,
-        kind=db.PUBLISHED,
+        kind=ActivityKind.update_published,
         summary=words,
         details={"app_update_id": update.id, "media_url": media},
         public=True,

@@ -14,25 +14,32 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from open311.db import queries
+from open311.db import catalogue_queries, request_queries, work_queries
 from open311.db.models import (
     Agency,
     Crew,
-    CrewKind,
-    CrewRole,
     Jurisdiction,
     RoutingRule,
     ServiceRequest,
-    Status,
     WorkflowStep,
     WorkOrder,
-    WorkOrderState,
 )
 from open311.domain import activity
 from open311.domain.sla import BusinessCalendar, add_business_hours, calendar_for, expected_by
 from open311.errors import InvalidInput, NotFound
+from open311.values import (
+    CLOSING_UPDATE_STATUSES,
+    FINAL_WORK_ORDER_STATES,
+    ActivityKind,
+    CrewKind,
+    CrewRole,
+    Status,
+    UpdateStatus,
+    WorkOrderState,
+)
 
 _S = WorkOrderState
+_U = UpdateStatus
 # The lifecycle of a work order; done and cancelled are final.
 TRANSITIONS: dict[WorkOrderState, tuple[WorkOrderState, ...]] = {
     _S.new: (_S.assigned, _S.cancelled),
@@ -41,13 +48,13 @@ TRANSITIONS: dict[WorkOrderState, tuple[WorkOrderState, ...]] = {
     _S.done: (),
     _S.cancelled: (),
 }
-OPEN_STATES = frozenset({_S.new, _S.assigned, _S.in_progress})
-FINAL_STATES = frozenset({_S.done, _S.cancelled})
 # The title of the one work order a rule without a workflow gets.
 GENERIC_TITLE = "Resolve request"
 OUTCOME_MAX_LENGTH = 64
+# How a cancelled request may close: any closing status but fixed (nothing was fixed).
+CANCELLING_STATUSES = tuple(s for s in CLOSING_UPDATE_STATUSES if s is not _U.fixed)
 # Update statuses after which a crew starting work is news for citizens (in_progress).
-STARTABLE = frozenset({"open", "for_triage", "investigating", "planned"})
+STARTABLE = frozenset({_U.open, _U.for_triage, _U.investigating, _U.planned})
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -82,22 +89,22 @@ def resolve_crew(
     if role is CrewRole.fixed:
         return step_crew
     if role is CrewRole.triage:
-        return queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+        return work_queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
     if role is CrewRole.supervisor:
-        return queries.get_crew_of_kind(session, agency.id, CrewKind.supervisor)
+        return work_queries.get_crew_of_kind(session, agency.id, CrewKind.supervisor)
     if request.needs_location:
-        triage = queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+        triage = work_queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
         if triage is not None:
             return triage
     elif rule is None or rule.layer_id is not None:
         layer_id = rule.layer_id if rule is not None else None
-        crew = queries.find_district_crew(session, agency.id, request, layer_id)
+        crew = work_queries.find_district_crew(session, agency.id, request, layer_id)
         if crew is not None:
             return crew
     fallback = rule.fallback_crew if rule is not None else None
     if fallback is not None and fallback.agency_id == agency.id:
         return fallback
-    return queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
+    return work_queries.get_crew_of_kind(session, agency.id, CrewKind.triage)
 
 
 def _publish(
@@ -112,7 +119,7 @@ def _publish(
     work_order: WorkOrder | None = None,
 ) -> None:
     """Change what citizens see (status, status_notes) and log it as one public entry whose
-    update status is `status` (activity.EXTENDED_STATUSES)."""
+    update status is `status` (values.ENTRY_STATUSES)."""
     closing = close and request.status is not Status.closed
     new_notes = notes is not None and notes != request.status_notes
     if not (closing or new_notes):
@@ -129,7 +136,7 @@ def _publish(
         session,
         request,
         actor=actor,
-        kind="request_closed" if closing else "status_notes",
+        kind=ActivityKind.request_closed if closing else ActivityKind.status_notes,
         summary=f"Closed: {request.status_notes}" if closing else str(notes),
         work_order=work_order,
         details=details,
@@ -141,7 +148,7 @@ def _publish(
 
 def current_status(session: Session, request: ServiceRequest) -> str:
     """The update status citizens last saw: that of the latest public entry, else open/closed."""
-    latest = queries.latest_public_status(session, request.id)
+    latest = request_queries.latest_public_status(session, request.id)
     return latest or request.status.value
 
 
@@ -167,7 +174,7 @@ def add_note(
         session,
         request,
         actor=actor,
-        kind="public_note" if public else "internal_note",
+        kind=ActivityKind.public_note if public else ActivityKind.internal_note,
         summary=note,
         work_order=work_order,
         public=public,
@@ -181,9 +188,9 @@ def closing_status(outcome: str | None) -> str:
     """The update status of a request closed by finishing its workflow: the outcome when it
     names a closing status (a crew may find a request not the city's responsibility), else
     fixed."""
-    if outcome in activity.CLOSING_STATUSES:
+    if outcome in CLOSING_UPDATE_STATUSES:
         return outcome
-    return "fixed"
+    return _U.fixed
 
 
 def _new_work_order(
@@ -238,7 +245,7 @@ def _log_created(
         session,
         request,
         actor=actor,
-        kind="work_order_created",
+        kind=ActivityKind.work_order_created,
         summary=summary,
         work_order=work_order,
         details={
@@ -294,14 +301,14 @@ def start(
             actor=actor,
             now=now,
             notes=step.public_note,
-            status="open",
+            status=_U.open,
             work_order=work_order,
         )
     return work_order
 
 
 def _lock(session: Session, work_order: WorkOrder) -> WorkOrder:
-    locked = queries.lock_work_order(session, work_order.id)
+    locked = work_queries.lock_work_order(session, work_order.id)
     if locked is None:
         raise NotFound(f"work order {work_order.id} not found")
     return locked
@@ -348,7 +355,7 @@ def _other_open_orders(
 ) -> list[WorkOrder]:
     return [
         other
-        for other in queries.find_open_work_orders(session, request)
+        for other in work_queries.find_open_work_orders(session, request)
         if other.id != work_order.id
     ]
 
@@ -362,7 +369,7 @@ def transition(
     note: str | None = None,
     public_note: str | None = None,
     outcome: str | None = None,
-    closing: str = "cancelled",
+    closing: UpdateStatus = _U.cancelled,
     now: datetime,
 ) -> list[WorkOrder]:
     """Move a work order to `to_state` and return the follow-up work orders this created.
@@ -403,7 +410,7 @@ def transition(
     if target is _S.new:
         details["crew_id"] = {"from": locked.crew_id, "to": None}
         locked.crew = None
-    if target in FINAL_STATES:
+    if target in FINAL_WORK_ORDER_STATES:
         locked.closed_at = now
     if target is _S.done:
         locked.outcome = outcome
@@ -411,7 +418,7 @@ def transition(
 
     follow_ups: list[WorkOrder] = []
     if next_step is not None:
-        rule = queries.get_routing_rule(session, request.service)
+        rule = catalogue_queries.get_routing_rule(session, request.service)
         follow_ups.append(
             _new_work_order(
                 session,
@@ -432,7 +439,7 @@ def transition(
         session,
         request,
         actor=actor,
-        kind="work_order_state",
+        kind=ActivityKind.work_order_state,
         summary=summary + (f": {note}" if note else ""),
         work_order=locked,
         details=details,
@@ -443,7 +450,7 @@ def transition(
         _log_created(session, request, follow_up, actor=actor, now=now)
         notes = public_note or (follow_up.step.public_note if follow_up.step else None)
         if notes:
-            status = "action_scheduled" if follow_up.not_before is not None else "in_progress"
+            status = _U.action_scheduled if follow_up.not_before is not None else _U.in_progress
             _publish(
                 session,
                 request,
@@ -456,7 +463,7 @@ def transition(
             told = True
 
     if (
-        target in FINAL_STATES
+        target in FINAL_WORK_ORDER_STATES
         and not follow_ups
         and not _other_open_orders(session, request, locked)
     ):
@@ -485,7 +492,7 @@ def transition(
             actor=actor,
             now=now,
             notes=notes,
-            status="in_progress",
+            status=_U.in_progress,
             work_order=locked,
         )
     elif public_note and not told and request.status is Status.open:
@@ -510,23 +517,23 @@ def cancel_request(
     actor: str,
     reason: str,
     now: datetime,
-    status: str = "cancelled",
+    status: UpdateStatus = _U.cancelled,
     notes: str | None = None,
 ) -> list[WorkOrder]:
     """Cancel every open work order of the request and close it.
 
     Citizens are told `notes` (default "Cancelled: <reason>", so the reason is public) with the
-    update status `status`, one of activity.CLOSING_STATUSES except fixed (nothing was fixed).
+    update status `status`, one of CLOSING_UPDATE_STATUSES except fixed (nothing was fixed).
     Returns the work orders cancelled. A request already closed with nothing open is refused.
     """
     if not reason or not reason.strip():
         raise InvalidInput("a reason is required to cancel a request")
-    if status not in activity.CLOSING_STATUSES or status == "fixed":
-        choices = ", ".join(s for s in activity.CLOSING_STATUSES if s != "fixed")
+    if status not in CANCELLING_STATUSES:
+        choices = ", ".join(CANCELLING_STATUSES)
         raise InvalidInput(f"status {status!r} cannot close a cancelled request; use {choices}")
     notes = notes or f"Cancelled: {reason}"
     # Lock them all up front, in id order, so two cancellations cannot deadlock.
-    open_orders = list(queries.find_open_work_orders(session, request, lock=True))
+    open_orders = list(work_queries.find_open_work_orders(session, request, lock=True))
     if not open_orders and request.status is Status.closed:
         raise InvalidInput(f"request {request.service_request_id} is already closed")
     for work_order in open_orders:
@@ -562,7 +569,7 @@ def reopen(
     """
     if request.status is not Status.closed:
         raise InvalidInput(f"request {request.service_request_id} is open: nothing to reopen")
-    rule = queries.get_routing_rule(session, request.service)
+    rule = catalogue_queries.get_routing_rule(session, request.service)
     if rule is None:
         raise InvalidInput(f"service {request.service.service_code} has no routing rule")
     crew = resolve_crew(session, request, rule.agency, CrewRole.supervisor, rule=rule)
@@ -587,12 +594,12 @@ def reopen(
         session,
         request,
         actor=actor,
-        kind="request_reopened",
+        kind=ActivityKind.request_reopened,
         summary=request.status_notes,
         work_order=work_order,
-        details={"status": {"from": "closed", "to": "open"}},
+        details={"status": {"from": Status.closed, "to": Status.open}},
         public=True,
-        status="open",
+        status=_U.open,
         at=now,
     )
     _log_created(session, request, work_order, actor=actor, now=now)
@@ -615,7 +622,7 @@ def reassign(
     (a crew of another agency is refused). Reassigning to the current crew changes nothing.
     """
     locked = _lock(session, work_order)
-    if locked.state in FINAL_STATES:
+    if locked.state in FINAL_WORK_ORDER_STATES:
         raise InvalidInput(f"work order {locked.id} is {locked.state}: it cannot be reassigned")
     if crew.agency_id != locked.agency_id:
         raise InvalidInput(
@@ -641,7 +648,7 @@ def reassign(
         session,
         request,
         actor=actor,
-        kind="work_order_reassigned",
+        kind=ActivityKind.work_order_reassigned,
         summary=(
             f"Work order {locked.id} ({locked.title}) reassigned from "
             f"{previous.name if previous is not None else 'no crew'} to {crew.name}"
@@ -672,9 +679,9 @@ def reroute_open_work_orders(
     if request.needs_location:
         return []
     if rule is None:
-        rule = queries.get_routing_rule(session, request.service)
+        rule = catalogue_queries.get_routing_rule(session, request.service)
     moved: list[WorkOrder] = []
-    for work_order in queries.find_open_work_orders(session, request, lock=True):
+    for work_order in work_queries.find_open_work_orders(session, request, lock=True):
         step = work_order.step
         role = step.crew_role if step is not None else CrewRole.district
         previous = work_order.crew
@@ -699,7 +706,7 @@ def reroute_open_work_orders(
             session,
             request,
             actor=actor,
-            kind="work_order_rerouted",
+            kind=ActivityKind.work_order_rerouted,
             summary=(
                 f"Work order {work_order.id} ({work_order.title}) rerouted by location from "
                 f"{previous.name if previous is not None else 'no crew'} to {crew.name}"

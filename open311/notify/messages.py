@@ -13,8 +13,10 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from open311.values import EmailTemplate
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATES = ("received", "closed")
+TEMPLATES = tuple(EmailTemplate)
 DEFAULT_LANGUAGE = "en"
 
 # Plain text: nothing is HTML-escaped, and a missing value is an error rather than a blank.

@@ -23,7 +23,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 import psycopg2
@@ -33,11 +33,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from open311 import clock
 from open311.config import Settings
 from open311.db import outbox_queries as db
-from open311.db.models import Delivery, DeliveryChannel, DeliveryState
+from open311.db.models import Delivery
 from open311.notify import email, webhook
 from open311.notify.destinations import private_destination
+from open311.values import DeliveryChannel, DeliveryState
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class Worker:
     settings: Settings
     http: requests.Session = field(default_factory=requests.Session)
     rng: random.Random = field(default_factory=random.Random)
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Callable[[], datetime] = clock.now
     stopping: bool = False
 
     def deliver_one(self) -> Delivery | None:

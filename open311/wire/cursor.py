@@ -20,7 +20,6 @@ VERSION = 1
 MAX_LENGTH = 200
 # Sort names whose key is a timestamp; `distance` (metres) is the only numeric one.
 TIME_SORTS = ("requested_datetime", "updated_datetime")
-SORT_FIELDS = (*TIME_SORTS, "distance")
 
 # Where the previous page ended: its sort (e.g. "-requested_datetime"), sort key and row id.
 Cursor = tuple[str, datetime | float, int]

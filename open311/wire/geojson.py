@@ -3,7 +3,7 @@
 No standard defines GeoJSON for GeoReport (digest §9.4), so this follows the digest's
 suggestion: geometry `[long, lat]` (null when the request has no location) and the request's
 public fields, exactly as `.json` renders them, as `properties`. The database writes each
-Feature (open311.db.request_search); `feature`/`feature_collection` are the reference that text
+Feature (open311.db.search_queries); `feature`/`feature_collection` are the reference that text
 is tested against byte for byte, and `join_features` puts the collection around it.
 """
 

@@ -13,9 +13,12 @@ from typing import Any
 
 from geoalchemy2.shape import to_shape
 
-from open311.db.models import Datatype, Service, ServiceAttribute, ServiceRequest, ServiceType
+from open311.db.models import Service, ServiceAttribute, ServiceRequest
+from open311.values import Datatype, ServiceType
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# Where the GeoReport API is served, under the site root (and under OPEN311_PUBLIC_URL's site).
+BASE_PATH = "/open311/v2"
 LIST_TYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
 
 # The fields of a request, in the order every representation gives them (digest §7.3).

@@ -18,7 +18,8 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from open311.db.models import Activity, EventKind, ServiceRequest, WebhookSubscription
+from open311.db.models import Activity, ServiceRequest, WebhookSubscription
+from open311.values import EventKind
 from open311.wire.datetimes import format_w3c
 from open311.wire.georeport import request_item
 

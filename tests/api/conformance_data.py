@@ -16,7 +16,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from sqlalchemy.orm import Session
 
-from open311.db.models import Datatype, Service, ServiceRequest, ServiceType, Status
+from open311.db.models import Service, ServiceRequest
+from open311.values import Datatype, ServiceType, Status
 from tests.factories import (
     make_api_key,
     make_attribute,

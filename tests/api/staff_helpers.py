@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from open311.db.models import Crew, StaffRole, StaffUser
+from open311.db.models import Crew, StaffUser
 from open311.domain import staff
+from open311.values import StaffRole
 
 PASSWORD = "correct horse battery"
 

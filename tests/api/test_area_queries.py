@@ -11,8 +11,9 @@ from pyproj import Geod
 from shapely.geometry import Point, box
 from sqlalchemy import insert, text
 
-from open311.db import request_search
-from open311.db.models import RequestDistrict, Status, WorkOrderState
+from open311.db import search_queries
+from open311.db.models import RequestDistrict
+from open311.values import Status, WorkOrderState
 from tests.api.helpers import FORMATS, errors, items_of, url
 from tests.factories import (
     insert_request_rows,
@@ -464,8 +465,8 @@ def test_q_searches_description_and_address(client, db, pothole, fmt):
 # --- indexes -----------------------------------------------------------------------------------
 
 
-def plan_of(db, city, search: request_search.RequestSearch) -> str:
-    sql, params = request_search.page_sql(city, search, "json")
+def plan_of(db, city, search: search_queries.RequestSearch) -> str:
+    sql, params = search_queries.page_sql(city, search, "json")
     return explain(db, sql, params)
 
 
@@ -484,32 +485,32 @@ def explain(db, sql: str, params: dict) -> str:
     ("search", "indexes"),
     [
         (
-            request_search.RequestSearch(bbox=request_search.BBox(-118.3, 34.0, -118.2, 34.1)),
+            search_queries.RequestSearch(bbox=search_queries.BBox(-118.3, 34.0, -118.2, 34.1)),
             ("idx_service_request_location",),
         ),
         (
-            request_search.RequestSearch(
-                bbox=request_search.BBox(-118.3, 34.0, -118.2, 34.1), statuses=(Status.open,)
+            search_queries.RequestSearch(
+                bbox=search_queries.BBox(-118.3, 34.0, -118.2, 34.1), statuses=(Status.open,)
             ),
             ("ix_service_request_location_open",),
         ),
         (
-            request_search.RequestSearch(near=request_search.Near(34.05, -118.25, 1000)),
+            search_queries.RequestSearch(near=search_queries.Near(34.05, -118.25, 1000)),
             ("idx_service_request_location", "ix_service_request_location_open"),
         ),
         (
-            request_search.RequestSearch(
-                updated_after=NOW - DAY, sort=request_search.Sort("updated_datetime", False)
+            search_queries.RequestSearch(
+                updated_after=NOW - DAY, sort=search_queries.Sort("updated_datetime", False)
             ),
             ("ix_service_request_updated",),
         ),
         (
-            request_search.RequestSearch(
-                sort=request_search.Sort("updated_datetime", False), after=(NOW - DAY, 10)
+            search_queries.RequestSearch(
+                sort=search_queries.Sort("updated_datetime", False), after=(NOW - DAY, 10)
             ),
             ("ix_service_request_updated",),
         ),
-        (request_search.RequestSearch(text="pothole"), ("ix_service_request_search_vector",)),
+        (search_queries.RequestSearch(text="pothole"), ("ix_service_request_search_vector",)),
     ],
     ids=["bbox", "bbox-open", "radius", "change-feed", "change-feed-cursor", "q"],
 )
@@ -546,11 +547,11 @@ def test_the_cheap_inside_test_never_admits_a_point_outside_the_circle():
     a circle may be (the equator, mid latitudes, near a pole) and for every radius allowed."""
     rng = random.Random(4)
     for _ in range(300):
-        near = request_search.Near(
+        near = search_queries.Near(
             rng.uniform(-85, 85), rng.uniform(-179, 179), rng.choice([1, 50, 500, 5000, 50_000])
         )
-        kx, ky = request_search.near_scales(near)
-        west, south, east, north = request_search.near_box(near)
+        kx, ky = search_queries.near_scales(near)
+        west, south, east, north = search_queries.near_box(near)
         for _ in range(50):
             long, lat = rng.uniform(west, east), rng.uniform(max(south, -90), min(north, 90))
             bound = ((long - near.long) * kx) ** 2 + ((lat - near.lat) * ky) ** 2

@@ -10,8 +10,8 @@ from functools import partial
 
 import pytest
 
-from open311.db import request_search
-from open311.db.models import ServiceType, Status
+from open311.db import search_queries
+from open311.values import ServiceType, Status
 from tests.api.helpers import FORMATS, body, errors, url
 from tests.api.test_privacy import PERSONAL, leaked
 from tests.factories import (
@@ -187,7 +187,7 @@ def test_radius_adds_a_distance_column(client, two_years):
 def test_export_streams_in_batches(client, db, pothole, monkeypatch):
     insert_requests(db, pothole, [START + timedelta(minutes=i) for i in range(25)])
     monkeypatch.setattr(
-        request_search, "stream_export", partial(request_search.stream_export, batch=4)
+        search_queries, "stream_export", partial(search_queries.stream_export, batch=4)
     )
 
     response = client.get(f"{EXPORT}.csv", buffered=False)

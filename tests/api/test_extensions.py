@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from open311.db.models import WorkOrderState
 from open311.domain import activity
+from open311.values import WorkOrderState
 from tests.api.helpers import FORMATS, items_of, url
 from tests.factories import (
     make_agency,

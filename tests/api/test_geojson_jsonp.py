@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from open311.db.models import ServiceRequest, Status
+from open311.db.models import ServiceRequest
+from open311.values import Status
 from open311.wire import geojson
 from open311.wire.formats import render_json
 from open311.wire.georeport import request_item

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from open311.db.models import ServiceType, Status
+from open311.values import ServiceType, Status
 from tests.api.helpers import FORMATS, body, errors, url, wire
 from tests.factories import insert_requests, make_jurisdiction, make_request, make_service
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jsonschema import Draft4Validator
 
-from open311.db.models import Datatype
+from open311.values import Datatype
 from tests.api.conformance_data import (
     BASE,
     LONG_DESCRIPTION,

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from open311.db.models import Activity, Media, ServiceRequest, StaffRole
+from open311.db.models import Activity, Media, ServiceRequest
 from open311.domain import activity
 from open311.media import photos
+from open311.values import StaffRole
 from tests.api.helpers import FORMATS, body, counts, errors, url
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from open311.domain import request_search as searching
+from open311.domain import request_search
 from open311.wire import cursor as cursors
 from tests.api.helpers import FORMATS, errors, items_of, next_link, url
 from tests.factories import (
@@ -119,7 +119,7 @@ def test_paging_defaults_to_50_per_page(client, db, pothole):
 
 
 def test_total_count_is_left_out_beyond_the_cap(client, fifty, monkeypatch):
-    monkeypatch.setattr(searching, "TOTAL_COUNT_CAP", 30)
+    monkeypatch.setattr(request_search, "TOTAL_COUNT_CAP", 30)
 
     first = client.get(url("requests", "json"), query_string={"page": 1, "page_size": 10})
     last = client.get(url("requests", "json"), query_string={"page": 5, "page_size": 10})

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from open311.api.forms import form_limit
-from open311.db.models import Requester, ServiceRequest, ServiceType, Status
+from open311.db.models import Requester, ServiceRequest
+from open311.values import ServiceType, Status
 from tests.api.helpers import BASE, FORMATS, body, counts, errors, form, url, wire
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (

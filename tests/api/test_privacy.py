@@ -7,7 +7,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from open311.db.models import Requester, ServiceRequest, ServiceType
+from open311.db.models import Requester, ServiceRequest
+from open311.values import ServiceType
 from tests.api.helpers import FORMATS, body, url
 from tests.factories import make_api_key, make_jurisdiction, make_service
 

@@ -16,7 +16,7 @@ import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 
-from open311.db.models import CrewKind, StaffRole
+from open311.values import CrewKind, StaffRole
 from tests.api.helpers import body, url
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from open311.db.models import ServiceType
+from open311.values import ServiceType
 from tests.api.helpers import FORMATS, body, errors, url, wire
 from tests.factories import make_attribute, make_jurisdiction, make_service
 

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from open311.db.models import AuditEntry, StaffRole
+from open311.db.models import AuditEntry
+from open311.values import StaffRole
 from tests.api.staff_helpers import PASSWORD, bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 

@@ -18,12 +18,12 @@ from open311.db.models import (
     RoutingRule,
     Service,
     ServiceAttribute,
-    StaffRole,
     Workflow,
     WorkflowStep,
 )
 from open311.domain import catalogue_admin
 from open311.errors import InvalidInput
+from open311.values import StaffRole
 from tests.api.helpers import FORMATS, body, url
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from open311.config import Settings
-from open311.db.models import Delivery, DeliveryState, StaffRole, WebhookSubscription
+from open311.db.models import Delivery, WebhookSubscription
 from open311.domain import intake
 from open311.notify.worker import Worker
+from open311.values import DeliveryState, StaffRole
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import make_api_client, make_jurisdiction, make_service
 from tests.notify.receiver import receiver

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select, update
 
-from open311.db.models import Activity, Crew, ServiceRequest, StaffRole
+from open311.db.models import Activity, Crew, ServiceRequest
 from open311.domain import jurisdictions, workflow
+from open311.values import StaffRole
 from tests.api.helpers import counts, items_of, url
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import make_api_key

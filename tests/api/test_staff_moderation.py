@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from open311.db.models import Activity, StaffRole, UpdateAuthor
+from open311.db.models import Activity, UpdateAuthor
 from open311.domain import activity
+from open311.values import StaffRole
 from tests.api.helpers import url
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import (

@@ -13,7 +13,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from open311.db.models import Activity, ServiceRequest, StaffRole, WorkOrder
+from open311.db.models import Activity, ServiceRequest, WorkOrder
+from open311.values import StaffRole
 from tests.api.staff_helpers import bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 

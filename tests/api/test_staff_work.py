@@ -22,16 +22,15 @@ from open311.db.models import (
     Agency,
     BoundaryLayer,
     Crew,
-    CrewKind,
     District,
     Jurisdiction,
     RequestDistrict,
     ServiceRequest,
-    StaffRole,
     StaffUser,
     WorkOrder,
 )
 from open311.domain import intake, staff
+from open311.values import CrewKind, StaffRole
 from open311.wire.datetimes import format_w3c
 from tests.api.helpers import items_of, next_link, url
 from tests.api.staff_helpers import bearer

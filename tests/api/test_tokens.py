@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from open311.db.models import ServiceType
+from open311.values import ServiceType
 from tests.api.helpers import FORMATS, body, errors, url, wire
 from tests.factories import make_api_key, make_jurisdiction, make_request, make_service
 

@@ -10,17 +10,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from open311.db import update_feed
-from open311.db.models import (
-    Activity,
-    CrewKind,
-    DuplicateState,
-    ServiceRequest,
-    Status,
-    UpdateAuthor,
-    WorkOrder,
-    WorkOrderState,
-)
+from open311.db.models import Activity, ServiceRequest, UpdateAuthor, WorkOrder
 from open311.domain import activity, workflow
+from open311.values import CrewKind, DuplicateState, Status, WorkOrderState
 from open311.wire import cursor as cursors
 from tests.api.helpers import CONTENT_TYPES, FORMATS, errors, form, next_link, url
 from tests.factories import (

@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 import pytest
 from flask import Response as FlaskResponse
 
-from open311.db.models import Status
+from open311.values import Status
 from tests.api.conformance_data import (
     BASE,
     FORMATS,

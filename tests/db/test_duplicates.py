@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import Connection, func, select, text
 
 from open311.db import duplicate_queries
-from open311.db.models import Activity, DuplicateState, ServiceRequest, Status
+from open311.db.models import Activity, ServiceRequest
 from open311.domain import catalogue, duplicates, intake, jurisdictions, workflow
 from open311.errors import InvalidInput
+from open311.values import DuplicateState, Status
 from tests.factories import make_jurisdiction, make_request, make_service
 
 GAFFEY_1230 = (33.73280359, -118.2922555)

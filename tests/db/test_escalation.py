@@ -18,11 +18,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
-from open311.db import queries
-from open311.db.models import Activity, Agency, Crew, CrewKind, ServiceRequest, WorkOrder
-from open311.db.models import WorkOrderState as S
+from open311.db.models import Activity, Agency, Crew, ServiceRequest, WorkOrder
 from open311.db.session import make_engine, make_session_factory
 from open311.domain.escalation import escalate_overdue
+from open311.values import OPEN_WORK_ORDER_STATES, CrewKind
+from open311.values import WorkOrderState as S
 from tests.e2e.servers import scratch_database
 from tests.factories import (
     make_agency,
@@ -135,7 +135,7 @@ def test_the_scan_can_use_its_partial_index(db: Session):
     query = (
         select(WorkOrder)
         .where(
-            WorkOrder.state.in_(queries.OPEN_WORK_ORDER_STATES),
+            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES),
             WorkOrder.escalated_at.is_(None),
             WorkOrder.due_at < NOW,
         )

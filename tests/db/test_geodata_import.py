@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from open311.cli import main
 from open311.config import geodata_dir
-from open311.db import queries
+from open311.db import district_queries
 from open311.db.models import (
     BoundaryLayer,
     District,
@@ -657,5 +657,7 @@ def test_cli_help_says_what_each_command_does(cli):
 def test_queries_list_layers_with_counts(db, la):
     import_file(db, la, COUNCIL_DISTRICTS)
     replace_layer(db, la, "tiny", [district_feature("only")])
-    listed = [(layer.name, n) for layer, n in queries.find_boundary_layers_with_counts(db, la)]
+    listed = [
+        (layer.name, n) for layer, n in district_queries.find_boundary_layers_with_counts(db, la)
+    ]
     assert listed == [("council_districts", 15), ("tiny", 1)]

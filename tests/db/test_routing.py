@@ -17,10 +17,9 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import Connection, func, select, text
 
 from open311.config import geodata_dir
-from open311.db import queries
+from open311.db import catalogue_queries, district_queries, request_queries
 from open311.db.models import (
     BoundaryLayer,
-    CrewKind,
     District,
     RequestDistrict,
     Service,
@@ -29,6 +28,7 @@ from open311.db.models import (
 )
 from open311.domain import jurisdictions, routing
 from open311.errors import InvalidInput
+from open311.values import CrewKind
 from tests.factories import make_api_key
 
 BASE = "/open311/v2"
@@ -105,7 +105,7 @@ def test_single_request_routing_agrees_with_bulk_routing(db, la):
     for pk, location in sample:
         point = to_shape(location)
         started = time.perf_counter()
-        found = queries.find_districts_at(db, la, point.y, point.x)
+        found = district_queries.find_districts_at(db, la, point.y, point.x)
         timings.append(time.perf_counter() - started)
         assert {layer: district for layer, _, district, _ in found} == {
             layer: district for (p, layer), district in recorded.items() if p == pk
@@ -120,7 +120,7 @@ def test_district_lookup_uses_the_spatial_index(db, la):
     db.execute(text("ANALYZE district"))
     plan = (
         db.execute(
-            text("EXPLAIN " + queries.DISTRICTS_AT.text),
+            text("EXPLAIN " + district_queries.DISTRICTS_AT.text),
             {"lat": 34.0522, "long": -118.2437, "jurisdiction": la.id},
         )
         .scalars()
@@ -138,7 +138,9 @@ def district(db, layer: str, name: str) -> District:
 
 
 def place(db, la, lat: float, long: float) -> dict[str, str]:
-    return {layer: name for _, layer, _, name in queries.find_districts_at(db, la, lat, long)}
+    return {
+        layer: name for _, layer, _, name in district_queries.find_districts_at(db, la, lat, long)
+    }
 
 
 def post(db, client, **fields: str) -> ServiceRequest:
@@ -263,7 +265,7 @@ def test_post_inside_the_city_routes_to_the_district_crew(db, client, la):
     assert [d.name for d in order.crew.districts] == ["14"]
     assert order.agency.name == "Office of Community Beautification"
     assert request.expected_datetime is not None and order.due_at is not None
-    kinds = [a.kind for a in queries.find_activity(db, request)]
+    kinds = [a.kind for a in request_queries.find_activity(db, request)]
     assert kinds[:3] == ["submitted", "routed", "work_order_created"]
     public = client.get(f"{BASE}/requests/{request.service_request_id}.json").json[0]
     assert public["agency_responsible"] == "Office of Community Beautification"
@@ -323,7 +325,7 @@ def test_address_only_goes_to_triage_until_staff_locate_it(db, client, la):
 
 def test_a_service_without_a_routing_rule_keeps_its_own_agency(db, client, la):
     service = db.scalar(select(Service).where(Service.service_code == "GRAFFITI"))
-    db.delete(queries.get_routing_rule(db, service))
+    db.delete(catalogue_queries.get_routing_rule(db, service))
     db.flush()
     request = post(
         db,

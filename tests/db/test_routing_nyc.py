@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from open311.config import geodata_dir
-from open311.db import queries
+from open311.db import district_queries
 from open311.domain.districts import replace_layer
 from open311.geodata.reader import read_features
 from tests.factories import make_jurisdiction
@@ -35,7 +35,7 @@ def test_community_districts_agree_with_the_citys_labels(db):
     points = labelled_points()
     agreeing = 0
     for lat, long, label in points:
-        found = queries.find_districts_at(db, nyc, lat, long)
+        found = district_queries.find_districts_at(db, nyc, lat, long)
         agreeing += bool(found) and found[0][3] == label
     share = agreeing / len(points)
     print(f"\nNYC: {agreeing}/{len(points)} = {share:.2%} in the city's community district")

@@ -15,18 +15,16 @@ from sqlalchemy.orm import Session
 
 from open311.db.models import (
     AttributeValue,
-    Datatype,
     Jurisdiction,
     Requester,
     Service,
     ServiceAttribute,
     ServiceRequest,
-    ServiceType,
-    Status,
 )
 from open311.demo import myla311
 from open311.demo.catalogue import load_catalogue
 from open311.demo.seed import city_dir, seed_demo_city
+from open311.values import Datatype, ServiceType, Status
 from tests.factories import make_jurisdiction
 
 BASE = "/open311/v2"

@@ -23,19 +23,13 @@ from sqlalchemy.orm import Session
 
 from open311.cli import main
 from open311.db.migrate import schema_drift
-from open311.db.models import (
-    Activity,
-    Jurisdiction,
-    RequestDistrict,
-    Service,
-    ServiceRequest,
-    Status,
-)
+from open311.db.models import Activity, Jurisdiction, RequestDistrict, Service, ServiceRequest
 from open311.demo import synthetic
 from open311.demo.catalogue import load_catalogue
 from open311.demo.myla311 import read_agencies
 from open311.demo.seed import city_dir, seed_demo_city
 from open311.demo.synthetic import SyntheticSpec
+from open311.values import Status
 from tests.factories import make_request
 
 LA = ZoneInfo("America/Los_Angeles")

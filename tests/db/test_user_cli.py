@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from open311.cli import main
-from open311.db import queries
+from open311.db import staff_queries
 from open311.db.session import make_engine, make_session_factory
 from open311.domain import staff
 from open311.errors import Unauthenticated
@@ -41,7 +41,7 @@ def test_creates_a_crew_member_who_can_sign_in(url):
     assert "created crew_member maria" in result.output
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        user = queries.get_staff_user(session, "maria")
+        user = staff_queries.get_staff_user(session, "maria")
         assert user.display_name == "Maria" and [c.code for c in user.crews] == ["OCB-CD14"]
         assert PASSWORD not in user.password_hash
         now = datetime.now(UTC)
@@ -68,7 +68,7 @@ def test_refusals_say_why_and_create_nobody(url, args, password, message):
     assert message in result.output
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
-        assert queries.get_staff_user(session, args[0]) is None
+        assert staff_queries.get_staff_user(session, args[0]) is None
     engine.dispose()
 
 

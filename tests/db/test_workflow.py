@@ -24,15 +24,12 @@ from open311.db.models import (
     BoundaryLayer,
     CityHoliday,
     Crew,
-    CrewKind,
     District,
     RequestDistrict,
     RoutingRule,
     ServiceRequest,
-    Status,
     Workflow,
     WorkOrder,
-    WorkOrderState,
 )
 from open311.db.session import make_engine, make_session_factory
 from open311.domain import activity
@@ -46,6 +43,7 @@ from open311.domain.workflow import (
     transition,
 )
 from open311.errors import InvalidInput
+from open311.values import CrewKind, Status, WorkOrderState
 from tests.e2e.servers import scratch_database
 from tests.factories import (
     make_agency,

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from open311.db.models import Datatype
 from open311.db.session import make_engine, make_session_factory
+from open311.values import Datatype
 from tests.e2e.servers import gunicorn, scratch_database
 from tests.factories import make_api_key, make_attribute, make_jurisdiction, make_service
 

@@ -19,18 +19,15 @@ from sqlalchemy.orm import Session
 from open311.db.models import (
     ApiClient,
     Delivery,
-    DeliveryChannel,
-    DeliveryState,
     Jurisdiction,
     OutboxEvent,
     Service,
     ServiceRequest,
-    SubscriptionScope,
     WebhookSubscription,
     WorkOrder,
-    WorkOrderState,
 )
 from open311.domain import intake, workflow
+from open311.values import DeliveryChannel, DeliveryState, SubscriptionScope, WorkOrderState
 from open311.wire.webhooks import ALL_EVENTS
 from tests.factories import (
     make_agency,

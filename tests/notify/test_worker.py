@@ -27,19 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from open311.config import Settings
-from open311.db.models import (
-    ApiClient,
-    Delivery,
-    DeliveryChannel,
-    DeliveryState,
-    Jurisdiction,
-    Requester,
-    SubscriptionScope,
-    WebhookSubscription,
-)
+from open311.db.models import ApiClient, Delivery, Jurisdiction, Requester, WebhookSubscription
 from open311.db.session import make_engine, make_session_factory
-from open311.domain import intake, outbox
+from open311.domain import intake, subscriptions
 from open311.notify.worker import Worker, backoff
+from open311.values import DeliveryChannel, DeliveryState, SubscriptionScope
 from open311.wire.webhooks import ALL_EVENTS
 from tests.e2e.servers import scratch_database
 from tests.factories import make_api_client, make_jurisdiction, make_service
@@ -237,7 +229,7 @@ def test_parked_after_the_limit_then_replayed(db, city, hook, make_worker, clock
     clock.to(clock() + timedelta(days=1))
     assert worker.run_batch(10) == 0  # parked stays parked
 
-    outbox.replay(db, delivery, now=clock())
+    subscriptions.replay(db, delivery, now=clock())
     db.commit()
     assert worker.run_batch(10) == 1
     (delivery,) = webhook_deliveries(db)
@@ -268,7 +260,7 @@ def test_redirects_are_not_followed(db, city, hook, make_worker):
 def test_deactivated_subscription_is_parked_unsent(db, city, hook, make_worker):
     subscription = subscribe(db, city.app, hook.url)
     file_request(db, city)
-    outbox.deactivate(subscription)
+    subscriptions.deactivate(subscription)
     db.commit()
     assert make_worker().run_batch(10) == 1
     (delivery,) = webhook_deliveries(db)

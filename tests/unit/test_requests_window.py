@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from open311.db.models import Status
 from open311.domain.requests_window import MAX_RESULTS, MAX_SPAN, request_filter
 from open311.errors import InvalidInput
+from open311.values import Status
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from open311.db.models import Jurisdiction, SlaClock
+from open311.db.models import Jurisdiction
 from open311.domain.sla import (
     BusinessCalendar,
     add_business_hours,
     add_calendar_days,
     expected_by,
 )
+from open311.values import SlaClock
 
 LA = ZoneInfo("America/Los_Angeles")
 

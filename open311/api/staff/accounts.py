@@ -18,10 +18,11 @@ from open311.api.staff.auth import (
     staff_required,
     token_lifetime_hours,
 )
-from open311.db import queries
-from open311.db.models import StaffRole, StaffUser
+from open311.db import staff_queries
+from open311.db.models import StaffUser
 from open311.domain import staff
 from open311.errors import InvalidInput, NotFound, Unauthenticated
+from open311.values import StaffRole
 
 blp = StaffBlueprint(
     "staff_accounts", __name__, "Staff API: sign in with a password, get a bearer token; users."
@@ -76,7 +77,7 @@ class UserChangeSchema(StaffBody):
 
 
 def _crews(ids: list[int]) -> list[Any]:
-    crews = queries.find_crews_by_id(database.session(), ids)
+    crews = staff_queries.find_crews_by_id(database.session(), ids)
     missing = sorted(set(ids) - {crew.id for crew in crews})
     if missing:
         raise InvalidInput(f"crew_ids: no crew {', '.join(map(str, missing))}")
@@ -84,7 +85,7 @@ def _crews(ids: list[int]) -> list[Any]:
 
 
 def _user(username: str) -> StaffUser:
-    user = queries.get_staff_user(database.session(), username)
+    user = staff_queries.get_staff_user(database.session(), username)
     if user is None:
         raise NotFound(f"no staff user {username}")
     return user
@@ -137,7 +138,7 @@ def me() -> StaffUser:
 @blp.response(200, UserSchema(many=True))
 def list_users() -> list[StaffUser]:
     """Every staff user, by username."""
-    return list(queries.find_staff_users(database.session()))
+    return list(staff_queries.find_staff_users(database.session()))
 
 
 @blp.route("/users", methods=["POST"])

@@ -10,8 +10,9 @@ from open311.api import database
 from open311.api.schemas import W3CDateTime
 from open311.api.smorest import BaseSchema
 from open311.api.staff.auth import StaffBlueprint, staff_required
-from open311.db import queries
-from open311.db.models import AuditEntry, StaffRole
+from open311.db import staff_queries
+from open311.db.models import AuditEntry
+from open311.values import StaffRole
 
 blp = StaffBlueprint("staff_audit", __name__, "Staff API: the audit of staff changes.")
 
@@ -41,4 +42,4 @@ class AuditEntrySchema(Schema):
 @blp.response(200, AuditEntrySchema(many=True))
 def list_audit(args: dict[str, Any]) -> list[AuditEntry]:
     """Every write through the staff API, newest first (page with before_id = the last id)."""
-    return list(queries.find_audit_entries(database.session(), **args))
+    return list(staff_queries.find_audit_entries(database.session(), **args))

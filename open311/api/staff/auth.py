@@ -18,8 +18,9 @@ from flask import current_app, g, request
 from open311.api import database
 from open311.api.forms import reject_forbidden
 from open311.api.smorest import Blueprint
-from open311.db.models import StaffRole, StaffToken, StaffUser
+from open311.db.models import StaffToken, StaffUser
 from open311.domain import activity, audit, staff
+from open311.values import StaffRole
 
 ANY_ROLE = tuple(StaffRole)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

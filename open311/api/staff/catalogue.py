@@ -13,19 +13,11 @@ from open311.api import database
 from open311.api.staff import catalogue_schemas as s
 from open311.api.staff.auth import StaffBlueprint, now, staff_required
 from open311.db import catalogue_admin_queries as admin_queries
-from open311.db import queries
-from open311.db.models import (
-    Agency,
-    ApiClient,
-    Crew,
-    Jurisdiction,
-    RoutingRule,
-    Service,
-    StaffRole,
-    Workflow,
-)
+from open311.db import catalogue_queries
+from open311.db.models import Agency, ApiClient, Crew, Jurisdiction, RoutingRule, Service, Workflow
 from open311.domain import apikeys, catalogue_admin, jurisdictions
 from open311.errors import NotFound
+from open311.values import StaffRole
 
 blp = StaffBlueprint(
     "staff_catalogue",
@@ -122,7 +114,7 @@ def replace_definition(body: dict[str, Any], service_code: str) -> Service:
 @blp.response(200, s.AdminRoutingRuleOut)
 def get_routing_rule(service_code: str) -> RoutingRule:
     """Where requests of the service go: agency, deciding layer, fallback crew, workflow, SLA."""
-    rule = queries.get_routing_rule(database.session(), _service(service_code))
+    rule = catalogue_queries.get_routing_rule(database.session(), _service(service_code))
     return _found(rule, f"routing rule for service {service_code}")
 
 
@@ -196,7 +188,7 @@ def replace_workflow(body: dict[str, Any], code: str) -> Workflow:
 
 
 def _agency(code: str) -> Agency:
-    return _found(queries.get_agency(database.session(), _city(), code), f"agency {code}")
+    return _found(catalogue_queries.get_agency(database.session(), _city(), code), f"agency {code}")
 
 
 @blp.route("/agencies", methods=["GET"])

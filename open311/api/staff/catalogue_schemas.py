@@ -12,8 +12,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
-from open311.db.models import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 from open311.domain.catalogue_admin import AttributeDraft, RuleDraft, StepDraft
+from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
 NAME = validate.Length(min=1, max=255)
 

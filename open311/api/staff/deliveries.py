@@ -10,9 +10,10 @@ from marshmallow import Schema, fields, validate
 from open311.api import database
 from open311.api.staff.auth import StaffBlueprint, actor, staff_required
 from open311.db import outbox_queries as db
-from open311.db.models import ApiClient, DeliveryState, StaffRole, WebhookSubscription
-from open311.domain import outbox
+from open311.db.models import ApiClient, WebhookSubscription
+from open311.domain import subscriptions
 from open311.errors import NotFound
+from open311.values import DeliveryState, StaffRole
 from open311.wire import webhooks as wire
 from open311.wire.datetimes import format_w3c
 
@@ -112,10 +113,10 @@ def create_webhook(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     client = session.get(ApiClient, body["api_client_id"])
     if client is None:
         raise NotFound(f"no API client {body['api_client_id']}")
-    wish = outbox.parse_subscription(
+    wish = subscriptions.parse_subscription(
         body["url"], body["events"], body.get("scope"), body.get("area")
     )
-    subscription, secret = outbox.subscribe(session, client, wish, actor=actor(), now=now())
+    subscription, secret = subscriptions.subscribe(session, client, wish, actor=actor(), now=now())
     session.commit()
     return wire.subscription_item(subscription, secret=secret, staff=True), 201
 
@@ -126,7 +127,7 @@ def create_webhook(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
 def change_webhook(body: dict[str, Any], subscription_id: int) -> dict[str, Any]:
     """Switch a subscription off or on, change its URL or its events."""
     subscription = _subscription(subscription_id)
-    outbox.change(
+    subscriptions.change(
         subscription, active=body.get("active"), url=body.get("url"), events=body.get("events")
     )
     database.session().commit()
@@ -158,7 +159,7 @@ def replay_delivery(delivery_id: int) -> dict[str, Any]:
     delivery = db.get_delivery_for_update(session, delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
-    outbox.replay(session, delivery, now=now())
+    subscriptions.replay(session, delivery, now=now())
     session.commit()
     (row,) = db.find_deliveries(session, delivery_pk=delivery.id)
     return delivery_item(row)

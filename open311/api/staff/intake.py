@@ -20,10 +20,11 @@ from open311.api.staff.intake_schemas import (
     NearbyArgs,
     NearbyResultSchema,
 )
-from open311.db import duplicate_queries
-from open311.db.models import ServiceRequest, StaffRole
+from open311.db import duplicate_queries, request_queries
+from open311.db.models import ServiceRequest
 from open311.domain import catalogue, duplicates, intake, jurisdictions
 from open311.errors import InvalidInput, UnknownRequest
+from open311.values import StaffRole
 
 blp = StaffBlueprint("staff_intake", __name__, "Staff API: intake for callers and duplicates.")
 
@@ -33,7 +34,7 @@ DUPLICATE_ROLES = (_R.administrator, _R.supervisor)
 
 
 def _request(service_request_id: str) -> ServiceRequest:
-    found = duplicate_queries.get_request_by_number(database.session(), service_request_id)
+    found = request_queries.get_request_by_public_id(database.session(), service_request_id)
     if found is None:
         raise UnknownRequest(f"service_request_id {service_request_id} not found")
     return found
@@ -171,7 +172,7 @@ def merge(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
     duplicate pointing there, and the parent notes it."""
     session = database.session()
     request = _request(service_request_id)
-    parent = duplicate_queries.get_request_by_number(session, body["parent"])
+    parent = request_queries.get_request_by_public_id(session, body["parent"])
     if parent is None:
         raise InvalidInput(f"parent: no request {body['parent']}")
     duplicates.merge(

@@ -8,9 +8,9 @@ from marshmallow import Schema, fields, validate
 
 from open311.api import database
 from open311.api.staff.auth import StaffBlueprint, actor, now, staff_required
-from open311.db.models import StaffRole
 from open311.db.update_feed import AppUpdateRow
 from open311.domain import updates
+from open311.values import StaffRole
 from open311.wire.updates import media_urls
 
 blp = StaffBlueprint("staff_moderation", __name__, "Staff API: updates posted by apps.")

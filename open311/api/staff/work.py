@@ -24,18 +24,12 @@ from open311.api.staff.work_schemas import (
     TransitionOut,
     WorkOrderDetailOut,
 )
-from open311.db import queries, work_queries
-from open311.db.models import (
-    Activity,
-    Crew,
-    Jurisdiction,
-    ServiceRequest,
-    StaffRole,
-    WorkOrder,
-)
+from open311.db import request_queries, work_queries
+from open311.db.models import Activity, Crew, Jurisdiction, ServiceRequest, WorkOrder
 from open311.db.work_queries import QueueRow
 from open311.domain import queue, routing, staff, workflow
 from open311.errors import InvalidInput, NotFound
+from open311.values import StaffRole
 from open311.wire.georeport import request_item
 
 blp = StaffBlueprint("staff_work", __name__, "Staff API: queues, work orders and requests.")
@@ -117,7 +111,9 @@ def _request_view(session: Session, request: ServiceRequest) -> dict[str, Any]:
             _work_order_item(order)
             for order in work_queries.find_request_work_orders(session, request)
         ],
-        "activity": [_activity_item(entry) for entry in queries.find_activity(session, request)],
+        "activity": [
+            _activity_item(entry) for entry in request_queries.find_activity(session, request)
+        ],
     }
     if queue.may_see_contact(current_user()):
         requester = request.requester
@@ -148,7 +144,7 @@ def _work_order_row(session: Session, work_order_id: int) -> QueueRow:
 
 def _request(session: Session, service_request_id: str) -> ServiceRequest:
     """The request (404 if unknown), if the caller may see it (403 otherwise)."""
-    found = work_queries.get_request_by_id(session, service_request_id)
+    found = request_queries.get_request_by_public_id(session, service_request_id)
     if found is None:
         raise NotFound(f"service_request_id {service_request_id} not found")
     queue.check_request_scope(session, current_user(), found)
@@ -199,7 +195,7 @@ def get_work_order(work_order_id: int) -> dict[str, Any]:
     """One work order with its whole activity log, internal entries included."""
     session = database.session()
     row = _work_order_row(session, work_order_id)
-    entries = queries.find_work_order_activity(session, row.work_order)
+    entries = work_queries.find_work_order_activity(session, row.work_order)
     return _queue_item(row) | {"activity": [_activity_item(entry) for entry in entries]}
 
 

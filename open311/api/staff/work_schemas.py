@@ -9,12 +9,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from open311.api.schemas import BBox, CommaList, W3CDateTime
 from open311.api.smorest import BaseSchema, StaffBody
-from open311.db.models import WorkOrderState
-from open311.domain import activity
 from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from open311.domain.workflow import CANCELLING_STATUSES
+from open311.values import UpdateStatus, WorkOrderState
 
 STATES = tuple(state.value for state in WorkOrderState)
-CANCEL_STATUSES = tuple(status for status in activity.CLOSING_STATUSES if status != "fixed")
 NOTE_MAX_LENGTH = 4000
 
 
@@ -85,7 +84,9 @@ class LocationBody(StaffBody):
 
 class CancelBody(StaffBody):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=NOTE_MAX_LENGTH))
-    status = fields.String(load_default="cancelled", validate=validate.OneOf(CANCEL_STATUSES))
+    status = fields.String(
+        load_default=UpdateStatus.cancelled, validate=validate.OneOf(CANCELLING_STATUSES)
+    )
     public_note = _text(allow_none=True)
 
 

@@ -42,10 +42,11 @@ from psycopg2.extensions import BYTES, STATUS_READY, register_type
 from psycopg2.extensions import cursor as DBAPICursor
 from sqlalchemy.orm import Session
 
-from open311.db.models import Jurisdiction, Status
+from open311.db.models import Jurisdiction
+from open311.values import OPEN_WORK_ORDER_STATES, Status
 
-# Work orders in these states are open (queries.OPEN_WORK_ORDER_STATES, as SQL literals).
-_OPEN_WORK_ORDER = "('new', 'assigned', 'in_progress')"
+# Work orders in these states are open, as an SQL list of literals (enum values, never input).
+_OPEN_WORK_ORDER = "(" + ", ".join(f"'{state}'" for state in OPEN_WORK_ORDER_STATES) + ")"
 _POINT = "ST_SetSRID(ST_MakePoint(%(near_long)s, %(near_lat)s), 4326)"
 _DISTANCE = f"ST_Distance(r.location::geography, {_POINT}::geography)"
 

@@ -1,10 +1,10 @@
-"""Every select() of the app lives here, so query shapes and their indexes are reviewed together."""
+"""Boundary layers and districts: which district a point lies in, bulk routing by place,
+imports' geometry checks and the service area."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from geoalchemy2 import Geography, Geometry
@@ -12,8 +12,6 @@ from sqlalchemy import (
     ColumnElement,
     LargeBinary,
     ScalarSelect,
-    String,
-    any_,
     bindparam,
     case,
     cast,
@@ -25,152 +23,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from open311.db.models import (
-    Activity,
-    Agency,
-    ApiClient,
-    AuditEntry,
     BoundaryLayer,
-    CityHoliday,
-    Crew,
-    CrewKind,
     District,
     Jurisdiction,
-    RequestDistrict,
-    RoutingRule,
-    Service,
-    ServiceAttribute,
-    ServiceRequest,
-    StaffToken,
-    StaffUser,
-    Status,
-    Workflow,
-    WorkOrder,
-    WorkOrderState,
-    crew_district,
 )
-
-
-def get_jurisdiction(session: Session, jurisdiction_id: str) -> Jurisdiction | None:
-    return session.scalar(
-        select(Jurisdiction).where(Jurisdiction.jurisdiction_id == jurisdiction_id)
-    )
-
-
-def find_jurisdictions(session: Session, limit: int = 2) -> Sequence[Jurisdiction]:
-    return session.scalars(select(Jurisdiction).order_by(Jurisdiction.id).limit(limit)).all()
-
-
-def find_services(session: Session, jurisdiction: Jurisdiction) -> Sequence[Service]:
-    return session.scalars(
-        select(Service)
-        .where(Service.jurisdiction_id == jurisdiction.id, Service.active)
-        .order_by(Service.service_code)
-        .options(selectinload(Service.attributes))
-    ).all()
-
-
-def get_service(session: Session, jurisdiction: Jurisdiction, service_code: str) -> Service | None:
-    return session.scalar(
-        select(Service)
-        .where(
-            Service.jurisdiction_id == jurisdiction.id,
-            Service.service_code == service_code,
-            Service.active,
-        )
-        .options(selectinload(Service.attributes).selectinload(ServiceAttribute.values))
-    )
-
-
-def get_api_client_by_hash(session: Session, key_hash: str) -> ApiClient | None:
-    return session.scalar(select(ApiClient).where(ApiClient.key_hash == key_hash))
-
-
-def get_request_by_token(
-    session: Session, jurisdiction: Jurisdiction, token: str
-) -> ServiceRequest | None:
-    return session.scalar(
-        select(ServiceRequest).where(
-            ServiceRequest.jurisdiction_id == jurisdiction.id, ServiceRequest.token == token
-        )
-    )
-
-
-@dataclass(frozen=True)
-class RequestFilter:
-    """What GET requests asks for, already validated and with the window's defaults applied."""
-
-    service_request_ids: tuple[str, ...] = ()
-    service_codes: tuple[str, ...] = ()
-    statuses: tuple[Status, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    limit: int = 1000
-
-
-def find_requests(
-    session: Session, jurisdiction: Jurisdiction, wanted: RequestFilter
-) -> Sequence[ServiceRequest]:
-    """Requests newest first, matching every filter that is set."""
-    query = (
-        select(ServiceRequest)
-        .where(ServiceRequest.jurisdiction_id == jurisdiction.id)
-        .options(selectinload(ServiceRequest.service))
-    )
-    if wanted.service_request_ids:
-        query = query.where(ServiceRequest.service_request_id.in_(wanted.service_request_ids))
-    if wanted.service_codes:
-        query = query.join(Service).where(Service.service_code.in_(wanted.service_codes))
-    if wanted.statuses:
-        query = query.where(ServiceRequest.status.in_(wanted.statuses))
-    if wanted.start is not None:
-        query = query.where(ServiceRequest.requested_datetime >= wanted.start)
-    if wanted.end is not None:
-        query = query.where(ServiceRequest.requested_datetime <= wanted.end)
-    query = query.order_by(
-        ServiceRequest.requested_datetime.desc(), ServiceRequest.id.desc()
-    ).limit(wanted.limit)
-    return session.scalars(query).all()
-
-
-def get_request(
-    session: Session, jurisdiction: Jurisdiction, service_request_id: str
-) -> ServiceRequest | None:
-    return session.scalar(
-        select(ServiceRequest)
-        .where(
-            ServiceRequest.jurisdiction_id == jurisdiction.id,
-            ServiceRequest.service_request_id == service_request_id,
-        )
-        .options(selectinload(ServiceRequest.service))
-    )
-
-
-def latest_catalogue_change(session: Session) -> datetime | None:
-    return session.scalar(select(func.max(Jurisdiction.catalogue_changed_at)))
-
-
-def find_all_services_for_jurisdiction(
-    session: Session, jurisdiction: Jurisdiction
-) -> Sequence[Service]:
-    """Inactive ones included, with their definitions: for catalogue administration."""
-    return session.scalars(
-        select(Service)
-        .where(Service.jurisdiction_id == jurisdiction.id)
-        .options(selectinload(Service.attributes).selectinload(ServiceAttribute.values))
-    ).all()
-
-
-def find_existing_request_ids(session: Session, candidates: list[str]) -> set[str]:
-    # One array parameter rather than tens of thousands of IN-list binds.
-    ids = bindparam("ids", candidates, type_=ARRAY(String))
-    query = select(ServiceRequest.service_request_id).where(
-        ServiceRequest.service_request_id == any_(ids)
-    )
-    return set(session.scalars(query))
-
 
 # --- routing: which district of each layer a point lies in -------------------------------------
 
@@ -193,6 +52,8 @@ _BEST_DISTRICT_ID = """
          ORDER BY ST_Distance(d.geom::geography, ({point})::geography), d.id LIMIT 1)
     )
 """
+
+
 _DEGREES = "{tolerance} / (111320.0 * greatest(cos(radians({lat})), 0.01))"
 
 
@@ -290,17 +151,6 @@ def route_located_requests(session: Session, jurisdiction: Jurisdiction) -> int:
     return placed + session.execute(snapped, params).rowcount
 
 
-def get_routing_rule(session: Session, service: Service) -> RoutingRule | None:
-    return session.scalar(
-        select(RoutingRule)
-        .where(RoutingRule.service_id == service.id)
-        .options(
-            selectinload(RoutingRule.agency),
-            selectinload(RoutingRule.workflow).selectinload(Workflow.steps),
-        )
-    )
-
-
 # --- back office: layers, agencies, workflows, the activity log ---------------------------------
 
 
@@ -310,217 +160,6 @@ def get_layer(session: Session, jurisdiction: Jurisdiction, name: str) -> Bounda
             BoundaryLayer.jurisdiction_id == jurisdiction.id, BoundaryLayer.name == name
         )
     )
-
-
-def get_agency(session: Session, jurisdiction: Jurisdiction, code: str) -> Agency | None:
-    return session.scalar(
-        select(Agency)
-        .where(Agency.jurisdiction_id == jurisdiction.id, Agency.code == code)
-        .options(selectinload(Agency.crews))
-    )
-
-
-def get_workflow(session: Session, jurisdiction: Jurisdiction, code: str) -> Workflow | None:
-    return session.scalar(
-        select(Workflow).where(Workflow.jurisdiction_id == jurisdiction.id, Workflow.code == code)
-    )
-
-
-def find_city_holidays(session: Session, jurisdiction: Jurisdiction) -> Sequence[CityHoliday]:
-    return session.scalars(
-        select(CityHoliday)
-        .where(CityHoliday.jurisdiction_id == jurisdiction.id)
-        .order_by(CityHoliday.day)
-    ).all()
-
-
-def find_activity(session: Session, request: ServiceRequest) -> Sequence[Activity]:
-    return session.scalars(
-        select(Activity)
-        .where(Activity.service_request_pk == request.id)
-        .order_by(Activity.at, Activity.id)
-    ).all()
-
-
-def latest_public_status(session: Session, request_pk: int) -> str | None:
-    """The update status of the request's latest public activity entry, if any."""
-    return session.scalar(
-        select(Activity.status)
-        .where(Activity.service_request_pk == request_pk, Activity.public)
-        .order_by(Activity.at.desc(), Activity.id.desc())
-        .limit(1)
-    )
-
-
-# --- staff users and tokens ----------------------------------------------------------------------
-
-
-def get_staff_user(session: Session, username: str) -> StaffUser | None:
-    return session.scalar(select(StaffUser).where(StaffUser.username == username))
-
-
-def find_staff_users(session: Session) -> Sequence[StaffUser]:
-    return session.scalars(
-        select(StaffUser).options(selectinload(StaffUser.crews)).order_by(StaffUser.username)
-    ).all()
-
-
-def find_crews_by_id(session: Session, ids: Sequence[int]) -> Sequence[Crew]:
-    if not ids:
-        return []
-    return session.scalars(select(Crew).where(Crew.id.in_(ids)).order_by(Crew.id)).all()
-
-
-def get_crew(
-    session: Session, jurisdiction: Jurisdiction, agency_code: str, crew_code: str
-) -> Crew | None:
-    return session.scalar(
-        select(Crew)
-        .join(Agency)
-        .where(
-            Agency.jurisdiction_id == jurisdiction.id,
-            Agency.code == agency_code,
-            Crew.code == crew_code,
-        )
-    )
-
-
-def get_staff_token_by_hash(session: Session, token_hash: str) -> StaffToken | None:
-    return session.scalar(
-        select(StaffToken)
-        .where(StaffToken.token_hash == token_hash)
-        .options(joinedload(StaffToken.user).selectinload(StaffUser.crews))
-    )
-
-
-def find_live_staff_tokens(
-    session: Session, staff_user_id: int, now: datetime
-) -> Sequence[StaffToken]:
-    return session.scalars(
-        select(StaffToken).where(
-            StaffToken.staff_user_id == staff_user_id,
-            StaffToken.revoked_at.is_(None),
-            StaffToken.expires_at > now,
-        )
-    ).all()
-
-
-def find_audit_entries(
-    session: Session,
-    *,
-    actor: str | None = None,
-    since: datetime | None = None,
-    before_id: int | None = None,
-    limit: int,
-) -> Sequence[AuditEntry]:
-    statement = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-    if actor is not None:
-        statement = statement.where(AuditEntry.actor == actor)
-    if since is not None:
-        statement = statement.where(AuditEntry.at >= since)
-    if before_id is not None:
-        statement = statement.where(AuditEntry.id < before_id)
-    return session.scalars(statement.limit(limit)).all()
-
-
-# --- work orders: crews, row locks, the escalation scan ------------------------------------------
-
-OPEN_WORK_ORDER_STATES = (WorkOrderState.new, WorkOrderState.assigned, WorkOrderState.in_progress)
-
-
-def get_crew_of_kind(session: Session, agency_id: int, kind: CrewKind) -> Crew | None:
-    """The agency's crew of that kind with the lowest id (its triage or supervisor queue)."""
-    return session.scalar(
-        select(Crew)
-        .where(Crew.agency_id == agency_id, Crew.kind == kind)
-        .order_by(Crew.id)
-        .limit(1)
-    )
-
-
-def find_district_crew(
-    session: Session, agency_id: int, request: ServiceRequest, prefer_layer_id: int | None
-) -> Crew | None:
-    """The agency's field crew covering one of the request's recorded districts: a district of
-    `prefer_layer_id` first, then the lowest crew id."""
-    preferred = (
-        case((RequestDistrict.layer_id == prefer_layer_id, 0), else_=1)
-        if prefer_layer_id is not None
-        else None
-    )
-    query = (
-        select(Crew)
-        .join(crew_district, crew_district.c.crew_id == Crew.id)
-        .join(RequestDistrict, RequestDistrict.district_id == crew_district.c.district_id)
-        .where(
-            RequestDistrict.service_request_pk == request.id,
-            Crew.agency_id == agency_id,
-            Crew.kind == CrewKind.field,
-        )
-    )
-    order = [Crew.id] if preferred is None else [preferred, Crew.id]
-    return session.scalar(query.order_by(*order).limit(1))
-
-
-def lock_work_order(session: Session, work_order_id: int) -> WorkOrder | None:
-    """SELECT ... FOR UPDATE, reloading the row: whoever waited for the lock sees the state the
-    other transaction committed, so two staff cannot complete the same work order twice."""
-    return session.scalar(
-        select(WorkOrder)
-        .where(WorkOrder.id == work_order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
-def find_open_work_orders(
-    session: Session, request: ServiceRequest, *, lock: bool = False
-) -> Sequence[WorkOrder]:
-    """The request's work orders that are not done or cancelled, oldest first."""
-    query = (
-        select(WorkOrder)
-        .where(
-            WorkOrder.service_request_pk == request.id,
-            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES),
-        )
-        .order_by(WorkOrder.id)
-    )
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.scalars(query).all()
-
-
-def claim_overdue_work_orders(
-    session: Session, *, now: datetime, limit: int
-) -> Sequence[WorkOrder]:
-    """Open, overdue, never escalated work orders, locked for this transaction.
-
-    SKIP LOCKED: rows another escalator holds are passed over rather than waited for, and a row
-    it escalated and committed meanwhile fails the re-checked `escalated_at IS NULL`; so
-    concurrent escalators never take the same work order. The WHERE clause repeats the predicate
-    of the partial index ix_work_order_escalation_due so the planner can use it.
-    """
-    return session.scalars(
-        select(WorkOrder)
-        .where(
-            WorkOrder.state.in_(OPEN_WORK_ORDER_STATES),
-            WorkOrder.escalated_at.is_(None),
-            WorkOrder.due_at < now,
-        )
-        .order_by(WorkOrder.due_at, WorkOrder.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-        .options(selectinload(WorkOrder.service_request), selectinload(WorkOrder.crew))
-    ).all()
-
-
-def find_work_order_activity(session: Session, work_order: WorkOrder) -> Sequence[Activity]:
-    return session.scalars(
-        select(Activity)
-        .where(Activity.work_order_id == work_order.id)
-        .order_by(Activity.at, Activity.id)
-    ).all()
 
 
 # --- district layers: import, repair, service area (open311 geodata) ----------------------------

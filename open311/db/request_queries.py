@@ -1,0 +1,95 @@
+"""Selects of single requests and their activity log (lists of requests: search_queries)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    String,
+    any_,
+    bindparam,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, selectinload
+
+from open311.db.models import (
+    Activity,
+    Jurisdiction,
+    ServiceRequest,
+)
+from open311.values import Status
+
+
+def get_request_by_token(
+    session: Session, jurisdiction: Jurisdiction, token: str
+) -> ServiceRequest | None:
+    return session.scalar(
+        select(ServiceRequest).where(
+            ServiceRequest.jurisdiction_id == jurisdiction.id, ServiceRequest.token == token
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """What GET requests asks for, already validated and with the window's defaults applied."""
+
+    service_request_ids: tuple[str, ...] = ()
+    service_codes: tuple[str, ...] = ()
+    statuses: tuple[Status, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 1000
+
+
+def get_request(
+    session: Session, jurisdiction: Jurisdiction, service_request_id: str
+) -> ServiceRequest | None:
+    return session.scalar(
+        select(ServiceRequest)
+        .where(
+            ServiceRequest.jurisdiction_id == jurisdiction.id,
+            ServiceRequest.service_request_id == service_request_id,
+        )
+        .options(selectinload(ServiceRequest.service))
+    )
+
+
+def find_existing_request_ids(session: Session, candidates: list[str]) -> set[str]:
+    # One array parameter rather than tens of thousands of IN-list binds.
+    ids = bindparam("ids", candidates, type_=ARRAY(String))
+    query = select(ServiceRequest.service_request_id).where(
+        ServiceRequest.service_request_id == any_(ids)
+    )
+    return set(session.scalars(query))
+
+
+def find_activity(session: Session, request: ServiceRequest) -> Sequence[Activity]:
+    return session.scalars(
+        select(Activity)
+        .where(Activity.service_request_pk == request.id)
+        .order_by(Activity.at, Activity.id)
+    ).all()
+
+
+def latest_public_status(session: Session, request_pk: int) -> str | None:
+    """The update status of the request's latest public activity entry, if any."""
+    return session.scalar(
+        select(Activity.status)
+        .where(Activity.service_request_pk == request_pk, Activity.public)
+        .order_by(Activity.at.desc(), Activity.id.desc())
+        .limit(1)
+    )
+
+
+def get_request_by_public_id(session: Session, service_request_id: str) -> ServiceRequest | None:
+    """A request by its public id, which is unique across jurisdictions (staff and app updates
+    name requests this way), with its service and the request it may duplicate."""
+    return session.scalar(
+        select(ServiceRequest)
+        .where(ServiceRequest.service_request_id == service_request_id)
+        .options(selectinload(ServiceRequest.service), selectinload(ServiceRequest.duplicate_of))
+    )
