@@ -7,6 +7,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
+from geoalchemy2.shape import to_shape
+from shapely.geometry import MultiPolygon, Point
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -488,6 +490,12 @@ class ServiceRequest(Base):
         back_populates="service_request", cascade="all, delete-orphan", uselist=False
     )
 
+    @property
+    def point(self) -> Point | None:
+        """The location as a shapely Point (x longitude, y latitude), None without one: the
+        plain value the wire formats take."""
+        return to_shape(self.location) if self.location is not None else None  # type: ignore[return-value]
+
 
 class Requester(Base):
     """Who filed a request. Never serialised into any public response, export or log."""
@@ -729,6 +737,11 @@ class WebhookSubscription(Base):
     created_by: Mapped[str] = mapped_column(String(255))
 
     api_client: Mapped[ApiClient] = relationship()
+
+    @property
+    def area_shape(self) -> MultiPolygon | None:
+        """The area as a shapely MultiPolygon, None for an `own` subscription."""
+        return to_shape(self.area) if self.area is not None else None  # type: ignore[return-value]
 
 
 class OutboxEvent(Base):

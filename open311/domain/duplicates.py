@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from open311.db import duplicate_queries
@@ -83,9 +82,9 @@ def find_suspected_parent(
     filed within its window before `now`, and the root it should be linked to; None when there
     is none, detection is off (radius 0) or the request has no point."""
     radius = jurisdiction.duplicate_radius_m
-    if request.location is None or not radius or radius <= 0:
+    point = request.point
+    if point is None or not radius or radius <= 0:
         return None
-    point = to_shape(request.location)
     found = duplicate_queries.find_open_nearby(
         session,
         jurisdiction_pk=jurisdiction.id,

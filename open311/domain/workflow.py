@@ -184,12 +184,12 @@ def add_note(
     session.flush()
 
 
-def closing_status(outcome: str | None) -> str:
+def closing_status(outcome: str | None) -> UpdateStatus:
     """The update status of a request closed by finishing its workflow: the outcome when it
     names a closing status (a crew may find a request not the city's responsibility), else
     fixed."""
     if outcome in CLOSING_UPDATE_STATUSES:
-        return outcome
+        return UpdateStatus(outcome)
     return _U.fixed
 
 
@@ -384,12 +384,55 @@ def transition(
     The first start of work on an open request (in_progress) is told, with a default text. A
     request closed by a cancellation gets the update status `closing`.
     """
+    target = _parse_state(to_state)
+    locked = _lock(session, work_order)
+    source = locked.state
+    _check_move(locked, target, outcome)
+    next_step = _next_step(locked.step, outcome) if target is _S.done else None
+    details = _apply_move(locked, target, outcome, note=note, now=now)
+    follow_ups = [] if next_step is None else [_open_follow_up(session, locked, next_step, now)]
+    details["follow_up_ids"] = [follow_up.id for follow_up in follow_ups]
+    summary = f"Work order {locked.id} ({locked.title}): {source} -> {target}"
+    if outcome is not None:
+        summary += f", outcome {outcome}"
+    activity.record(
+        session,
+        locked.service_request,
+        actor=actor,
+        kind=ActivityKind.work_order_state,
+        summary=summary + (f": {note}" if note else ""),
+        work_order=locked,
+        details=details,
+        at=now,
+    )
+    told = _announce_follow_ups(session, locked, follow_ups, public_note, actor=actor, now=now)
+    _announce_move(
+        session,
+        locked,
+        target,
+        closes=not follow_ups,
+        outcome=outcome,
+        public_note=public_note,
+        told=told,
+        closing=closing,
+        actor=actor,
+        now=now,
+    )
+    session.flush()
+    return follow_ups
+
+
+def _parse_state(to_state: WorkOrderState | str) -> WorkOrderState:
     try:
-        target = WorkOrderState(to_state)
+        return WorkOrderState(to_state)
     except ValueError:
         states = ", ".join(state.value for state in WorkOrderState)
         raise InvalidInput(f"unknown work order state {to_state!r}; states: {states}") from None
-    locked = _lock(session, work_order)
+
+
+def _check_move(locked: WorkOrder, target: WorkOrderState, outcome: str | None) -> None:
+    """Refuse a move the lifecycle does not allow, `assigned` without a crew, or a wrong
+    outcome, before anything is changed."""
     source = locked.state
     allowed = TRANSITIONS[source]
     if target not in allowed:
@@ -400,13 +443,21 @@ def transition(
     if target is _S.assigned and locked.crew_id is None:
         raise InvalidInput(f"work order {locked.id} has no crew: reassign it to a crew instead")
     _check_outcome(locked, target, outcome)
-    next_step = _next_step(locked.step, outcome) if target is _S.done else None
 
-    request = locked.service_request
-    details: dict[str, Any] = {"from": source.value, "to": target.value, "note": note}
+
+def _apply_move(
+    locked: WorkOrder,
+    target: WorkOrderState,
+    outcome: str | None,
+    *,
+    note: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Change the work order (and its request's updated time); the details for the log."""
+    details: dict[str, Any] = {"from": locked.state.value, "to": target.value, "note": note}
     locked.state = target
     locked.updated_at = now
-    request.updated_datetime = now
+    locked.service_request.updated_datetime = now
     if target is _S.new:
         details["crew_id"] = {"from": locked.crew_id, "to": None}
         locked.crew = None
@@ -415,36 +466,38 @@ def transition(
     if target is _S.done:
         locked.outcome = outcome
         details["outcome"] = outcome
+    return details
 
-    follow_ups: list[WorkOrder] = []
-    if next_step is not None:
-        rule = catalogue_queries.get_routing_rule(session, request.service)
-        follow_ups.append(
-            _new_work_order(
-                session,
-                request,
-                step=next_step,
-                rule=rule,
-                fallback_agency=locked.agency,
-                calendar=_calendar(session, request),
-                parent=locked,
-                now=now,
-            )
-        )
-    details["follow_up_ids"] = [follow_up.id for follow_up in follow_ups]
-    summary = f"Work order {locked.id} ({locked.title}): {source} -> {target}"
-    if outcome is not None:
-        summary += f", outcome {outcome}"
-    activity.record(
+
+def _open_follow_up(
+    session: Session, locked: WorkOrder, step: WorkflowStep, now: datetime
+) -> WorkOrder:
+    """The work order of the workflow's next step, from the rule of the request's service."""
+    request = locked.service_request
+    return _new_work_order(
         session,
         request,
-        actor=actor,
-        kind=ActivityKind.work_order_state,
-        summary=summary + (f": {note}" if note else ""),
-        work_order=locked,
-        details=details,
-        at=now,
+        step=step,
+        rule=catalogue_queries.get_routing_rule(session, request.service),
+        fallback_agency=locked.agency,
+        calendar=_calendar(session, request),
+        parent=locked,
+        now=now,
     )
+
+
+def _announce_follow_ups(
+    session: Session,
+    locked: WorkOrder,
+    follow_ups: list[WorkOrder],
+    public_note: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> bool:
+    """Log each follow-up's creation and tell citizens of it when there is something to say
+    (the public note, else the step's own); True when something was told."""
+    request = locked.service_request
     told = False
     for follow_up in follow_ups:
         _log_created(session, request, follow_up, actor=actor, now=now)
@@ -461,10 +514,29 @@ def transition(
                 work_order=follow_up,
             )
             told = True
+    return told
 
+
+def _announce_move(
+    session: Session,
+    locked: WorkOrder,
+    target: WorkOrderState,
+    *,
+    closes: bool,
+    outcome: str | None,
+    public_note: str | None,
+    told: bool,
+    closing: UpdateStatus,
+    actor: str,
+    now: datetime,
+) -> None:
+    """What citizens are told of the move: the request closes when this was its last open work
+    order (`closes`: no follow-up was opened); the first start of work is news; otherwise a
+    public note, if any and not told already, keeps the current update status."""
+    request = locked.service_request
     if (
         target in FINAL_WORK_ORDER_STATES
-        and not follow_ups
+        and closes
         and not _other_open_orders(session, request, locked)
     ):
         if target is _S.done:
@@ -496,18 +568,15 @@ def transition(
             work_order=locked,
         )
     elif public_note and not told and request.status is Status.open:
-        status = current_status(session, request)
         _publish(
             session,
             request,
             actor=actor,
             now=now,
             notes=public_note,
-            status=status,
+            status=current_status(session, request),
             work_order=locked,
         )
-    session.flush()
-    return follow_ups
 
 
 def cancel_request(

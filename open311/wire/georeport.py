@@ -1,7 +1,9 @@
 """GeoReport v2 representations: which fields each resource carries, in the spec's order.
 
 Only public fields are read here; the requester's personal data is not reachable from these
-functions' inputs, which is what keeps it out of every GET response.
+functions' inputs, which is what keeps it out of every GET response. The inputs are described
+by Protocols (the attributes read, nothing else): the ORM objects fit them, and so does any plain
+object with those attributes, so this module knows no database.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from geoalchemy2.shape import to_shape
+from shapely.geometry import Point
 
-from open311.db.models import Service, ServiceAttribute, ServiceRequest
-from open311.values import Datatype, ServiceType
+from open311.values import Datatype, ServiceType, Status
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Where the GeoReport API is served, under the site root (and under OPEN311_PUBLIC_URL's site).
@@ -43,6 +45,97 @@ REQUEST_FIELDS = (
 )
 
 
+class ServiceLike(Protocol):
+    """What a service item shows of a service."""
+
+    @property
+    def service_code(self) -> str: ...
+    @property
+    def service_name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def metadata_(self) -> bool: ...
+    @property
+    def type(self) -> ServiceType: ...
+    @property
+    def keywords(self) -> str | None: ...
+    @property
+    def group(self) -> str | None: ...
+
+
+class AttributeValueLike(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class AttributeLike(Protocol):
+    """What a service definition shows of one attribute (question)."""
+
+    @property
+    def variable(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def datatype(self) -> Datatype: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def datatype_description(self) -> str | None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def values(self) -> Sequence[AttributeValueLike]: ...
+
+
+class DefinitionLike(Protocol):
+    @property
+    def service_code(self) -> str: ...
+    @property
+    def attributes(self) -> Sequence[AttributeLike]: ...
+
+
+class RequestLike(Protocol):
+    """What GET requests shows of a request: public fields only."""
+
+    @property
+    def service_request_id(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def status_notes(self) -> str | None: ...
+    @property
+    def service(self) -> ServiceLike: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def agency_responsible(self) -> str | None: ...
+    @property
+    def service_notice(self) -> str | None: ...
+    @property
+    def requested_datetime(self) -> datetime: ...
+    @property
+    def updated_datetime(self) -> datetime | None: ...
+    @property
+    def expected_datetime(self) -> datetime | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def address_id(self) -> str | None: ...
+    @property
+    def zipcode(self) -> str | None: ...
+    @property
+    def point(self) -> Point | None: ...
+    @property
+    def media_url(self) -> str | None: ...
+    @property
+    def token(self) -> str | None: ...
+
+
 def csv_header(near: bool) -> str:
     """The export's CSV header: the public fields, and `distance` for radius queries."""
     return ",".join(REQUEST_FIELDS + (("distance",) if near else ()))
@@ -52,7 +145,7 @@ def _blank_to_none(value: str | None) -> str | None:
     return value if value else None
 
 
-def service_item(service: Service) -> dict[str, Any]:
+def service_item(service: ServiceLike) -> dict[str, Any]:
     return {
         "service_code": service.service_code,
         "service_name": service.service_name,
@@ -64,7 +157,7 @@ def service_item(service: Service) -> dict[str, Any]:
     }
 
 
-def attribute_item(attribute: ServiceAttribute) -> dict[str, Any]:
+def attribute_item(attribute: AttributeLike) -> dict[str, Any]:
     item: dict[str, Any] = {
         "variable": attribute.variable,
         "code": attribute.code,
@@ -79,17 +172,17 @@ def attribute_item(attribute: ServiceAttribute) -> dict[str, Any]:
     return item
 
 
-def service_definition(service: Service) -> dict[str, Any]:
+def service_definition(service: DefinitionLike) -> dict[str, Any]:
     return {
         "service_code": service.service_code,
         "attributes": [attribute_item(a) for a in service.attributes],
     }
 
 
-def request_item(request: ServiceRequest) -> dict[str, Any]:
+def request_item(request: RequestLike) -> dict[str, Any]:
     lat = long = None
-    if request.location is not None:
-        point = to_shape(request.location)
+    point = request.point
+    if point is not None:
         lat, long = point.y, point.x
     return {
         "service_request_id": request.service_request_id,
@@ -112,7 +205,7 @@ def request_item(request: ServiceRequest) -> dict[str, Any]:
     }
 
 
-def post_result(request: ServiceRequest, account_id: str | None) -> dict[str, Any]:
+def post_result(request: RequestLike, account_id: str | None) -> dict[str, Any]:
     """realtime: the id; batch: a token instead; blackbox: neither (spec §5)."""
     item: dict[str, Any] = {}
     if request.service.type == ServiceType.realtime:
@@ -124,7 +217,7 @@ def post_result(request: ServiceRequest, account_id: str | None) -> dict[str, An
     return item
 
 
-def token_item(request: ServiceRequest) -> dict[str, Any]:
+def token_item(request: RequestLike) -> dict[str, Any]:
     return {"service_request_id": request.service_request_id, "token": request.token}
 
 
@@ -147,7 +240,7 @@ def discovery(
     }
 
 
-# --- issue 4: items from plain database rows, distance and the Chicago-style extensions --------
+# --- items from plain database rows, distance and the Chicago-style extensions -----------------
 
 
 def request_item_from_row(values: Sequence[Any]) -> dict[str, Any]:

@@ -12,26 +12,60 @@ import hmac
 import json
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from open311.db.models import Activity, ServiceRequest, WebhookSubscription
-from open311.values import EventKind
+from open311.values import EventKind, SubscriptionScope
 from open311.wire.datetimes import format_w3c
-from open311.wire.georeport import request_item
+from open311.wire.georeport import RequestLike, request_item
 
 ALL_EVENTS = tuple(kind.value for kind in EventKind)
 SIGNATURE_PREFIX = "sha256="
+
+
+class EntryLike(Protocol):
+    """What an update event shows of a public activity entry."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+class SubscriptionLike(Protocol):
+    """What a subscription item shows (the secret only when given separately)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def events(self) -> list[str]: ...
+    @property
+    def scope(self) -> SubscriptionScope: ...
+    @property
+    def area_shape(self) -> MultiPolygon | None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def api_client_id(self) -> int: ...
+    @property
+    def created_by(self) -> str: ...
 
 
 def _plain(value: Any) -> Any:
     return format_w3c(value) if isinstance(value, datetime) else value
 
 
-def request_fields(request: ServiceRequest) -> dict[str, Any]:
+def request_fields(request: RequestLike) -> dict[str, Any]:
     """The request as GET requests/<id>.json shows it, with datetimes as W3C text (JSONB)."""
     return {key: _plain(value) for key, value in request_item(request).items()}
 
@@ -39,7 +73,7 @@ def request_fields(request: ServiceRequest) -> dict[str, Any]:
 def event_payload(
     kind: str,
     request_fields: dict[str, Any],
-    entry: Activity,
+    entry: EntryLike,
     *,
     previous_status: str | None = None,
 ) -> dict[str, Any]:
@@ -149,7 +183,7 @@ def _geojson(value: Any) -> BaseGeometry:
 
 
 def subscription_item(
-    subscription: WebhookSubscription, *, secret: str | None = None, staff: bool = False
+    subscription: SubscriptionLike, *, secret: str | None = None, staff: bool = False
 ) -> dict[str, Any]:
     """A subscription as its client sees it; the secret only in the answer that created it.
     Staff also see whose it is and who made it."""
@@ -158,7 +192,7 @@ def subscription_item(
         "url": subscription.url,
         "events": list(subscription.events),
         "scope": subscription.scope.value,
-        "area": mapping(to_shape(subscription.area)) if subscription.area is not None else None,
+        "area": mapping(area) if (area := subscription.area_shape) is not None else None,
         "active": subscription.active,
         "created_at": format_w3c(subscription.created_at),
     }
