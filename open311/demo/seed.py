@@ -11,16 +11,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from open311.config import geodata_dir
-from open311.db import district_queries, request_queries
+from open311.db import bulk, district_queries, request_queries
 from open311.db.models import Jurisdiction, ServiceRequest
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
 from open311.demo.operations import seed_operations
-from open311.demo.synthetic import (
-    SyntheticSpec,
-    analyze_for_placement,
-    load_synthetic_requests,
-)
+from open311.demo.synthetic import SyntheticSpec, load_synthetic_requests
 
 CITY_DIR = "los-angeles"
 # Oldest first: if an SR number ever appeared in two extracts, the earlier one would win.
@@ -62,7 +58,7 @@ def seed_demo_city(
         }
         report.extend(import_history(session, jurisdiction, service_ids, agencies))
         # Statistics for the rows just written, so that the placement is planned well.
-        analyze_for_placement(session)
+        bulk.analyze_for_placement(session)
         routed = district_queries.route_located_requests(session, jurisdiction)
         report.append(f"historical requests routed to districts: {routed:,} placements")
     if synthetic is not None:
