@@ -161,18 +161,105 @@ def test_five_wrong_passwords_lock_the_account_for_a_while(client, db):
     assert (user.failed_logins, user.locked_until) == (0, None)
 
 
-def test_a_right_password_resets_the_count_and_a_new_password_ends_a_lockout(client, db):
-    make_staff(db, StaffRole.supervisor, "sam")
-    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+def test_a_right_password_resets_the_count_of_wrong_ones(client, db):
+    user, _token = make_staff(db, StaffRole.supervisor, "sam")
     wrong = {"username": "sam", "password": "not the password"}
+    right = {"username": "sam", "password": PASSWORD}
     for _ in range(4):
-        client.post("/api/v1/login", json=wrong)
-    right = client.post("/api/v1/login", json={"username": "sam", "password": PASSWORD})
-    assert right.status_code == 200
+        assert client.post("/api/v1/login", json=wrong).status_code == 401
+    assert client.post("/api/v1/login", json=right).status_code == 200
+    db.refresh(user)
+    assert (user.failed_logins, user.locked_until) == (0, None)
+    # Four more: eight wrong in all, but never five in a row, so no lockout.
+    for _ in range(4):
+        assert client.post("/api/v1/login", json=wrong).status_code == 401
+    assert client.post("/api/v1/login", json=right).status_code == 200
+    db.refresh(user)
+    assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_a_new_password_ends_a_lockout_and_revokes_every_token(client, db):
+    _sam, sam_token = make_staff(db, StaffRole.supervisor, "sam")
+    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+    second = client.post("/api/v1/login", json={"username": "sam", "password": PASSWORD})
+    sam_second_token = second.json["token"]
     for _ in range(5):
-        client.post("/api/v1/login", json=wrong)
+        client.post("/api/v1/login", json={"username": "sam", "password": "not the password"})
+    right = {"username": "sam", "password": PASSWORD}
+    assert client.post("/api/v1/login", json=right).status_code == 401  # locked
+    # A lockout stops sign-ins, not the tokens already given out.
+    assert client.get("/api/v1/me", headers=bearer(sam_token)).status_code == 200
+
     fresh = "a brand new password"
     changed = client.patch("/api/v1/users/sam", headers=bearer(admin), json={"password": fresh})
     assert changed.status_code == 200
+
+    for token in (sam_token, sam_second_token):
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    assert client.post("/api/v1/login", json=right).status_code == 401  # the old password
     after = client.post("/api/v1/login", json={"username": "sam", "password": fresh})
     assert after.status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(after.json["token"])).status_code == 200
+    # Only the changed user's tokens go.
+    assert client.get("/api/v1/me", headers=bearer(admin)).status_code == 200
+
+
+def test_administrator_changes_a_users_name_role_and_crews(client, db):
+    jurisdiction = make_jurisdiction(db)
+    agency = make_agency(db, jurisdiction, "BSS")
+    cd1, cd2 = make_crew(db, agency, "CD1"), make_crew(db, agency, "CD2")
+    pat, pat_token = make_staff(db, StaffRole.crew_member, "pat", crews=[cd1])
+    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+
+    renamed = client.patch(
+        "/api/v1/users/pat",
+        headers=bearer(admin),
+        json={"display_name": "Pat Quinn", "crew_ids": [cd2.id]},
+    )
+    assert renamed.status_code == 200, renamed.json
+    assert renamed.json["display_name"] == "Pat Quinn"
+    assert renamed.json["role"] == "crew_member"
+    assert [crew["code"] for crew in renamed.json["crews"]] == ["CD2"]
+    # Pat's own view agrees, and a change of name or crews leaves pat signed in.
+    me = client.get("/api/v1/me", headers=bearer(pat_token))
+    assert me.status_code == 200
+    assert (me.json["display_name"], [c["code"] for c in me.json["crews"]]) == (
+        "Pat Quinn",
+        ["CD2"],
+    )
+
+    promoted = client.patch(
+        "/api/v1/users/pat", headers=bearer(admin), json={"role": "supervisor", "crew_ids": []}
+    )
+    assert promoted.status_code == 200, promoted.json
+    assert (promoted.json["role"], promoted.json["crews"]) == ("supervisor", [])
+    db.refresh(pat)
+    assert (pat.display_name, pat.role, pat.crews) == ("Pat Quinn", StaffRole.supervisor, [])
+    assert client.get("/api/v1/me", headers=bearer(pat_token)).json["role"] == "supervisor"
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"role": "crew_member"}, "crew"),  # a crew member without a crew
+        ({"crew_ids": [0]}, "crew"),
+        ({"role": "mayor"}, "role"),
+        ({"display_name": ""}, "display_name"),
+    ],
+)
+def test_bad_user_changes_are_400_and_change_nothing(client, db, change, problem):
+    sam, _token = make_staff(db, StaffRole.supervisor, "sam")
+    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+    response = client.patch("/api/v1/users/sam", headers=bearer(admin), json=change)
+    assert response.status_code == 400, response.json
+    assert problem in response.json[0]["description"]
+    db.refresh(sam)
+    assert (sam.display_name, sam.role, sam.crews) == ("sam", StaffRole.supervisor, [])
+
+
+def test_changing_an_unknown_user_is_404(client, db):
+    _admin, admin = make_staff(db, StaffRole.administrator, "ada")
+    response = client.patch(
+        "/api/v1/users/nobody", headers=bearer(admin), json={"role": "supervisor"}
+    )
+    assert response.status_code == 404
