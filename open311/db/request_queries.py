@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import (
     String,
@@ -20,7 +18,6 @@ from open311.db.models import (
     Jurisdiction,
     ServiceRequest,
 )
-from open311.values import Status
 
 
 def get_request_by_token(
@@ -31,18 +28,6 @@ def get_request_by_token(
             ServiceRequest.jurisdiction_id == jurisdiction.id, ServiceRequest.token == token
         )
     )
-
-
-@dataclass(frozen=True)
-class RequestFilter:
-    """What GET requests asks for, already validated and with the window's defaults applied."""
-
-    service_request_ids: tuple[str, ...] = ()
-    service_codes: tuple[str, ...] = ()
-    statuses: tuple[Status, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    limit: int = 1000
 
 
 def get_request(

@@ -37,7 +37,7 @@ from open311 import clock
 from open311.db import search_queries
 from open311.db.models import Jurisdiction
 from open311.domain import jurisdictions
-from open311.domain.requests_window import MAX_RESULTS, as_utc, request_filter
+from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput
 from open311.values import Status
 
@@ -145,9 +145,9 @@ def plan(
         if start is not None and end is not None and end < start:
             raise InvalidInput("end_date is earlier than start_date")
     else:
-        standard = request_filter(start=args.start, end=args.end, now=now or clock.now())
-        start, end = standard.start, standard.end
-        window = (start, end)
+        start, end = window = standard_window(
+            start=args.start, end=args.end, now=now or clock.now()
+        )
     limit = args.page_size or (DEFAULT_PAGE_SIZE if args.paged else MAX_RESULTS)
     offset, after = 0, None
     if args.page is not None and args.cursor is not None:

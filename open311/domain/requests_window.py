@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from open311 import clock
-from open311.db.request_queries import RequestFilter
 from open311.errors import InvalidInput
-from open311.values import Status
 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -34,23 +31,17 @@ def _shift(moment: datetime, delta: timedelta) -> datetime:
         return LATEST if delta > timedelta(0) else EARLIEST
 
 
-def request_filter(
-    *,
-    service_request_ids: tuple[str, ...] = (),
-    service_codes: tuple[str, ...] = (),
-    statuses: tuple[Status, ...] = (),
-    start: datetime | None = None,
-    end: datetime | None = None,
-    now: datetime | None = None,
-) -> RequestFilter:
-    """No dates: the last 90 days; one bound: 90 days from or to it; wider spans are refused."""
-    if service_request_ids:
-        return RequestFilter(service_request_ids=service_request_ids, limit=MAX_RESULTS)
+def standard_window(
+    *, start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The standard query's window, in UTC: no dates mean the last 90 days before `now`, one
+    bound 90 days from or to it; a reversed or wider span is refused."""
     start, end = as_utc(start), as_utc(end)
     if start is None and end is None:
-        end = now or clock.now()
+        end = now
         start = _shift(end, -MAX_SPAN)
     elif start is None:
+        assert end is not None
         start = _shift(end, -MAX_SPAN)
     elif end is None:
         end = _shift(start, MAX_SPAN)
@@ -58,10 +49,4 @@ def request_filter(
         raise InvalidInput("end_date is earlier than start_date")
     if end - start > MAX_SPAN:
         raise InvalidInput("start_date and end_date may span at most 90 days")
-    return RequestFilter(
-        service_codes=service_codes,
-        statuses=statuses,
-        start=start,
-        end=end,
-        limit=MAX_RESULTS,
-    )
+    return start, end

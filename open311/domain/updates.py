@@ -21,7 +21,7 @@ from open311.db import request_queries
 from open311.db import update_feed as db
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
 from open311.domain import activity, workflow
-from open311.domain.requests_window import MAX_RESULTS, as_utc, request_filter
+from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput, NotFound, UnknownRequest
 from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
@@ -61,10 +61,7 @@ def plan_feed(
     the window (dates then bound it as given). At most 1000 a page, 1000 by default."""
     window = None
     if page_size is None and cursor is None:
-        standard = request_filter(start=start, end=end, now=now)
-        start, end = standard.start, standard.end
-        assert start is not None and end is not None
-        window = (start, end)
+        start, end = window = standard_window(start=start, end=end, now=now)
     else:
         start, end = as_utc(start), as_utc(end)
         if start is not None and end is not None and end < start:
