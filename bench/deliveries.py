@@ -1,4 +1,4 @@
-"""Issue 6's benchmark: webhook deliveries per second through `open311 worker`, against the
+"""The deliveries benchmark: webhook deliveries per second through `open311 worker`, against the
 floor of a bare durable worker (claim one row FOR UPDATE SKIP LOCKED, POST it signed, mark it,
 commit, through psycopg2), and the signed POSTs alone (no database at all).
 

@@ -34,7 +34,7 @@ class Row:
 
     @property
     def judged(self) -> bool:
-        """Issue 4 sets its targets at 8 concurrent clients."""
+        """The targets are set at 8 concurrent clients."""
         return self.target is not None and self.concurrency == 8
 
     @property

@@ -1,4 +1,4 @@
-"""Issue 4's benchmark: the API under gunicorn against its floor, on N seeded requests.
+"""The API benchmark: the API under gunicorn against its floor, on N seeded requests.
 
 Creates a scratch database on the project-local cluster, migrates and seeds it (timing the seed),
 serves it with `open311 serve` as in production, and for each scenario and each concurrency
@@ -645,7 +645,7 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
         seed_line += f": {seeded['seconds']:.1f} s wall (target < 90 s at 1,000,000: {verdict})"
     invocation = ".venv/bin/python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
-        "# Benchmark results (issue 4)",
+        "# Benchmark results",
         "",
         "How to reproduce: from the project root, with the local cluster (`open311 db up`),",
         "`.venv/bin/python bench/run.py` (1,000,000 requests, about 15 minutes); see",
@@ -715,7 +715,7 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
 
 
 def _targets(rows: list[report.Row], seeded: dict[str, Any], requests: int) -> list[str]:
-    """One line per target of issue 4: met or not, with the figures it was judged on."""
+    """One line per target: met or not, with the figures it was judged on."""
     lines = []
     for row in rows:
         if not row.judged or row.target is None:

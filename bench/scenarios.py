@@ -1,4 +1,4 @@
-"""The issue-4 scenarios: what each asks the API, and the floor's equivalent SQL.
+"""The benchmark's scenarios: what each asks the API, and the floor's equivalent SQL.
 
 Parameters come from the seeded data (the densest open area, the busiest district, a point
 60% into the change feed), so a list endpoint is compared where it returns a full page.
@@ -26,7 +26,7 @@ FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @dataclass(frozen=True)
 class Target:
-    """Issue 4's bar at 8 clients: API throughput at least `min_ratio` of the floor's, and the
+    """The bar at 8 clients: API throughput at least `min_ratio` of the floor's, and the
     API's p99 under `max_p99_ms` where given."""
 
     min_ratio: float

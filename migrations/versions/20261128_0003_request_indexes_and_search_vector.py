@@ -1,6 +1,6 @@
 """Indexes for every query shape of GET requests and the back office; a full-text search_vector.
 
-Issue 4. On service_request: the full-text `search_vector` (a STORED generated column) with its GIN
+On service_request: the full-text `search_vector` (a STORED generated column) with its GIN
 index; a GiST index over the open requests only, for open-in-a-bounding-box; btree indexes for
 the change feed (updated_datetime, id), status and agency windows newest first. On
 request_district: (district_id, service_request_pk) replaces (district_id), so a district's

@@ -1,6 +1,6 @@
 """Staff users and bearer tokens, duplicate links, and the public updates feed.
 
-Issue 5. `staff_user` (role, slow password hash), `staff_user_crew` (which crews a crew member
+`staff_user` (role, slow password hash), `staff_user_crew` (which crews a crew member
 works for), `staff_token` (SHA-256 of bearer tokens, expiring and revocable). On
 `service_request`, a duplicate link (`duplicate_of_pk`, `duplicate_state`: suspected at intake,
 confirmed when a supervisor merges). On `activity`, the extended status of each public entry

@@ -1,6 +1,6 @@
 """Photos, webhook subscriptions, the transactional outbox and its deliveries.
 
-Issue 6. `media` (photos of requests and updates, stored without metadata, with thumbnails),
+`media` (photos of requests and updates, stored without metadata, with thumbnails),
 `webhook_subscription` (an API client's URL, HMAC secret, events and scope: its own requests or
 an area, GiST-indexed), `outbox_event` (written in the transaction of the change it announces)
 and `delivery` (one event to one receiver: webhook or e-mail; pending rows indexed by their next

@@ -1,6 +1,6 @@
 """The audit of staff changes: who changed what through /api/v1, append-only.
 
-Issue 5 asks that every staff change be logged with its actor. Changes to requests and work
+Every staff change is to be logged with its actor. Changes to requests and work
 orders already are, in `activity`; catalogue, users, API clients and webhooks have no request to
 hang an entry on, so every write through the staff API gets an `audit_entry` (actor, method,
 route, path, names of the fields sent), written in the transaction of the change. Like

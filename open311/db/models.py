@@ -391,7 +391,7 @@ class ServiceRequest(Base):
     # it in SQL), and mapped, being generated, it was fetched back (RETURNING a tsvector) after
     # every UPDATE of a request.
     __mapper_args__ = {"eager_defaults": True}
-    # One index per query shape of GET requests and the back office (issue 4); the EXPLAIN tests
+    # One index per query shape of GET requests and the back office; the EXPLAIN tests
     # in tests/db/test_indexes.py hold each shape to its index.
     __table_args__ = (
         # Date windows, newest first, and their keyset cursor.
@@ -407,7 +407,7 @@ class ServiceRequest(Base):
         ),
         # Open requests in a bounding box: the planner combined the full GiST index with a status
         # index badly; a GiST index over the open rows only (a few percent of them) doubled the
-        # throughput of that query in issue 4's measurement. Queries must say status = 'open'.
+        # throughput of that query in the benchmark (bench/). Queries must say status = 'open'.
         Index(
             "ix_service_request_location_open",
             "location",

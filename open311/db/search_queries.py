@@ -243,7 +243,7 @@ _NOTES_JSON = f"""COALESCE((
 _PARENT_ID = """(
     SELECT p.service_request_id FROM service_request p WHERE p.id = r.duplicate_of_pk)"""
 
-# The request's photos (issue 6), as a JSON array of URLs in the order they were sent. They
+# The request's photos, as a JSON array of URLs in the order they were sent. They
 # are served next to the first one, whose URL became media_url when the request was filed, so
 # they share its directory (the database cannot know the host a client used). Without uploads:
 # the media_url the client linked, if any.

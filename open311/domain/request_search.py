@@ -1,4 +1,4 @@
-"""GET requests with issue 4's extensions: which window, which page, which districts and crews.
+"""GET requests with the area, paging and change-feed extensions: which window, page and filters.
 
 The rules, exactly (README "Open data and area queries" says the same to clients):
 
@@ -8,7 +8,7 @@ The rules, exactly (README "Open data and area queries" says the same to clients
 - The standard query (none of the parameters below; `sort` and `extensions` may be given)
   keeps §11 as it was: no dates means the last 90 days, one bound opens 90 days from or to it,
   a wider span is a 400; at most 1000, newest first.
-- Any paging parameter (`page`, `page_size`, `cursor`) or any issue-4 filter (`bbox`,
+- Any paging parameter (`page`, `page_size`, `cursor`) or any filter of the extensions (`bbox`,
   `lat`/`long`/`radius`, `district`, `agency_responsible`, `crew`, `updated_after`,
   `updated_before`, `q`) lifts the 90-day window (digest §11: "paging extensions lift it"): no
   default dates, and `start_date`/`end_date` may span any range (end before start stays a 400).
@@ -82,7 +82,7 @@ class SearchArgs:
 
     @property
     def extended(self) -> bool:
-        """Whether an issue-4 filter is given (one that lifts the 90-day window)."""
+        """Whether an extension filter is given (one that lifts the 90-day window)."""
         return any(
             value is not None
             for value in (
