@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.db import catalogue_queries
-from open311.db.models import AttributeValue, Jurisdiction, Service, ServiceAttribute
+from open311.db.models import Jurisdiction, Service
+from open311.domain import catalogue_admin
+from open311.domain.catalogue_admin import AttributeDraft
+from open311.errors import InvalidInput
 from open311.values import Datatype, ServiceType
 
 CATALOGUE_FILE = "los_angeles_services.json"
-LIST_DATATYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
 SERVICE_FIELDS = (
     "service_name",
     "description",
@@ -34,27 +36,13 @@ SERVICE_FIELDS = (
 
 
 @dataclass(frozen=True)
-class AttributeSpec:
-    """One question as authored; `position` is its place in the file, counted from 1."""
-
-    code: str
-    variable: bool
-    datatype: Datatype
-    required: bool
-    datatype_description: str | None
-    position: int
-    description: str
-    values: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
 class ServiceSpec:
     """One service as authored, with the agency already resolved to its name."""
 
     service_code: str
     request_type: str
     fields: Mapping[str, Any]
-    attributes: tuple[AttributeSpec, ...]
+    attributes: tuple[AttributeDraft, ...]
 
 
 @dataclass(frozen=True)
@@ -104,35 +92,23 @@ def _service_spec(raw: Mapping[str, Any], agencies: Mapping[str, str]) -> Servic
         "agency_responsible": agencies[raw["agency"]],
         "service_notice": raw["service_notice"],
     }
-    attributes = tuple(
-        _attribute_spec(item, position, where)
-        for position, item in enumerate(raw["attributes"], start=1)
-    )
-    codes = [attribute.code for attribute in attributes]
-    if len(set(codes)) != len(codes):
-        raise ValueError(f"{where}: attribute codes repeat")
+    attributes = tuple(_attribute_draft(item) for item in raw["attributes"])
+    try:
+        catalogue_admin.check_definition(attributes)
+    except InvalidInput as error:
+        raise ValueError(f"{where}: {error}") from None
     return ServiceSpec(code, raw["request_type"], fields, attributes)
 
 
-def _attribute_spec(raw: Mapping[str, Any], position: int, where: str) -> AttributeSpec:
-    datatype = Datatype(raw["datatype"])
-    values = tuple((value["key"], value["name"]) for value in raw.get("values", ()))
-    if (datatype in LIST_DATATYPES) != bool(values):
-        raise ValueError(f"{where}: {raw['code']} needs values exactly when it is a list")
-    if len({key for key, _name in values}) != len(values):
-        raise ValueError(f"{where}: {raw['code']} repeats a value key")
-    variable = raw.get("variable", True)
-    if not variable and raw["required"]:
-        raise ValueError(f"{where}: informational {raw['code']} cannot be required")
-    return AttributeSpec(
+def _attribute_draft(raw: Mapping[str, Any]) -> AttributeDraft:
+    return AttributeDraft(
         code=raw["code"],
-        variable=variable,
-        datatype=datatype,
-        required=raw["required"],
-        datatype_description=raw.get("datatype_description"),
-        position=position,
+        datatype=Datatype(raw["datatype"]),
         description=raw["description"],
-        values=values,
+        required=raw["required"],
+        variable=raw.get("variable", True),
+        datatype_description=raw.get("datatype_description"),
+        values=tuple((value["key"], value["name"]) for value in raw.get("values", ())),
     )
 
 
@@ -176,7 +152,7 @@ def sync_services(
             service = Service(
                 jurisdiction_id=jurisdiction.id, service_code=spec.service_code, **spec.fields
             )
-            service.attributes = _build_attributes(spec.attributes)
+            service.attributes = catalogue_admin.build_definition(spec.attributes)
             session.add(service)
             created += 1
         elif _apply(session, service, spec):
@@ -194,47 +170,11 @@ def _apply(session: Session, service: Service, spec: ServiceSpec) -> bool:
         if getattr(service, name) != spec.fields[name]:
             setattr(service, name, spec.fields[name])
             changed = True
-    if _current_attributes(service) != spec.attributes:
+    if catalogue_admin.current_definition(service) != spec.attributes:
         # Replace the definition wholesale: answers are stored by code, nothing points at these
         # rows, and deleting first keeps the (service, code) and (service, position) keys unique.
         service.attributes.clear()
         session.flush()
-        service.attributes = _build_attributes(spec.attributes)
+        service.attributes = catalogue_admin.build_definition(spec.attributes)
         changed = True
     return changed
-
-
-def _current_attributes(service: Service) -> tuple[AttributeSpec, ...]:
-    return tuple(
-        AttributeSpec(
-            code=attribute.code,
-            variable=attribute.variable,
-            datatype=attribute.datatype,
-            required=attribute.required,
-            datatype_description=attribute.datatype_description,
-            position=attribute.position,
-            description=attribute.description,
-            values=tuple((value.key, value.name) for value in attribute.values),
-        )
-        for attribute in service.attributes
-    )
-
-
-def _build_attributes(specs: Sequence[AttributeSpec]) -> list[ServiceAttribute]:
-    attributes = []
-    for spec in specs:
-        attribute = ServiceAttribute(
-            code=spec.code,
-            variable=spec.variable,
-            datatype=spec.datatype,
-            required=spec.required,
-            datatype_description=spec.datatype_description,
-            position=spec.position,
-            description=spec.description,
-        )
-        attribute.values = [
-            AttributeValue(key=key, name=name, position=position)
-            for position, (key, name) in enumerate(spec.values, start=1)
-        ]
-        attributes.append(attribute)
-    return attributes

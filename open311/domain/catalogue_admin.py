@@ -201,6 +201,26 @@ def current_definition(service: Service) -> tuple[AttributeDraft, ...]:
     )
 
 
+def build_definition(attributes: Sequence[AttributeDraft]) -> list[ServiceAttribute]:
+    """New attribute rows for a checked definition; each one's position is its place in it."""
+    return [
+        ServiceAttribute(
+            code=draft.code,
+            datatype=draft.datatype,
+            description=draft.description,
+            required=draft.required,
+            variable=draft.variable,
+            datatype_description=draft.datatype_description,
+            position=position,
+            values=[
+                AttributeValue(key=key, name=name, position=index)
+                for index, (key, name) in enumerate(draft.values, start=1)
+            ],
+        )
+        for position, draft in enumerate(attributes, start=1)
+    ]
+
+
 def replace_definition(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -217,22 +237,7 @@ def replace_definition(
     # wholesale; deleting first keeps the (service, code) and (service, position) keys unique.
     service.attributes.clear()
     session.flush()
-    service.attributes = [
-        ServiceAttribute(
-            code=draft.code,
-            datatype=draft.datatype,
-            description=draft.description,
-            required=draft.required,
-            variable=draft.variable,
-            datatype_description=draft.datatype_description,
-            position=position,
-            values=[
-                AttributeValue(key=key, name=name, position=index)
-                for index, (key, name) in enumerate(draft.values, start=1)
-            ],
-        )
-        for position, draft in enumerate(attributes, start=1)
-    ]
+    service.attributes = build_definition(attributes)
     touch_catalogue(jurisdiction, now)
     session.flush()
 
