@@ -497,7 +497,18 @@ class ServiceRequest(Base):
         return to_shape(self.location) if self.location is not None else None  # type: ignore[return-value]
 
 
-class Requester(Base):
+class PersonalDetails:
+    """What a person may give of themselves with a request or an update: kept in a table of its
+    own, never published, exported or logged."""
+
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Requester(PersonalDetails, Base):
     """Who filed a request. Never serialised into any public response, export or log."""
 
     __tablename__ = "requester"
@@ -506,12 +517,7 @@ class Requester(Base):
     service_request_pk: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("service_request.id", ondelete="CASCADE"), unique=True
     )
-    email: Mapped[str | None] = mapped_column(String(254))
-    first_name: Mapped[str | None] = mapped_column(String(255))
-    last_name: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(64))
     device_id: Mapped[str | None] = mapped_column(String(255))
-    account_id: Mapped[str | None] = mapped_column(String(255))
     # The language to write to the requester in (BCP 47, e.g. "es"), when the app told us.
     language: Mapped[str | None] = mapped_column(String(16))
 
@@ -617,14 +623,14 @@ class Activity(Base):
     # Only public entries are ever published (as notes and updates); the default is internal.
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # A public entry's status in the extended set of servicerequestupdates (digest §8.4):
-    # open, in_progress, action_scheduled, fixed, duplicate, ... (domain/updates.py).
+    # open, in_progress, action_scheduled, fixed, duplicate, ... (values.UpdateStatus).
     status: Mapped[str | None] = mapped_column(String(32))
     # Set on updates posted by an app: which client, and the client's own id for the update.
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
     client_update_id: Mapped[str | None] = mapped_column(String(64))
 
 
-class UpdateAuthor(Base):
+class UpdateAuthor(PersonalDetails, Base):
     """Who posted an update through an app. Personal data: never published, exported or logged."""
 
     __tablename__ = "update_author"
@@ -633,11 +639,6 @@ class UpdateAuthor(Base):
     activity_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("activity.id", ondelete="CASCADE"), unique=True
     )
-    email: Mapped[str | None] = mapped_column(String(254))
-    first_name: Mapped[str | None] = mapped_column(String(255))
-    last_name: Mapped[str | None] = mapped_column(String(255))
-    phone: Mapped[str | None] = mapped_column(String(64))
-    account_id: Mapped[str | None] = mapped_column(String(255))
 
 
 staff_user_crew = Table(

@@ -425,20 +425,26 @@ def near_scales(near: Near) -> tuple[float, float]:
     return _LONGEST_DEGREE_M * math.cos(math.radians(nearest_equator)), _LONGEST_DEGREE_M
 
 
+def _one_of(column: str, values: Sequence[str], params: dict[str, Any], name: str) -> str:
+    """`column = %(name)s` for one value, `column = ANY(%(name_list)s)` for several; the
+    parameters go into `params`."""
+    if len(values) == 1:
+        params[name] = values[0]
+        return f"{column} = %({name})s"
+    params[f"{name}_list"] = list(values)
+    return f"{column} = ANY(%({name}_list)s)"
+
+
 def _conditions(
     jurisdiction: Jurisdiction | Unresolved, search: RequestSearch, *, keyset: bool = True
 ) -> tuple[list[str], dict[str, Any]]:
     params: dict[str, Any] = {}
     jurisdiction_pk = _jurisdiction_pk(jurisdiction, params)
     where = [f"r.jurisdiction_id = {jurisdiction_pk}"]
-    if len(search.service_request_ids) == 1:
-        # `=` rather than ANY(array): a prepared lookup by id then gets a generic plan (the
+    if search.service_request_ids:
+        # `=` for one id rather than ANY(array): a lookup by id then gets a generic plan (the
         # unique index) and is not planned again on every call.
-        where.append("r.service_request_id = %(id)s")
-        params["id"] = search.service_request_ids[0]
-    elif search.service_request_ids:
-        where.append("r.service_request_id = ANY(%(ids)s)")
-        params["ids"] = list(search.service_request_ids)
+        where.append(_one_of("r.service_request_id", search.service_request_ids, params, "id"))
     if search.service_codes:
         where.append(
             f"r.service_id IN (SELECT id FROM service WHERE jurisdiction_id = {jurisdiction_pk} "
@@ -506,13 +512,10 @@ def _conditions(
             "AND rd.district_id = ANY(%(districts)s))"
         )
         params["districts"] = list(search.district_ids)
-    if len(search.agency_names) == 1:
-        # `=`, so the (agency_responsible, requested_datetime, id) index can give the order too.
-        where.append("r.agency_responsible = %(agency)s")
-        params["agency"] = search.agency_names[0]
-    elif search.agency_names:
-        where.append("r.agency_responsible = ANY(%(agencies)s)")
-        params["agencies"] = list(search.agency_names)
+    if search.agency_names:
+        # `=` for one, so the (agency_responsible, requested_datetime, id) index can give the
+        # order too.
+        where.append(_one_of("r.agency_responsible", search.agency_names, params, "agency"))
     if search.crew_ids:
         where.append(
             "EXISTS (SELECT 1 FROM work_order w WHERE w.service_request_pk = r.id "
