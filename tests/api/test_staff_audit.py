@@ -39,22 +39,29 @@ def test_a_committed_change_is_audited_with_its_actor_and_field_names(client, db
 
 
 def test_refused_and_read_only_calls_leave_no_entry(client, db):
-    _admin, token = make_staff(db, StaffRole.administrator, "ada")
-    _clerk, clerk = make_staff(db, StaffRole.call_taker, "cal")
-    client.get("/api/v1/users", headers=bearer(token))  # a read
-    client.post("/api/v1/users", headers=bearer(token), json={"username": "x"})  # 400
-    client.post("/api/v1/users", headers=bearer(clerk), json={})  # 403
-    client.post("/api/v1/users", json={})  # 401
+    _admin, admin_token = make_staff(db, StaffRole.administrator, "ada")
+    _clerk, clerk_token = make_staff(db, StaffRole.call_taker, "cal")
+    admin, clerk = bearer(admin_token), bearer(clerk_token)
+    assert client.get("/api/v1/users", headers=admin).status_code == 200  # a read
+    assert client.post("/api/v1/users", headers=admin, json={"username": "x"}).status_code == 400
+    # Refused by the rule after the view had begun to change the user.
+    refused = client.patch("/api/v1/users/cal", headers=admin, json={"role": "crew_member"})
+    assert refused.status_code == 400
+    unknown = client.patch("/api/v1/users/nobody", headers=admin, json={"role": "supervisor"})
+    assert unknown.status_code == 404
+    assert client.post("/api/v1/users", headers=clerk, json={}).status_code == 403
+    assert client.post("/api/v1/users", json={}).status_code == 401
     assert entries(db) == []
 
 
 def test_work_changes_are_audited_too_and_listed_newest_first(client, db):
     crew = make_crew(db, make_agency(db, make_jurisdiction(db), "BSS"), "CD1")
     _admin, token = make_staff(db, StaffRole.administrator, "ada")
-    client.patch(
+    renamed = client.patch(
         f"/api/v1/crews/{crew.id}", headers=bearer(token), json={"name": "Council District 1"}
     )
-    client.post("/api/v1/logout", headers=bearer(token))
+    assert renamed.status_code == 200, renamed.json
+    assert client.post("/api/v1/logout", headers=bearer(token)).status_code == 204
     _admin, again = make_staff(db, StaffRole.administrator, "bea")
 
     listed = client.get("/api/v1/audit", headers=bearer(again))
@@ -70,6 +77,7 @@ def test_work_changes_are_audited_too_and_listed_newest_first(client, db):
         headers=bearer(again),
         query_string={"before_id": listed.json[0]["id"], "actor": "staff:ada"},
     )
+    assert older.status_code == 200
     assert [item["route"] for item in older.json] == ["/api/v1/crews/<int:crew_id>"]
 
 
@@ -84,7 +92,7 @@ def test_bad_audit_queries_are_400(client, db, query):
 
 def test_the_audit_cannot_be_rewritten(client, db):
     _admin, token = make_staff(db, StaffRole.administrator)
-    client.post("/api/v1/logout", headers=bearer(token))
+    assert client.post("/api/v1/logout", headers=bearer(token)).status_code == 204
     (entry,) = entries(db)
     for statement in ("UPDATE audit_entry SET actor = 'x'", "DELETE FROM audit_entry"):
         with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
