@@ -22,23 +22,14 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
-from open311.api.forms import reject_forbidden
+from open311.api.georeport_base import GeoReportBlueprint
 from open311.api.schemas import ExportArgs, search_args
-from open311.api.smorest import Blueprint
 from open311.db import search_queries
 from open311.domain import jurisdictions, request_search
-from open311.errors import NotFound
 from open311.wire import geojson, georeport
-
-blp = Blueprint(
-    "exports",
-    __name__,
-    url_prefix="/open311/v2/exports",
-    description="Open data: every request of any window as CSV, NDJSON or GeoJSON, streamed.",
-)
 
 CONTENT_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
@@ -46,23 +37,16 @@ CONTENT_TYPES: dict[str, str] = {
     "geojson": geojson.CONTENT_TYPE,
 }
 
-
-@blp.url_value_preprocessor
-def take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    fmt = (values or {}).pop("fmt", None)
-    g.fmt = "json"  # errors of an export are a JSON error list, whatever was asked for
-    if fmt is not None:
-        if fmt not in CONTENT_TYPES:
-            raise NotFound(
-                f"export format {fmt[:20]} is not supported; use .csv, .ndjson or .geojson"
-            )
-        g.export = fmt
-
-
-@blp.before_request
-def refuse_control_characters() -> None:
-    for key, value in request.args.items(multi=True):
-        reject_forbidden(key, value)
+blp = GeoReportBlueprint(
+    "exports",
+    __name__,
+    description="Open data: every request of any window as CSV, NDJSON or GeoJSON, streamed.",
+    path="/exports",
+    formats=tuple(CONTENT_TYPES),
+    format_name="export format",
+    # Errors of an export are a JSON error list, whatever was asked for.
+    error_format="json",
+)
 
 
 @blp.route("/requests.<fmt>", methods=["GET"])
@@ -75,7 +59,7 @@ def export_requests(jurisdiction_id: str | None = None, **args: Any) -> Response
     try:
         jurisdiction = search_queries.Unresolved(jurisdiction_id)
         search = request_search.plan_export(session, jurisdiction, search_args(args))
-        kind: search_queries.ExportKind = g.export
+        kind: search_queries.ExportKind = g.representation
         batches = search_queries.stream_export(session, jurisdiction, search, kind)
         # The query runs now, in the view: a failure is still an error answer, not a cut file.
         first = next(batches, None)

@@ -1,5 +1,8 @@
-"""Reading a POST body the way GeoReport clients send it: form-encoded, multipart or JSON,
-and the photos of a multipart body (`media` file parts, GeoReport v2.1 draft)."""
+"""Reading what clients send, and refusing text XML cannot carry.
+
+A POST body comes as GeoReport clients send it (form-encoded, multipart or JSON), with photos as
+the `media` file parts of a multipart body (GeoReport v2.1 draft).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Request, current_app
+from flask import request as http
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from open311.errors import InvalidInput
@@ -121,3 +125,9 @@ def reject_forbidden(key: str, value: str) -> None:
     """Characters XML 1.0 cannot carry would poison every later XML response: refuse them now."""
     if XML_FORBIDDEN.search(key) or XML_FORBIDDEN.search(value):
         raise InvalidInput(f"{XML_FORBIDDEN.sub('?', key)}: contains control characters")
+
+
+def refuse_control_characters() -> None:
+    """A before-request hook: the query string's text is refused as `reject_forbidden` says."""
+    for key, value in http.args.items(multi=True):
+        reject_forbidden(key, value)

@@ -1,94 +1,40 @@
-"""The GeoReport v2 endpoints under /open311/v2, each in .json and .xml; requests also in
-.geojson, and every GET .json also as JSONP (`callback`)."""
+"""The GeoReport v2 endpoints, in .json and .xml (requests also .geojson, GET .json as JSONP)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Response, current_app, g, request
 
 from open311.api import database, media
-from open311.api.forms import read_body, read_media, reject_forbidden
+from open311.api.forms import read_body, read_media
+from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import (
-    CallbackArgs,
     JurisdictionArgs,
     RequestArgs,
     RequestForm,
     RequestsArgs,
     search_args,
 )
-from open311.api.smorest import Blueprint, load
+from open311.api.smorest import load
 from open311.db import catalogue_queries, request_queries, search_queries
 from open311.domain import apikeys, catalogue, intake, jurisdictions, request_search
-from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
+from open311.errors import UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
-from open311.wire import geojson, georeport, jsonp
-from open311.wire.datetimes import format_w3c, precise_w3c
-from open311.wire.formats import CONTENT_TYPES, FORMATS, json_array, render, render_xml_list
+from open311.wire import geojson, georeport
+from open311.wire.datetimes import format_w3c
+from open311.wire.formats import CONTENT_TYPES, json_array, render_xml_list
 
-blp = Blueprint(
+blp = GeoReportBlueprint(
     "georeport",
     __name__,
-    url_prefix="/open311/v2",
     description="Open311 GeoReport v2: discovery, services, definitions, requests, tokens.",
+    geojson_views=("list_requests", "get_request"),
+    jsonp=True,
 )
-
-
-# Endpoints that also answer in GeoJSON; their errors are rendered in JSON.
-GEOJSON_ENDPOINTS = ("georeport.list_requests", "georeport.get_request")
-
-
-@blp.url_value_preprocessor
-def take_format(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    """`g.fmt` is the GeoReport format errors are rendered in; `g.representation` the format
-    asked for, which differs only for .geojson."""
-    fmt = (values or {}).pop("fmt", None)
-    for name, value in (values or {}).items():
-        reject_forbidden(name, value)
-    if fmt is not None:
-        g.fmt = fmt if fmt in FORMATS else None
-        if fmt == "geojson" and endpoint in GEOJSON_ENDPOINTS:
-            g.fmt = "json"
-        g.representation = fmt
-        if g.fmt is None:
-            raise NotFound(f"format {fmt[:20]} is not supported; use .json or .xml")
-
-
-@blp.before_request
-def refuse_control_characters() -> None:
-    for key, value in request.args.items(multi=True):
-        reject_forbidden(key, value)
-
-
-@blp.before_request
-def check_callback() -> None:
-    """JSONP is for GET .json only; a bad function name is refused before any work."""
-    if request.method != "GET" or not request.args.get("callback", "").strip():
-        return
-    callback = load(CallbackArgs(), {"callback": request.args["callback"]})["callback"]
-    if g.get("representation") != "json":
-        raise InvalidInput("callback: JSONP is only offered for .json")
-    g.callback = callback.strip()
-
-
-@blp.after_request
-def wrap_jsonp(response: Response) -> Response:
-    """A successful JSON answer becomes `callback(...)`; errors stay plain JSON, with their
-    status, since a script tag cannot read either."""
-    callback = g.get("callback")
-    if callback and response.status_code == 200 and response.mimetype == "application/json":
-        response.set_data(jsonp.wrap(callback, response.get_data()))
-        response.content_type = jsonp.CONTENT_TYPE
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def respond(payload: Any, root: str, status: int = 200) -> Response:
-    return Response(render(payload, g.fmt, root), status=status, content_type=CONTENT_TYPES[g.fmt])
 
 
 @blp.route("/discovery.<fmt>", methods=["GET"])
@@ -171,7 +117,7 @@ def list_requests(jurisdiction_id: str | None = None, **args: Any) -> Response:
     response.headers["X-Page-Size"] = str(search.limit)
     link = _next_link(search, paging, page)
     if link is not None:
-        response.headers["Link"] = f'<{link}>; rel="next"'
+        response.headers["Link"] = link
     total = request_search.total_count(session, jurisdiction, search, paging, page)
     if total is not None:
         response.headers["X-Total-Count"] = str(total)
@@ -244,35 +190,15 @@ def _xml_items(rows: Iterable[tuple], near: bool, extensions: bool) -> Iterator[
 def _next_link(
     search: search_queries.RequestSearch, paging: request_search.Paging, page: search_queries.Page
 ) -> str | None:
-    """The absolute URL of the next page: the same arguments with the next page or cursor."""
+    """The next page's Link header: the same arguments with the next page or cursor."""
     if not page.more or paging.mode == "ids":
         return None
     if paging.mode == "page":
-        return next_page_url(search.limit, paging.window, page=str(paging.page + 1))
+        return next_page_link(search.limit, paging.window, page=str(paging.page + 1))
     cursor = request_search.next_cursor(search, page)
     if cursor is None:
         return None
-    return next_page_url(search.limit, paging.window, cursor=cursors.encode(cursor))
-
-
-def next_page_url(page_size: int, window: tuple[datetime, datetime] | None, **position: str) -> str:
-    """This call's absolute URL with the same arguments but the page size, the next page's
-    `position` (page=N or cursor=...) and, when the first page used the default window, that
-    window pinned; based on OPEN311_PUBLIC_URL when set, else the host the client used."""
-    args = request.args.copy()
-    for name in ("page", "cursor", "page_size"):
-        args.poplist(name)
-    args["page_size"] = str(page_size)
-    args.update(position)
-    if window is not None:
-        start, end = window
-        args["start_date"], args["end_date"] = precise_w3c(start), precise_w3c(end)
-    public = current_app.config.get("OPEN311_PUBLIC_URL")
-    if public:
-        base = public.rstrip("/") + request.path.removeprefix(blp.url_prefix or "")
-    else:
-        base = request.base_url
-    return f"{base}?{urlencode(list(args.items(multi=True)))}"
+    return next_page_link(search.limit, paging.window, cursor=cursors.encode(cursor))
 
 
 @blp.route("/tokens/<token>.<fmt>", methods=["GET"])

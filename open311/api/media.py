@@ -1,20 +1,18 @@
-"""Photos served back: GET /media/<name> (issue 6), and the store and URLs the POST views use."""
+"""Photos served back: GET /media/<name>, and the store and URLs the POST views use."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, request, send_file
+from flask import Response, current_app, send_file
 
-from open311.api import database
+from open311.api import database, links
 from open311.api.smorest import Blueprint
 from open311.db import media_queries
 from open311.errors import NotFound
-from open311.media.photos import media_root
 from open311.media.storage import MediaStore, valid_name
 from open311.media.stores import configured_store
 
 blp = Blueprint("media", __name__, url_prefix="/media", description="Photos of requests.")
 
-GEOREPORT_PREFIX = "/open311/v2"
 # A name is never reused for other bytes, so a cache may keep a photo for good.
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
@@ -34,10 +32,7 @@ def store() -> MediaStore:
 def media_url(name: str) -> str:
     """The absolute URL a stored file is served at (OPEN311_PUBLIC_URL's site, else the host
     the client used)."""
-    root = media_root(
-        current_app.config.get("OPEN311_PUBLIC_URL", ""), request.host_url, GEOREPORT_PREFIX
-    )
-    return f"{root}{blp.url_prefix}/{name}"
+    return links.site_url(f"{blp.url_prefix}/{name}")
 
 
 @blp.route("/<name>", methods=["GET"])

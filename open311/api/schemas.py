@@ -13,11 +13,12 @@ from open311.domain.request_search import MAX_PAGE_SIZE, MAX_RADIUS_M, SearchArg
 from open311.values import Status
 from open311.wire import cursor as cursors
 from open311.wire import jsonp
-from open311.wire.datetimes import parse_w3c
+from open311.wire.datetimes import format_w3c, parse_w3c
 
 
 class W3CDateTime(fields.Field):
-    """A W3C datetime that must carry its zone (digest §1.3)."""
+    """A W3C datetime that must carry its zone (digest §1.3); written as GeoReport writes them,
+    in UTC to the second."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
@@ -26,6 +27,9 @@ class W3CDateTime(fields.Field):
             return parse_w3c(value)
         except ValueError as exc:
             raise fields.ValidationError(str(exc)) from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return format_w3c(value) if value is not None else None
 
     default_error_messages = {"invalid": "not a W3C datetime"}
 

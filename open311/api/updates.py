@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, request
 from marshmallow import ValidationError, fields, pre_load, validate
 
+from open311 import clock
 from open311.api import database, media
 from open311.api.forms import FORM_TYPES, read_body, read_media
-from open311.api.georeport import (
-    check_callback,
-    next_page_url,
-    refuse_control_characters,
-    respond,
-    take_format,
-    wrap_jsonp,
-)
+from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
-from open311.api.smorest import BaseSchema, Blueprint, load
+from open311.api.smorest import BaseSchema, load
 from open311.db import update_feed as feed
 from open311.domain import apikeys, jurisdictions, updates
 from open311.errors import InvalidInput
@@ -27,17 +21,12 @@ from open311.media import photos
 from open311.wire import cursor as cursors
 from open311.wire.updates import ROOT, media_urls, post_answer, update_item
 
-blp = Blueprint(
+blp = GeoReportBlueprint(
     "updates",
     __name__,
-    url_prefix="/open311/v2",
     description="Request updates (FixMyStreet extension): the public feed and app updates.",
+    jsonp=True,
 )
-# The GeoReport blueprint's format handling: .json/.xml, control characters, JSONP.
-blp.url_value_preprocessor(take_format)
-blp.before_request(refuse_control_characters)
-blp.before_request(check_callback)
-blp.after_request(wrap_jsonp)
 
 MAX_MEDIA = 20
 
@@ -135,7 +124,7 @@ def list_updates(
         end=end_date,
         page_size=page_size,
         cursor=cursor,
-        now=datetime.now(UTC),
+        now=clock.now(),
     )
     page = feed.find_feed_page(session, plan.query)
     if not page.rows:
@@ -154,8 +143,8 @@ def list_updates(
     response = respond(items, ROOT)
     following = updates.next_cursor(page)
     if following is not None:
-        link = next_page_url(plan.query.limit, plan.window, cursor=cursors.encode(following))
-        response.headers["Link"] = f'<{link}>; rel="next"'
+        link = next_page_link(plan.query.limit, plan.window, cursor=cursors.encode(following))
+        response.headers["Link"] = link
     return response
 
 

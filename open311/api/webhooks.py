@@ -1,4 +1,4 @@
-"""Webhook subscriptions of an API client, with its own key (issue 6).
+"""Webhook subscriptions of an API client, with its own key.
 
 JSON only. Like POST requests, a missing or unknown api_key is a 403. The answers are lists, as
 GeoReport's are; the signing secret is in the POST answer only.
@@ -6,39 +6,27 @@ GeoReport's are; the signing secret is in the POST answer only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from flask import Response, g, request
+from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
+from open311 import clock
 from open311.api import database
 from open311.api.forms import FORM_TYPES, reject_forbidden
-from open311.api.smorest import Blueprint
+from open311.api.georeport_base import GeoReportBlueprint, respond
 from open311.db import outbox_queries as db
 from open311.db.models import ApiClient, WebhookSubscription
 from open311.domain import activity, apikeys, subscriptions
 from open311.errors import InvalidInput, NotFound
 from open311.wire import webhooks as wire
-from open311.wire.formats import CONTENT_TYPES, render_json
 
-blp = Blueprint(
+blp = GeoReportBlueprint(
     "webhooks",
     __name__,
-    url_prefix="/open311/v2",
     description="Webhook subscriptions of the API client whose api_key is given.",
+    error_format="json",
 )
-
-
-@blp.before_request
-def speak_json() -> None:
-    g.fmt = "json"
-    for key, value in request.args.items(multi=True):
-        reject_forbidden(key, value)
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(render_json(payload), status=status, content_type=CONTENT_TYPES["json"])
+# The routes end in a fixed .json, so answers are JSON; this would be their XML root.
+ROOT = "webhooks"
 
 
 def _body() -> MultiDict:
@@ -90,10 +78,10 @@ def create_webhook() -> Response:
         fields.get("url"), fields.getlist("events"), fields.get("scope"), fields.get("area")
     )
     subscription, secret = subscriptions.subscribe(
-        session, client, wish, actor=activity.client_actor(client.name), now=datetime.now(UTC)
+        session, client, wish, actor=activity.client_actor(client.name), now=clock.now()
     )
     session.commit()
-    return _json([wire.subscription_item(subscription, secret=secret)], 201)
+    return respond([wire.subscription_item(subscription, secret=secret)], ROOT, 201)
 
 
 @blp.route("/webhooks.json", methods=["GET"])
@@ -101,7 +89,7 @@ def list_webhooks() -> Response:
     """The client's subscriptions, active or not (without secrets)."""
     client = _client(MultiDict())
     found = db.find_subscriptions(database.session(), client.id)
-    return _json([wire.subscription_item(subscription) for subscription in found])
+    return respond([wire.subscription_item(subscription) for subscription in found], ROOT)
 
 
 @blp.route("/webhooks/<int:subscription_id>.json", methods=["DELETE"])
@@ -113,4 +101,4 @@ def delete_webhook(subscription_id: int) -> Response:
     subscription = _own(client, subscription_id)
     subscriptions.deactivate(subscription)
     database.session().commit()
-    return _json([wire.subscription_item(subscription)])
+    return respond([wire.subscription_item(subscription)], ROOT)

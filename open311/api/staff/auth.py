@@ -8,15 +8,15 @@ first), a wrong role is 403, and only then are arguments checked (400).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 import flask_smorest
 from flask import current_app, g, request
 
+from open311 import clock
 from open311.api import database
-from open311.api.forms import reject_forbidden
+from open311.api.forms import refuse_control_characters, reject_forbidden
 from open311.api.smorest import Blueprint
 from open311.db.models import StaffToken, StaffUser
 from open311.domain import activity, audit, staff
@@ -25,10 +25,6 @@ from open311.values import StaffRole
 ANY_ROLE = tuple(StaffRole)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY = [{"bearerAuth": []}]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def bearer() -> str | None:
@@ -50,7 +46,7 @@ def staff_required(*roles: StaffRole) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             g.fmt = "json"
             session = database.session()
-            token = staff.authenticate(session, bearer(), now=now())
+            token = staff.authenticate(session, bearer(), now=clock.now())
             staff.require_role(token.user, allowed)
             g.staff_token = token
             if request.method in WRITES:
@@ -101,8 +97,7 @@ def _check_request() -> None:
     """Errors in JSON; text XML cannot carry is refused up front (400), since what staff write
     (notes, service names, ...) may end up in public XML."""
     g.fmt = "json"
-    for key, value in request.args.items(multi=True):
-        reject_forbidden(key, value)
+    refuse_control_characters()
     if request.is_json:
         _reject_in(request.get_json(silent=True))
 

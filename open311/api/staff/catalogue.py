@@ -1,5 +1,6 @@
-"""Catalogue administration: services and definitions, routing rules, workflows, agencies, crews,
-API clients. Administrators change them; supervisors may read them.
+"""Catalogue administration: services, routing rules, workflows, agencies, crews, API clients.
+
+Administrators change them; supervisors may read them.
 
 Changing a service or its definition moves the discovery changeset (domain/catalogue_admin.py),
 so GeoReport clients know to refetch services and definitions.
@@ -7,11 +8,13 @@ so GeoReport clients know to refetch services and definitions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from open311 import clock
 from open311.api import database
 from open311.api.staff import catalogue_schemas as s
-from open311.api.staff.auth import StaffBlueprint, now, staff_required
+from open311.api.staff.auth import StaffBlueprint, staff_required
 from open311.db import catalogue_admin_queries as admin_queries
 from open311.db import catalogue_queries
 from open311.db.models import Agency, ApiClient, Crew, Jurisdiction, RoutingRule, Service, Workflow
@@ -57,7 +60,7 @@ def _service(service_code: str) -> Service:
 
 @blp.route("/services", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminServiceOut(many=True))
+@blp.response(200, s.ServiceOut(many=True))
 def list_services() -> list[Service]:
     """Every service, inactive ones included, by service_code."""
     return list(admin_queries.find_services(database.session(), _city()))
@@ -65,19 +68,19 @@ def list_services() -> list[Service]:
 
 @blp.route("/services", methods=["POST"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminServiceArgs)
-@blp.response(201, s.AdminServiceDetailOut)
+@blp.arguments(s.ServiceBody)
+@blp.response(201, s.ServiceDetailOut)
 def create_service(body: dict[str, Any]) -> Service:
     """Add a service to the public catalogue (define its questions with PUT .../attributes)."""
     code = body.pop("service_code")
     session = database.session()
-    service = catalogue_admin.create_service(session, _city(), code, body, now=now())
+    service = catalogue_admin.create_service(session, _city(), code, body, now=clock.now())
     return _saved(service)
 
 
 @blp.route("/services/<service_code>", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminServiceDetailOut)
+@blp.response(200, s.ServiceDetailOut)
 def get_service(service_code: str) -> Service:
     """One service with its definition."""
     return _service(service_code)
@@ -85,24 +88,26 @@ def get_service(service_code: str) -> Service:
 
 @blp.route("/services/<service_code>", methods=["PATCH"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminServiceChangeArgs)
-@blp.response(200, s.AdminServiceDetailOut)
+@blp.arguments(s.ServiceChangeBody)
+@blp.response(200, s.ServiceDetailOut)
 def change_service(body: dict[str, Any], service_code: str) -> Service:
     """Change the fields sent; `active: false` takes the service out of the public list."""
     service = _service(service_code)
-    catalogue_admin.change_service(database.session(), _city(), service, body, now=now())
+    catalogue_admin.change_service(database.session(), _city(), service, body, now=clock.now())
     return _saved(service)
 
 
 @blp.route("/services/<service_code>/attributes", methods=["PUT"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminDefinitionArgs)
-@blp.response(200, s.AdminServiceDetailOut)
+@blp.arguments(s.DefinitionBody)
+@blp.response(200, s.ServiceDetailOut)
 def replace_definition(body: dict[str, Any], service_code: str) -> Service:
     """Replace the service's whole definition with this ordered list of questions."""
     service = _service(service_code)
     session = database.session()
-    catalogue_admin.replace_definition(session, _city(), service, body["attributes"], now=now())
+    catalogue_admin.replace_definition(
+        session, _city(), service, body["attributes"], now=clock.now()
+    )
     return _saved(service)
 
 
@@ -111,7 +116,7 @@ def replace_definition(body: dict[str, Any], service_code: str) -> Service:
 
 @blp.route("/services/<service_code>/routing-rule", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminRoutingRuleOut)
+@blp.response(200, s.RoutingRuleOut)
 def get_routing_rule(service_code: str) -> RoutingRule:
     """Where requests of the service go: agency, deciding layer, fallback crew, workflow, SLA."""
     rule = catalogue_queries.get_routing_rule(database.session(), _service(service_code))
@@ -120,8 +125,8 @@ def get_routing_rule(service_code: str) -> RoutingRule:
 
 @blp.route("/services/<service_code>/routing-rule", methods=["PUT"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminRoutingRuleArgs)
-@blp.response(200, s.AdminRoutingRuleOut)
+@blp.arguments(s.RoutingRuleBody)
+@blp.response(200, s.RoutingRuleOut)
 def set_routing_rule(draft: catalogue_admin.RuleDraft, service_code: str) -> RoutingRule:
     """Create or replace the service's routing rule.
 
@@ -142,7 +147,7 @@ def _workflow(code: str) -> Workflow:
 
 @blp.route("/workflows", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminWorkflowOut(many=True))
+@blp.response(200, s.WorkflowOut(many=True))
 def list_workflows() -> list[Workflow]:
     """Every workflow with its steps, by code."""
     return list(admin_queries.find_workflows(database.session(), _city()))
@@ -150,8 +155,8 @@ def list_workflows() -> list[Workflow]:
 
 @blp.route("/workflows", methods=["POST"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminWorkflowArgs)
-@blp.response(201, s.AdminWorkflowOut)
+@blp.arguments(s.WorkflowBody)
+@blp.response(201, s.WorkflowOut)
 def create_workflow(body: dict[str, Any]) -> Workflow:
     """Create a workflow; next_step and outcomes name steps of the same workflow."""
     workflow = catalogue_admin.create_workflow(
@@ -162,7 +167,7 @@ def create_workflow(body: dict[str, Any]) -> Workflow:
 
 @blp.route("/workflows/<code>", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminWorkflowOut)
+@blp.response(200, s.WorkflowOut)
 def get_workflow(code: str) -> Workflow:
     """One workflow with its steps in order."""
     return _workflow(code)
@@ -170,8 +175,8 @@ def get_workflow(code: str) -> Workflow:
 
 @blp.route("/workflows/<code>", methods=["PUT"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminWorkflowChangeArgs)
-@blp.response(200, s.AdminWorkflowOut)
+@blp.arguments(s.WorkflowChangeBody)
+@blp.response(200, s.WorkflowOut)
 def replace_workflow(body: dict[str, Any], code: str) -> Workflow:
     """Replace a workflow's name and steps.
 
@@ -193,7 +198,7 @@ def _agency(code: str) -> Agency:
 
 @blp.route("/agencies", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminAgencyOut(many=True))
+@blp.response(200, s.AgencyOut(many=True))
 def list_agencies() -> list[Agency]:
     """Every agency, by code."""
     return list(admin_queries.find_agencies(database.session(), _city()))
@@ -201,8 +206,8 @@ def list_agencies() -> list[Agency]:
 
 @blp.route("/agencies", methods=["POST"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminAgencyArgs)
-@blp.response(201, s.AdminAgencyOut)
+@blp.arguments(s.AgencyBody)
+@blp.response(201, s.AgencyOut)
 def create_agency(body: dict[str, Any]) -> Agency:
     """Add an agency (a department that answers for services and has crews)."""
     agency = catalogue_admin.create_agency(database.session(), _city(), body["code"], body["name"])
@@ -211,7 +216,7 @@ def create_agency(body: dict[str, Any]) -> Agency:
 
 @blp.route("/agencies/<code>", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminAgencyOut)
+@blp.response(200, s.AgencyOut)
 def get_agency(code: str) -> Agency:
     """One agency."""
     return _agency(code)
@@ -219,8 +224,8 @@ def get_agency(code: str) -> Agency:
 
 @blp.route("/agencies/<code>", methods=["PATCH"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminAgencyChangeArgs)
-@blp.response(200, s.AdminAgencyOut)
+@blp.arguments(s.AgencyChangeBody)
+@blp.response(200, s.AgencyOut)
 def rename_agency(body: dict[str, Any], code: str) -> Agency:
     """Rename an agency (its code stays)."""
     agency = _agency(code)
@@ -237,7 +242,7 @@ def _crew(crew_id: int) -> Crew:
 
 @blp.route("/crews", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminCrewOut(many=True))
+@blp.response(200, s.CrewOut(many=True))
 def list_crews() -> list[Crew]:
     """Every crew with its agency and districts, by agency code then crew code."""
     return list(admin_queries.find_crews(database.session(), _city()))
@@ -245,8 +250,8 @@ def list_crews() -> list[Crew]:
 
 @blp.route("/crews", methods=["POST"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminCrewArgs)
-@blp.response(201, s.AdminCrewOut)
+@blp.arguments(s.CrewBody)
+@blp.response(201, s.CrewOut)
 def create_crew(body: dict[str, Any]) -> Crew:
     """Add a crew to an agency; field crews cover the districts given."""
     crew = catalogue_admin.create_crew(
@@ -263,7 +268,7 @@ def create_crew(body: dict[str, Any]) -> Crew:
 
 @blp.route("/crews/<int:crew_id>", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminCrewOut)
+@blp.response(200, s.CrewOut)
 def get_crew(crew_id: int) -> Crew:
     """One crew."""
     return _crew(crew_id)
@@ -271,8 +276,8 @@ def get_crew(crew_id: int) -> Crew:
 
 @blp.route("/crews/<int:crew_id>", methods=["PATCH"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminCrewChangeArgs)
-@blp.response(200, s.AdminCrewOut)
+@blp.arguments(s.CrewChangeBody)
+@blp.response(200, s.CrewOut)
 def change_crew(body: dict[str, Any], crew_id: int) -> Crew:
     """Change a crew's name, kind or districts (district_ids replaces the whole list)."""
     crew = _crew(crew_id)
@@ -288,15 +293,22 @@ def _api_client(client_id: int) -> ApiClient:
     return _found(found, f"API client {client_id}")
 
 
-def _with_key(client: ApiClient, key: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NewApiKey:
+    """An API client and its new key, which only this answer ever shows."""
+
+    client: ApiClient
+    api_key: str
+
+
+def _with_key(client: ApiClient, key: str) -> NewApiKey:
     database.session().commit()
-    shown = ("id", "name", "key_prefix", "active", "created_at")
-    return {**{name: getattr(client, name) for name in shown}, "api_key": key}
+    return NewApiKey(client, key)
 
 
 @blp.route("/api-clients", methods=["GET"])
 @staff_required(*READERS)
-@blp.response(200, s.AdminApiClientOut(many=True))
+@blp.response(200, s.ApiClientOut(many=True))
 def list_api_clients() -> list[ApiClient]:
     """Every API client (key prefixes only, never keys or hashes)."""
     return list(admin_queries.find_api_clients(database.session()))
@@ -304,16 +316,16 @@ def list_api_clients() -> list[ApiClient]:
 
 @blp.route("/api-clients", methods=["POST"])
 @staff_required(ADMIN)
-@blp.arguments(s.AdminApiClientArgs)
-@blp.response(201, s.AdminApiKeyOut)
-def create_api_client(body: dict[str, Any]) -> dict[str, Any]:
+@blp.arguments(s.ApiClientBody)
+@blp.response(201, s.ApiKeyOut)
+def create_api_client(body: dict[str, Any]) -> NewApiKey:
     """Register an application; the answer holds its api_key, shown this once."""
     return _with_key(*apikeys.create_api_client(database.session(), body["name"]))
 
 
 @blp.route("/api-clients/<int:client_id>/disable", methods=["POST"])
 @staff_required(ADMIN)
-@blp.response(200, s.AdminApiClientOut)
+@blp.response(200, s.ApiClientOut)
 def disable_api_client(client_id: int) -> ApiClient:
     """Stop accepting the client's key (POSTs with it are refused with 403)."""
     client = _api_client(client_id)
@@ -323,8 +335,8 @@ def disable_api_client(client_id: int) -> ApiClient:
 
 @blp.route("/api-clients/<int:client_id>/rotate", methods=["POST"])
 @staff_required(ADMIN)
-@blp.response(200, s.AdminApiKeyOut)
-def rotate_api_client(client_id: int) -> dict[str, Any]:
+@blp.response(200, s.ApiKeyOut)
+def rotate_api_client(client_id: int) -> NewApiKey:
     """Give the client a new api_key, shown this once; the old key stops working at once."""
     client = _api_client(client_id)
     return _with_key(client, apikeys.rotate_api_client(database.session(), client))

@@ -1,8 +1,7 @@
 """Request and response bodies of catalogue administration (staff API).
 
-Names start with `Admin` so they never clash with another module's schema in the OpenAPI
-document. Bodies reject unknown fields (a typo is a 400, not a silent no-op); the structured ones
-load into the domain's drafts, whose cross-field rules live in domain/catalogue_admin.py.
+Bodies reject unknown fields (a typo is a 400, not a silent no-op); the structured ones load into
+the domain's drafts, whose cross-field rules live in domain/catalogue_admin.py.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
+from open311.api.smorest import StaffBody
 from open311.domain.catalogue_admin import AttributeDraft, RuleDraft, StepDraft
 from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
@@ -38,7 +38,7 @@ def _code_of(name: str) -> Callable[[Any], str | None]:
 # --- services and definitions -------------------------------------------------------------------
 
 
-class AdminServiceFields(Schema):
+class ServiceFields(StaffBody):
     service_name = fields.String(validate=NAME)
     description = fields.String(allow_none=True)
     group = fields.String(allow_none=True, validate=validate.Length(max=255))
@@ -49,21 +49,21 @@ class AdminServiceFields(Schema):
     active = fields.Boolean()
 
 
-class AdminServiceArgs(AdminServiceFields):
+class ServiceBody(ServiceFields):
     service_code = _code(required=True)
     service_name = fields.String(required=True, validate=NAME)
 
 
-class AdminServiceChangeArgs(AdminServiceFields):
+class ServiceChangeBody(ServiceFields):
     """Only the fields sent change; service_code cannot (clients and requests know it)."""
 
 
-class AdminAttributeValue(Schema):
+class AttributeValueBody(StaffBody):
     key = fields.String(required=True, validate=NAME)
     name = fields.String(required=True, validate=NAME)
 
 
-class AdminAttributeArgs(Schema):
+class AttributeBody(StaffBody):
     code = _code(required=True)
     datatype = fields.Enum(Datatype, by_value=True, required=True)
     description = fields.String(required=True, validate=validate.Length(min=1))
@@ -71,7 +71,7 @@ class AdminAttributeArgs(Schema):
     variable = fields.Boolean(load_default=True)
     datatype_description = fields.String(load_default=None, allow_none=True)
     values = fields.List(
-        fields.Nested(AdminAttributeValue),
+        fields.Nested(AttributeValueBody),
         load_default=list,
         metadata={"description": "Only, and at least one, for single/multivaluelist."},
     )
@@ -82,15 +82,20 @@ class AdminAttributeArgs(Schema):
         return AttributeDraft(**data, values=values)
 
 
-class AdminDefinitionArgs(Schema):
+class DefinitionBody(StaffBody):
     attributes = fields.List(
-        fields.Nested(AdminAttributeArgs),
+        fields.Nested(AttributeBody),
         required=True,
         metadata={"description": "The whole definition, in order; [] removes it."},
     )
 
 
-class AdminAttributeOut(Schema):
+class AttributeValueOut(Schema):
+    key = fields.String()
+    name = fields.String()
+
+
+class AttributeOut(Schema):
     code = fields.String()
     datatype = fields.Enum(Datatype, by_value=True)
     required = fields.Boolean()
@@ -98,10 +103,10 @@ class AdminAttributeOut(Schema):
     description = fields.String()
     datatype_description = fields.String()
     order = fields.Integer(attribute="position")
-    values = fields.List(fields.Nested(AdminAttributeValue))
+    values = fields.List(fields.Nested(AttributeValueOut))
 
 
-class AdminServiceOut(Schema):
+class ServiceOut(Schema):
     service_code = fields.String()
     service_name = fields.String()
     description = fields.String()
@@ -114,14 +119,14 @@ class AdminServiceOut(Schema):
     metadata = fields.Boolean(attribute="metadata_")
 
 
-class AdminServiceDetailOut(AdminServiceOut):
-    attributes = fields.List(fields.Nested(AdminAttributeOut))
+class ServiceDetailOut(ServiceOut):
+    attributes = fields.List(fields.Nested(AttributeOut))
 
 
 # --- routing rules ------------------------------------------------------------------------------
 
 
-class AdminRoutingRuleArgs(Schema):
+class RoutingRuleBody(StaffBody):
     agency = _code(32, required=True, metadata={"description": "Agency code."})
     layer = fields.String(
         load_default=None, allow_none=True, metadata={"description": "Boundary layer name."}
@@ -140,7 +145,7 @@ class AdminRoutingRuleArgs(Schema):
         return RuleDraft(**data)
 
 
-class AdminRoutingRuleOut(Schema):
+class RoutingRuleOut(Schema):
     service_code = fields.Function(lambda rule: rule.service.service_code)
     agency = _ref(_code_of("agency"))
     layer = _ref(lambda rule: rule.layer.name if rule.layer is not None else None)
@@ -155,7 +160,7 @@ class AdminRoutingRuleOut(Schema):
 HOURS = validate.Range(min=0, min_inclusive=False)
 
 
-class AdminStepArgs(Schema):
+class StepBody(StaffBody):
     code = _code(required=True)
     name = fields.String(required=True, validate=NAME)
     agency = fields.String(
@@ -181,16 +186,16 @@ class AdminStepArgs(Schema):
         return StepDraft(**data)
 
 
-class AdminWorkflowChangeArgs(Schema):
+class WorkflowChangeBody(StaffBody):
     name = fields.String(required=True, validate=NAME)
-    steps = fields.List(fields.Nested(AdminStepArgs), required=True)
+    steps = fields.List(fields.Nested(StepBody), required=True)
 
 
-class AdminWorkflowArgs(AdminWorkflowChangeArgs):
+class WorkflowBody(WorkflowChangeBody):
     code = _code(required=True)
 
 
-class AdminStepOut(Schema):
+class StepOut(Schema):
     code = fields.String()
     name = fields.String()
     agency = _ref(_code_of("agency"))
@@ -203,30 +208,30 @@ class AdminStepOut(Schema):
     public_note = fields.String()
 
 
-class AdminWorkflowOut(Schema):
+class WorkflowOut(Schema):
     code = fields.String()
     name = fields.String()
-    steps = fields.List(fields.Nested(AdminStepOut))
+    steps = fields.List(fields.Nested(StepOut))
 
 
 # --- agencies and crews -------------------------------------------------------------------------
 
 
-class AdminAgencyArgs(Schema):
+class AgencyBody(StaffBody):
     code = _code(32, required=True)
     name = fields.String(required=True, validate=NAME)
 
 
-class AdminAgencyChangeArgs(Schema):
+class AgencyChangeBody(StaffBody):
     name = fields.String(required=True, validate=NAME)
 
 
-class AdminAgencyOut(Schema):
+class AgencyOut(Schema):
     code = fields.String()
     name = fields.String()
 
 
-class AdminCrewChangeArgs(Schema):
+class CrewChangeBody(StaffBody):
     name = fields.String(validate=NAME)
     kind = fields.Enum(CrewKind, by_value=True)
     district_ids = fields.List(
@@ -235,7 +240,7 @@ class AdminCrewChangeArgs(Schema):
     )
 
 
-class AdminCrewArgs(AdminCrewChangeArgs):
+class CrewBody(CrewChangeBody):
     agency = _code(32, required=True, metadata={"description": "Agency code."})
     code = _code(required=True)
     name = fields.String(required=True, validate=NAME)
@@ -243,29 +248,29 @@ class AdminCrewArgs(AdminCrewChangeArgs):
     district_ids = fields.List(fields.Integer(), load_default=list)
 
 
-class AdminDistrictOut(Schema):
+class DistrictOut(Schema):
     id = fields.Integer()
     layer = fields.Function(lambda district: district.layer.name)
     name = fields.String()
 
 
-class AdminCrewOut(Schema):
+class CrewOut(Schema):
     id = fields.Integer()
     agency = fields.Function(lambda crew: crew.agency.code)
     code = fields.String()
     name = fields.String()
     kind = fields.Enum(CrewKind, by_value=True)
-    districts = fields.List(fields.Nested(AdminDistrictOut))
+    districts = fields.List(fields.Nested(DistrictOut))
 
 
 # --- API clients --------------------------------------------------------------------------------
 
 
-class AdminApiClientArgs(Schema):
+class ApiClientBody(StaffBody):
     name = fields.String(required=True, validate=NAME)
 
 
-class AdminApiClientOut(Schema):
+class ApiClientOut(Schema):
     id = fields.Integer()
     name = fields.String()
     key_prefix = fields.String()
@@ -273,5 +278,11 @@ class AdminApiClientOut(Schema):
     created_at = fields.DateTime()
 
 
-class AdminApiKeyOut(AdminApiClientOut):
+class ApiKeyOut(ApiClientOut):
+    """A client with its new key, dumped from a catalogue.NewApiKey."""
+
     api_key = fields.String(metadata={"description": "Shown this once; only a hash is kept."})
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        source = obj if attr == "api_key" else obj.client
+        return super().get_attribute(source, attr, default)

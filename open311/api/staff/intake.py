@@ -1,10 +1,11 @@
-"""Call-taker intake (filing for a caller after a look-up nearby) and duplicates (confirm, undo,
-merge)."""
+"""Call-taker intake (a look-up nearby, then filing for a caller) and duplicate links."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from open311 import clock
 from open311.api import database
 from open311.api.staff import auth
 from open311.api.staff.auth import StaffBlueprint, staff_required
@@ -13,15 +14,16 @@ from open311.api.staff.intake_schemas import (
     NEARBY_LIMIT,
     NEARBY_RADIUS_FACTOR,
     NEARBY_RADIUS_WITHOUT_DETECTION_M,
-    DuplicateResultSchema,
-    IntakeRequestSchema,
-    IntakeResultSchema,
-    MergeSchema,
+    DuplicateResultOut,
+    IntakeRequestBody,
+    IntakeResultOut,
+    MergeBody,
     NearbyArgs,
-    NearbyResultSchema,
+    NearbyOut,
 )
 from open311.db import duplicate_queries, request_queries
-from open311.db.models import ServiceRequest
+from open311.db.duplicate_queries import Nearby
+from open311.db.models import Service, ServiceRequest
 from open311.domain import catalogue, duplicates, intake, jurisdictions
 from open311.errors import InvalidInput, UnknownRequest
 from open311.values import StaffRole
@@ -40,24 +42,20 @@ def _request(service_request_id: str) -> ServiceRequest:
     return found
 
 
-def _link(request: ServiceRequest) -> dict[str, Any]:
-    return {
-        "service_request_id": request.service_request_id,
-        "status": request.status.value,
-        "status_notes": request.status_notes,
-        "service_notice": request.service_notice,
-        "duplicate_state": request.duplicate_state.value if request.duplicate_state else None,
-        "duplicate_of": (
-            request.duplicate_of.service_request_id if request.duplicate_of is not None else None
-        ),
-    }
+@dataclass(frozen=True)
+class NearbyLookup:
+    """What a call taker's look-up found: open requests of `service` within `radius_m`."""
+
+    service: Service
+    radius_m: float
+    requests: list[Nearby]
 
 
 @blp.route("/intake/nearby", methods=["GET"])
 @staff_required(*INTAKE_ROLES)
 @blp.arguments(NearbyArgs, location="query")
-@blp.response(200, NearbyResultSchema)
-def nearby(args: dict[str, Any]) -> dict[str, Any]:
+@blp.response(200, NearbyOut)
+def nearby(args: dict[str, Any]) -> NearbyLookup:
     """Open requests of a service near a point, nearest first: what a call taker checks before
     filing a new one. `radius_m` defaults to 5 duplicate radii of the city (200 m when
     detection is off), at most 2000."""
@@ -78,29 +76,14 @@ def nearby(args: dict[str, Any]) -> dict[str, Any]:
         radius_m=radius,
         limit=NEARBY_LIMIT,
     )
-    return {
-        "service_code": service.service_code,
-        "radius_m": radius,
-        "requests": [
-            {
-                "service_request_id": row.service_request_id,
-                "distance_m": round(row.distance_m, 1),
-                "status": row.status,
-                "address": row.address,
-                "description": row.description,
-                "requested_datetime": row.requested_datetime,
-                "duplicates": row.duplicates,
-            }
-            for row in found
-        ],
-    }
+    return NearbyLookup(service, radius, found)
 
 
 @blp.route("/intake/requests", methods=["POST"])
 @staff_required(*INTAKE_ROLES)
-@blp.arguments(IntakeRequestSchema)
-@blp.response(201, IntakeResultSchema)
-def file_request(body: dict[str, Any]) -> dict[str, Any]:
+@blp.arguments(IntakeRequestBody)
+@blp.response(201, IntakeResultOut)
+def file_request(body: dict[str, Any]) -> ServiceRequest:
     """File a request for a caller (phone, walk_in, email or tty). Checked as a public POST
     is; the caller's details stay private; a likely duplicate is linked and named."""
     session = database.session()
@@ -121,53 +104,41 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
         attributes=body["attributes"],
         channel=body["channel"],
     )
-    stored = intake.submit(session, jurisdiction, None, submission, auth.now(), actor=auth.actor())
-    result = {
-        "service_request_id": stored.service_request_id,
-        "status": stored.status.value,
-        "service_notice": stored.service_notice,
-        "expected_datetime": stored.expected_datetime,
-        "duplicate_of": (
-            stored.duplicate_of.service_request_id if stored.duplicate_of is not None else None
-        ),
-        "agency_responsible": stored.agency_responsible,
-    }
+    stored = intake.submit(session, jurisdiction, None, submission, clock.now(), actor=auth.actor())
     session.commit()
-    return result
+    return stored
 
 
 @blp.route("/requests/<service_request_id>/duplicate/confirm", methods=["POST"])
 @staff_required(*DUPLICATE_ROLES)
-@blp.response(200, DuplicateResultSchema)
-def confirm_duplicate(service_request_id: str) -> dict[str, Any]:
+@blp.response(200, DuplicateResultOut)
+def confirm_duplicate(service_request_id: str) -> ServiceRequest:
     """Confirm a duplicate found at intake: merge it into its parent (it closes, pointing
     there)."""
     session = database.session()
     request = _request(service_request_id)
-    duplicates.confirm(session, request, actor=auth.actor(), now=auth.now())
-    result = _link(request)
+    duplicates.confirm(session, request, actor=auth.actor(), now=clock.now())
     session.commit()
-    return result
+    return request
 
 
 @blp.route("/requests/<service_request_id>/duplicate/undo", methods=["POST"])
 @staff_required(*DUPLICATE_ROLES)
-@blp.response(200, DuplicateResultSchema)
-def undo_duplicate(service_request_id: str) -> dict[str, Any]:
+@blp.response(200, DuplicateResultOut)
+def undo_duplicate(service_request_id: str) -> ServiceRequest:
     """Drop a duplicate link found at intake; merged requests stay merged."""
     session = database.session()
     request = _request(service_request_id)
-    duplicates.undo(session, request, actor=auth.actor(), now=auth.now())
-    result = _link(request)
+    duplicates.undo(session, request, actor=auth.actor(), now=clock.now())
     session.commit()
-    return result
+    return request
 
 
 @blp.route("/requests/<service_request_id>/merge", methods=["POST"])
 @staff_required(*DUPLICATE_ROLES)
-@blp.arguments(MergeSchema)
-@blp.response(200, DuplicateResultSchema)
-def merge(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
+@blp.arguments(MergeBody)
+@blp.response(200, DuplicateResultOut)
+def merge(body: dict[str, Any], service_request_id: str) -> ServiceRequest:
     """Merge this request into `parent` (or into what that was merged into): it closes as a
     duplicate pointing there, and the parent notes it."""
     session = database.session()
@@ -176,8 +147,7 @@ def merge(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
     if parent is None:
         raise InvalidInput(f"parent: no request {body['parent']}")
     duplicates.merge(
-        session, request, parent, actor=auth.actor(), now=auth.now(), reason=body.get("reason")
+        session, request, parent, actor=auth.actor(), now=clock.now(), reason=body.get("reason")
     )
-    result = _link(request)
     session.commit()
-    return result
+    return request

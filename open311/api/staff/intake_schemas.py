@@ -35,7 +35,7 @@ class Answers(fields.Field):
         return answers
 
 
-class CallerSchema(StaffBody):
+class CallerBody(StaffBody):
     """Who called: kept private (the Requester table), never published."""
 
     first_name = fields.String(validate=validate.Length(max=255))
@@ -46,7 +46,7 @@ class CallerSchema(StaffBody):
     language = LanguageTag()
 
 
-class IntakeRequestSchema(StaffBody):
+class IntakeRequestBody(StaffBody):
     jurisdiction_id = fields.String(validate=validate.Length(max=255))
     service_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     lat = fields.Float(allow_nan=False, validate=validate.Range(-90, 90))
@@ -56,16 +56,20 @@ class IntakeRequestSchema(StaffBody):
     description = fields.String(validate=validate.Length(max=4000))
     attributes = Answers(load_default=dict)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    caller = fields.Nested(CallerSchema)
+    caller = fields.Nested(CallerBody)
 
 
-class IntakeResultSchema(Schema):
+class IntakeResultOut(Schema):
+    """A request just filed for a caller."""
+
     service_request_id = fields.String()
     status = fields.String()
     service_notice = fields.String(allow_none=True)
     expected_datetime = fields.DateTime(allow_none=True)
     # The request it was linked to as a suspected duplicate, else null.
-    duplicate_of = fields.String(allow_none=True)
+    duplicate_of = fields.String(
+        attribute="duplicate_of.service_request_id", dump_default=None, allow_none=True
+    )
     agency_responsible = fields.String(allow_none=True)
 
 
@@ -80,9 +84,17 @@ class NearbyArgs(Schema):
     )
 
 
-class NearbySchema(Schema):
+class Decimetres(fields.Float):
+    """A distance in metres, rounded to the decimetre."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        rounded = round(value, 1) if value is not None else None
+        return super()._serialize(rounded, attr, obj, **kwargs)
+
+
+class NearbyRequestOut(Schema):
     service_request_id = fields.String()
-    distance_m = fields.Float()
+    distance_m = Decimetres()
     status = fields.String()
     address = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
@@ -91,18 +103,20 @@ class NearbySchema(Schema):
     duplicates = fields.Integer()
 
 
-class NearbyResultSchema(Schema):
-    service_code = fields.String()
+class NearbyOut(Schema):
+    """Open requests near a point (an intake.NearbyLookup)."""
+
+    service_code = fields.String(attribute="service.service_code")
     radius_m = fields.Float()
-    requests = fields.List(fields.Nested(NearbySchema))
+    requests = fields.List(fields.Nested(NearbyRequestOut))
 
 
-class MergeSchema(StaffBody):
+class MergeBody(StaffBody):
     parent = fields.String(required=True, validate=validate.Length(min=1, max=64))
     reason = fields.String(validate=validate.Length(min=1, max=1000))
 
 
-class DuplicateResultSchema(Schema):
+class DuplicateResultOut(Schema):
     """A request's duplicate link after a confirm, undo or merge."""
 
     service_request_id = fields.String()
@@ -110,4 +124,6 @@ class DuplicateResultSchema(Schema):
     status_notes = fields.String(allow_none=True)
     service_notice = fields.String(allow_none=True)
     duplicate_state = fields.String(allow_none=True)
-    duplicate_of = fields.String(allow_none=True)
+    duplicate_of = fields.String(
+        attribute="duplicate_of.service_request_id", dump_default=None, allow_none=True
+    )

@@ -1,17 +1,17 @@
-"""Working requests: crew queues, work-order transitions, reassignment, notes, locating and
-cancelling requests."""
+"""Working requests: crew queues, work orders, notes, locating and cancelling requests."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import request as http
 from marshmallow import RAISE
 from sqlalchemy.orm import Session
 
-from open311.api import database
-from open311.api.staff.auth import StaffBlueprint, actor, current_user, now, staff_required
+from open311 import clock
+from open311.api import database, links
+from open311.api.staff.auth import StaffBlueprint, actor, current_user, staff_required
 from open311.api.staff.work_schemas import (
     CancelBody,
     LocationBody,
@@ -25,7 +25,7 @@ from open311.api.staff.work_schemas import (
     WorkOrderDetailOut,
 )
 from open311.db import request_queries, work_queries
-from open311.db.models import Activity, Crew, Jurisdiction, ServiceRequest, WorkOrder
+from open311.db.models import Activity, Crew, Jurisdiction, ServiceRequest
 from open311.db.work_queries import QueueRow
 from open311.domain import queue, routing, staff, workflow
 from open311.errors import InvalidInput, NotFound
@@ -40,94 +40,41 @@ MANAGERS = (_R.administrator, _R.supervisor)
 LOCATORS = (_R.administrator, _R.supervisor, _R.call_taker)
 
 
-# --- items -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WorkOrderDetail:
+    """A work order as its queue shows it, with its whole log."""
+
+    row: QueueRow
+    activity: Sequence[Activity]
 
 
-def _work_order_item(order: WorkOrder) -> dict[str, Any]:
-    crew = order.crew
-    return {
-        "id": order.id,
-        "title": order.title,
-        "state": order.state.value,
-        "priority": order.priority,
-        "outcome": order.outcome,
-        "not_before": order.not_before,
-        "due_at": order.due_at,
-        "escalated_at": order.escalated_at,
-        "closed_at": order.closed_at,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-        "crew": {"id": crew.id, "code": crew.code, "name": crew.name} if crew else None,
-        "agency": order.agency.code,
-        "step": order.step.code if order.step is not None else None,
-        "parent_id": order.parent_id,
-    }
+@dataclass(frozen=True)
+class Transition:
+    """A work order after a move, and the follow-ups the move opened."""
 
-
-def _queue_item(row: QueueRow) -> dict[str, Any]:
-    item = _work_order_item(row.work_order)
-    request = row.work_order.service_request
-    item["request"] = {
-        "service_request_id": request.service_request_id,
-        "service_code": request.service.service_code,
-        "service_name": request.service.service_name,
-        "status": request.status.value,
-        "address": request.address,
-        "lat": row.lat,
-        "long": row.long,
-        "description": request.description,
-        "requested_datetime": request.requested_datetime,
-    }
-    return item
-
-
-def _activity_item(entry: Activity) -> dict[str, Any]:
-    return {
-        "at": entry.at,
-        "actor": entry.actor,
-        "kind": entry.kind,
-        "summary": entry.summary,
-        "public": entry.public,
-        "status": entry.status,
-        "work_order_id": entry.work_order_id,
-    }
+    work_order: QueueRow
+    follow_ups: list[QueueRow]
 
 
 def _request_view(session: Session, request: ServiceRequest) -> dict[str, Any]:
-    """Everything staff see of a request; the requester's contact only for the roles that
-    call requesters back (queue.CONTACT_ROLES)."""
+    """Everything staff see of a request: its public item as GeoReport shows it, and beside it
+    routing, work and the log; the requester's contact only for the roles that call
+    requesters back (queue.CONTACT_ROLES)."""
     duplicate_of = request.duplicate_of
-    item = request_item(request) | {
+    view = request_item(request) | {
         "update_status": workflow.current_status(session, request),
         "attributes": request.attribute_values,
         "needs_location": request.needs_location,
         "channel": request.channel,
         "districts": dict(work_queries.find_request_districts(session, request)),
         "duplicate_of": duplicate_of.service_request_id if duplicate_of is not None else None,
-        "duplicate_state": (
-            request.duplicate_state.value if request.duplicate_state is not None else None
-        ),
-        "work_orders": [
-            _work_order_item(order)
-            for order in work_queries.find_request_work_orders(session, request)
-        ],
-        "activity": [
-            _activity_item(entry) for entry in request_queries.find_activity(session, request)
-        ],
+        "duplicate_state": request.duplicate_state,
+        "work_orders": work_queries.find_request_work_orders(session, request),
+        "activity": request_queries.find_activity(session, request),
     }
     if queue.may_see_contact(current_user()):
-        requester = request.requester
-        item["requester"] = (
-            {
-                "first_name": requester.first_name,
-                "last_name": requester.last_name,
-                "email": requester.email,
-                "phone": requester.phone,
-            }
-            if requester is not None
-            else None
-        )
-    return item
+        view["requester"] = request.requester
+    return view
 
 
 # --- look-ups with their scope checks --------------------------------------------------------
@@ -142,6 +89,13 @@ def _work_order_row(session: Session, work_order_id: int) -> QueueRow:
     return row
 
 
+def _reloaded(session: Session, work_order_id: int) -> QueueRow:
+    """A work order just changed, read again as its queue shows it (crew, step, state)."""
+    row = work_queries.get_work_order_row(session, work_order_id)
+    assert row is not None  # changed, never deleted
+    return row
+
+
 def _request(session: Session, service_request_id: str) -> ServiceRequest:
     """The request (404 if unknown), if the caller may see it (403 otherwise)."""
     found = request_queries.get_request_by_public_id(session, service_request_id)
@@ -149,11 +103,6 @@ def _request(session: Session, service_request_id: str) -> ServiceRequest:
         raise NotFound(f"service_request_id {service_request_id} not found")
     queue.check_request_scope(session, current_user(), found)
     return found
-
-
-def _next_page_link(page: int) -> str:
-    args = [(key, value) for key, value in http.args.items(multi=True) if key != "page"]
-    return f'<{http.base_url}?{urlencode([*args, ("page", page)])}>; rel="next"'
 
 
 # --- work orders -----------------------------------------------------------------------------
@@ -165,7 +114,7 @@ def _next_page_link(page: int) -> str:
 @blp.response(200, QueueItemOut(many=True))
 def list_work_orders(
     page: int, page_size: int, crew: tuple[int, ...] = (), **args: Any
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
+) -> tuple[list[QueueRow], dict[str, str]]:
     """A crew queue: due soonest first (undated last), then higher priority, then id.
 
     Without `crew`, a crew member gets all of their crews' work orders and administrators and
@@ -173,7 +122,7 @@ def list_work_orders(
     `Link` header points to it (rel="next")."""
     wanted = queue.queue_filter(
         current_user(),
-        now=now(),
+        now=clock.now(),
         crews=crew,
         states=args.get("state", ()),
         district_id=args.get("district"),
@@ -184,26 +133,26 @@ def list_work_orders(
         page_size=page_size,
     )
     rows = work_queries.find_queue(database.session(), wanted)
-    headers = {"Link": _next_page_link(page + 1)} if len(rows) > page_size else {}
-    return [_queue_item(row) for row in rows[:page_size]], headers
+    more = len(rows) > page_size
+    headers = {"Link": links.next_page_link(("page",), page=str(page + 1))} if more else {}
+    return rows[:page_size], headers
 
 
 @blp.route("/work-orders/<int:work_order_id>", methods=["GET"])
 @staff_required(*WORKERS)
 @blp.response(200, WorkOrderDetailOut)
-def get_work_order(work_order_id: int) -> dict[str, Any]:
+def get_work_order(work_order_id: int) -> WorkOrderDetail:
     """One work order with its whole activity log, internal entries included."""
     session = database.session()
     row = _work_order_row(session, work_order_id)
-    entries = work_queries.find_work_order_activity(session, row.work_order)
-    return _queue_item(row) | {"activity": [_activity_item(entry) for entry in entries]}
+    return WorkOrderDetail(row, work_queries.find_work_order_activity(session, row.work_order))
 
 
 @blp.route("/work-orders/<int:work_order_id>/transitions", methods=["POST"])
 @staff_required(*WORKERS)
 @blp.arguments(TransitionBody)
 @blp.response(200, TransitionOut)
-def transition_work_order(body: dict[str, Any], work_order_id: int) -> dict[str, Any]:
+def transition_work_order(body: dict[str, Any], work_order_id: int) -> Transition:
     """Move a work order to another state (new, assigned, in_progress, done, cancelled).
 
     `note` stays internal; `public_note` is what citizens are told. Done opens the workflow's
@@ -219,23 +168,20 @@ def transition_work_order(body: dict[str, Any], work_order_id: int) -> dict[str,
         note=body.get("note"),
         public_note=body.get("public_note"),
         outcome=body.get("outcome"),
-        now=now(),
+        now=clock.now(),
     )
     session.commit()
-    return {
-        "work_order": _queue_item(work_queries.get_work_order_row(session, work_order_id)),
-        "follow_ups": [
-            _queue_item(work_queries.get_work_order_row(session, follow_up.id))
-            for follow_up in follow_ups
-        ],
-    }
+    return Transition(
+        _reloaded(session, work_order_id),
+        [_reloaded(session, follow_up.id) for follow_up in follow_ups],
+    )
 
 
 @blp.route("/work-orders/<int:work_order_id>/reassign", methods=["POST"])
 @staff_required(*MANAGERS)
 @blp.arguments(ReassignBody)
 @blp.response(200, QueueItemOut)
-def reassign_work_order(body: dict[str, Any], work_order_id: int) -> dict[str, Any]:
+def reassign_work_order(body: dict[str, Any], work_order_id: int) -> QueueRow:
     """Give an open work order to another crew of its agency; a `new` one becomes assigned."""
     session = database.session()
     row = _work_order_row(session, work_order_id)
@@ -243,10 +189,10 @@ def reassign_work_order(body: dict[str, Any], work_order_id: int) -> dict[str, A
     if crew is None:
         raise InvalidInput(f"crew_id: no crew {body['crew_id']}")
     workflow.reassign(
-        session, row.work_order, crew, actor=actor(), note=body.get("note"), now=now()
+        session, row.work_order, crew, actor=actor(), note=body.get("note"), now=clock.now()
     )
     session.commit()
-    return _queue_item(work_queries.get_work_order_row(session, work_order_id))
+    return _reloaded(session, work_order_id)
 
 
 # --- requests as staff see them ----------------------------------------------------------------
@@ -289,7 +235,7 @@ def add_note(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
         body["note"],
         actor=actor(),
         public=body["public"],
-        now=now(),
+        now=clock.now(),
         work_order=work_order,
     )
     session.commit()
@@ -314,7 +260,7 @@ def locate_request(body: dict[str, Any], service_request_id: str) -> dict[str, A
     jurisdiction = session.get(Jurisdiction, found.jurisdiction_id)
     assert jurisdiction is not None  # a foreign key guarantees it
     routing.locate(
-        session, found, jurisdiction, body["lat"], body["long"], actor=actor(), now=now()
+        session, found, jurisdiction, body["lat"], body["long"], actor=actor(), now=clock.now()
     )
     session.commit()
     return _request_view(session, found)
@@ -335,7 +281,7 @@ def cancel_request(body: dict[str, Any], service_request_id: str) -> dict[str, A
         found,
         actor=actor(),
         reason=body["reason"],
-        now=now(),
+        now=clock.now(),
         status=body["status"],
         notes=body.get("public_note"),
     )

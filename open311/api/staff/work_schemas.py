@@ -1,5 +1,4 @@
-"""Arguments, bodies and responses of the staff API's work views (queues, work orders,
-requests as staff see them)."""
+"""Arguments, bodies and answers of the staff API's queues, work orders and requests."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from open311.api.schemas import BBox, CommaList, W3CDateTime
 from open311.api.smorest import BaseSchema, StaffBody
+from open311.db.work_queries import QueueRow
 from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from open311.domain.workflow import CANCELLING_STATUSES
 from open311.values import UpdateStatus, WorkOrderState
@@ -93,22 +93,31 @@ class CancelBody(StaffBody):
 # --- responses -----------------------------------------------------------------------------------
 
 
-class CrewOut(Schema):
+class CrewRefOut(Schema):
+    """The crew a work order is assigned to."""
+
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
 
 
 class QueueRequestOut(Schema):
+    """The request of a queue item, dumped from its QueueRow: the point as the queue's query
+    read it, the rest from the request."""
+
     service_request_id = fields.String()
-    service_code = fields.String()
-    service_name = fields.String()
+    service_code = fields.String(attribute="service.service_code")
+    service_name = fields.String(attribute="service.service_name")
     status = fields.String()
     address = fields.String(allow_none=True)
     lat = fields.Float(allow_none=True)
     long = fields.Float(allow_none=True)
     description = fields.String(allow_none=True)
     requested_datetime = fields.DateTime()
+
+    def get_attribute(self, obj: QueueRow, attr: str, default: Any) -> Any:
+        source = obj if attr in ("lat", "long") else obj.work_order.service_request
+        return super().get_attribute(source, attr, default)
 
 
 class WorkOrderOut(Schema):
@@ -123,16 +132,26 @@ class WorkOrderOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    crew = fields.Nested(CrewOut, allow_none=True)
-    agency = fields.String(metadata={"description": "the agency's code"})
-    step = fields.String(allow_none=True, metadata={"description": "the workflow step's code"})
+    crew = fields.Nested(CrewRefOut, allow_none=True)
+    agency = fields.String(attribute="agency.code", metadata={"description": "the agency's code"})
+    step = fields.String(
+        attribute="step.code",
+        dump_default=None,
+        allow_none=True,
+        metadata={"description": "the workflow step's code"},
+    )
     parent_id = fields.Integer(allow_none=True)
 
 
 class QueueItemOut(WorkOrderOut):
-    """A work order in a queue: with the request it is for."""
+    """A work order in a queue, dumped from a QueueRow: with the request it is for."""
 
     request = fields.Nested(QueueRequestOut)
+
+    def get_attribute(self, obj: QueueRow, attr: str, default: Any) -> Any:
+        if attr == "request":
+            return obj  # QueueRequestOut takes the point from the row
+        return super().get_attribute(obj.work_order, attr, default)
 
 
 class ActivityOut(Schema):
@@ -146,7 +165,14 @@ class ActivityOut(Schema):
 
 
 class WorkOrderDetailOut(QueueItemOut):
+    """A work order with its whole log, dumped from a work.WorkOrderDetail."""
+
     activity = fields.List(fields.Nested(ActivityOut))
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr == "activity":
+            return obj.activity
+        return super().get_attribute(obj.row, attr, default)
 
 
 class TransitionOut(Schema):
