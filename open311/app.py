@@ -12,6 +12,8 @@ from open311.errors import Open311Error
 
 
 def build_app(overrides: dict | None = None) -> Flask:
+    """The app, configured from the environment's settings (the one time the app reads them)
+    with `overrides` on top; views read app.config, which tests may change afterwards."""
     app = Flask(__name__)
     app.config.update(Settings().flask_config())
     app.config.update(overrides or {})

@@ -1,4 +1,4 @@
-"""`open311 worker`: delivers the outbox (webhooks, e-mail) (issue 6)."""
+"""`open311 worker`: delivers the outbox (webhooks, e-mail)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from open311.config import Settings
+from open311.commands import app_settings
 from open311.notify.worker import Waker, Worker, run
 
 
@@ -38,7 +38,7 @@ def worker(once: bool, batch: int, poll: float | None) -> None:
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = Settings()
+    settings = app_settings()
     sessions = current_app.extensions["open311.sessions"]
     delivering = Worker(sessions, settings)
     waker = Waker(delivering)

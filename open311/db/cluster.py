@@ -28,9 +28,6 @@ def _version_key(path: Path) -> tuple[int, ...]:
 
 def find_bindir() -> Path:
     """The newest installed server whose PostGIS extension is present (Debian layout)."""
-    override = os.environ.get("OPEN311_PG_BINDIR")
-    if override:
-        return Path(override)
     candidates = sorted(Path("/usr/lib/postgresql").glob("*"), key=_version_key, reverse=True)
     for root in candidates:
         has_postgis = Path(f"/usr/share/postgresql/{root.name}/extension/postgis.control").exists()
@@ -66,6 +63,8 @@ class LocalCluster:
     datadir: Path
     port: int
     durable: bool = True
+    # The server's programs (OPEN311_PG_BINDIR); None: find_bindir() chooses.
+    bindir: Path | None = None
 
     @property
     def as_root(self) -> bool:
@@ -83,7 +82,7 @@ class LocalCluster:
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(find_bindir() / args[0]), *args[1:]]
+        command = [str((self.bindir or find_bindir()) / args[0]), *args[1:]]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=False)
