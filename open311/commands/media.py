@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from open311 import clock
-from open311.commands import app_session
-from open311.media.storage import MediaStore
-from open311.media.stores import configured_store
+from open311.commands import app_session, app_settings
+from open311.media.stores import store_for
 
 
 @click.group("media", cls=AppGroup)
@@ -34,9 +32,10 @@ def sweep(older_than_hours: float, dry_run: bool) -> None:
     from open311.db import media_queries
     from open311.media import sweep as sweeping
 
+    store = store_for(app_settings())
     with app_session() as session:
         found = sweeping.orphans(
-            _store(),
+            store,
             lambda names: media_queries.find_known_files(session, names),
             now=clock.now(),
             grace=timedelta(hours=older_than_hours),
@@ -44,16 +43,5 @@ def sweep(older_than_hours: float, dry_run: bool) -> None:
     for name in found:
         click.echo(f"{'would delete' if dry_run else 'deleting'} {name}")
     if not dry_run:
-        sweeping.sweep(_store(), found)
+        sweeping.sweep(store, found)
     click.echo(f"{len(found)} orphan file(s){' found' if dry_run else ' deleted'}")
-
-
-def _store() -> MediaStore:
-    config = current_app.config
-    return configured_store(
-        media_dir=config["OPEN311_MEDIA_DIR"],
-        s3_bucket=config.get("OPEN311_MEDIA_S3_BUCKET", ""),
-        s3_prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
-        s3_endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
-        s3_region=config.get("OPEN311_MEDIA_S3_REGION", ""),
-    )

@@ -14,9 +14,9 @@ request as GET shows it once routed (agency, expected_datetime, status_notes). E
 one Delivery per active subscription that wants it and matches (`own`: filed with the
 subscription's API client; `area`: its point lies in the area), and e-mail deliveries to the
 requester (`received` on creation, `closed` when a status change closes the request) when
-an SMTP server is configured (OPEN311_SMTP_HOST). An event
-nobody receives is not written. A rolled-back transaction writes nothing, having committed
-nothing.
+an SMTP server is configured (OPEN311_SMTP_HOST in the settings the session carries:
+db/session.settings_of). An event nobody receives is not written. A rolled-back transaction
+writes nothing, having committed nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
 from open311 import clock
-from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import (
     Activity,
@@ -38,6 +37,7 @@ from open311.db.models import (
     OutboxEvent,
     ServiceRequest,
 )
+from open311.db.session import settings_of
 from open311.values import (
     CLOSING_UPDATE_STATUSES,
     ActivityKind,
@@ -65,7 +65,7 @@ def note(session: Session, request: ServiceRequest, entry: Activity) -> None:
 def _before_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if pending:
-        emit(session, pending)
+        emit(session, pending, email=bool(settings_of(session).smtp_host))
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -89,10 +89,13 @@ class _Story:
 def emit(
     session: Session,
     pending: Sequence[tuple[ServiceRequest, Activity]],
+    *,
+    email: bool,
     now: datetime | None = None,
 ) -> list[OutboxEvent]:
-    """Write the events of these public entries and their deliveries (flushing first, for ids).
-    Entries rolled back with a savepoint since they were noted are left out."""
+    """Write the events of these public entries and their deliveries (flushing first, for ids);
+    e-mail deliveries only when `email` (an SMTP server is configured). Entries rolled back
+    with a savepoint since they were noted are left out."""
     session.flush()
     stories: dict[int, _Story] = {}
     for request, entry in pending:
@@ -108,7 +111,7 @@ def emit(
         for pk, story in stories.items()
         if story.created is not None or story.request.status is Status.closed
     ]
-    if not Settings().smtp_host:
+    if not email:
         # Without an SMTP server nothing is queued: a "received" e-mail sent months later,
         # once one is configured, would be worse than none.
         may_email = []

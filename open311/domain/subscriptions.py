@@ -28,10 +28,6 @@ from open311.values import (
 )
 from open311.wire import webhooks as wire
 
-PENDING = "open311.outbox.pending"
-HOOKED = "open311.outbox.hooked"
-
-
 ALLOWED_SCHEMES = ("http", "https")
 MAX_SUBSCRIPTIONS = 25
 MAX_URL_LENGTH = 2000
@@ -47,22 +43,34 @@ class SubscriptionRequest:
     area: MultiPolygon | None = None
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, *, allow_private: bool) -> str:
+    """The URL stripped, if it may receive webhooks: absolute http(s), and a public internet
+    address unless `allow_private` (OPEN311_WEBHOOK_ALLOW_PRIVATE: intranets, tests)."""
     url = url.strip()
     parts = urlsplit(url)
     if len(url) > MAX_URL_LENGTH or parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
         raise InvalidInput("url: an absolute http or https URL is required")
-    if not Settings().webhook_allow_private and private_destination(
-        url, unresolved_is_private=False
-    ):
+    if not allow_private and private_destination(url, unresolved_is_private=False):
         raise InvalidInput("url: webhooks go to public internet addresses only")
     return url
 
 
+def _allow_private(given: bool | None) -> bool:
+    # A caller that does not pass allow_private yet (the views of api/webhooks.py and
+    # api/staff/deliveries.py) gets the environment's; remove once they pass it.
+    return Settings().webhook_allow_private if given is None else given
+
+
 def parse_subscription(
-    url: str | None, events: list[str], scope: str | None, area: Any
+    url: str | None,
+    events: list[str],
+    scope: str | None,
+    area: Any,
+    *,
+    allow_private: bool | None = None,
 ) -> SubscriptionRequest:
-    """Check a subscription's arguments; InvalidInput names the wrong one."""
+    """Check a subscription's arguments; InvalidInput names the wrong one. `allow_private`:
+    see check_url."""
     if not url or not url.strip():
         raise InvalidInput("url: required")
     try:
@@ -83,7 +91,9 @@ def parse_subscription(
             raise InvalidInput(str(error)) from None
     elif area is not None and not (isinstance(area, str) and not area.strip()):
         raise InvalidInput("area: only for scope area")
-    return SubscriptionRequest(check_url(url), kinds, chosen, shape)
+    return SubscriptionRequest(
+        check_url(url, allow_private=_allow_private(allow_private)), kinds, chosen, shape
+    )
 
 
 def subscribe(
@@ -123,11 +133,13 @@ def change(
     active: bool | None = None,
     url: str | None = None,
     events: list[str] | None = None,
+    allow_private: bool | None = None,
 ) -> None:
-    """Staff changes: switch a subscription off or on, point it elsewhere, choose its events.
-    Deliveries already written keep going to the subscription (to its new URL)."""
+    """Staff changes: switch a subscription off or on, point it elsewhere (`allow_private`: see
+    check_url), choose its events. Deliveries already written keep going to the subscription
+    (to its new URL)."""
     if url is not None:
-        subscription.url = check_url(url)
+        subscription.url = check_url(url, allow_private=_allow_private(allow_private))
     if events is not None:
         try:
             subscription.events = wire.parse_events(events)

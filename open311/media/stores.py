@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from open311.media.s3 import S3Store
 from open311.media.storage import DirectoryStore, MediaStore
+
+if TYPE_CHECKING:
+    from open311.config import Settings
 
 
 def configured_store(
@@ -20,3 +25,14 @@ def configured_store(
     if s3_bucket:
         return S3Store(s3_bucket, prefix=s3_prefix, endpoint_url=s3_endpoint_url, region=s3_region)
     return DirectoryStore(media_dir)
+
+
+def store_for(settings: Settings) -> MediaStore:
+    """The store `settings` name (OPEN311_MEDIA_S3_BUCKET, else OPEN311_MEDIA_DIR)."""
+    return configured_store(
+        media_dir=settings.media_dir,
+        s3_bucket=settings.media_s3_bucket,
+        s3_prefix=settings.media_s3_prefix,
+        s3_endpoint_url=settings.media_s3_endpoint_url,
+        s3_region=settings.media_s3_region,
+    )

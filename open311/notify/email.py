@@ -1,4 +1,4 @@
-"""E-mail to requesters (issue 6): one Delivery made into a message and handed to SMTP.
+"""E-mail to requesters: one Delivery made into a message and handed to SMTP.
 
 `open311 worker` calls send() for deliveries of the e-mail channel when OPEN311_SMTP_HOST is
 set. The address, first name and language are read from Requester when the message is sent, not
