@@ -1,4 +1,6 @@
-"""Each query shape of GET requests and the back office uses the index made for it (issue 4).
+"""Each query shape of GET requests uses the index made for it, in the statements the product
+runs: the domain's plan of the arguments (request_search.plan), turned into SQL by
+search_queries.page_sql, exactly as GET requests does.
 
 The demo city with its history plus 4,000 synthetic requests (34,000 requests, ANALYZEd by the
 load) stand in for a real table. That is enough for the planner to choose these indexes on its
@@ -16,18 +18,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Index, select, text
+from sqlalchemy import Connection, Index, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from open311.db import search_queries
 from open311.db.base import Base
-from open311.db.models import District, ServiceRequest
+from open311.db.models import ServiceRequest
 from open311.demo.seed import seed_demo_city
 from open311.demo.synthetic import SyntheticSpec
+from open311.domain import request_search
+from open311.domain.request_search import SearchArgs
+from open311.values import Status
 
 UNTIL = datetime(2026, 7, 1, tzinfo=UTC)
-DOWNTOWN = {"west": -118.27, "south": 34.03, "east": -118.23, "north": 34.07}
-CITY_HALL = {"long": -118.2427, "lat": 34.0537}
+DOWNTOWN = (-118.27, 34.03, -118.23, 34.07)  # west, south, east, north
+CITY_HALL = (34.0537, -118.2427)  # lat, long
+# As GET requests names it: the statements resolve the jurisdiction themselves.
+LOS_ANGELES = search_queries.Unresolved("lacity.org")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +55,14 @@ def connection(loaded: Connection) -> Iterator[Connection]:
     savepoint.rollback()
 
 
-def indexes_used(db: Session, sql: str, **params: Any) -> set[str]:
-    """The names of the indexes in the plan of `sql`."""
-    [plan] = db.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"), params).scalar_one()
+def indexes_used(db: Session, args: SearchArgs) -> set[str]:
+    """The names of the indexes in the plan of the page statement GET requests runs for
+    `args`."""
+    search, _paging = request_search.plan(db, LOS_ANGELES, args, now=UNTIL)
+    sql, params = search_queries.page_sql(LOS_ANGELES, search, "json")
+    with db.connection().connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        [plan] = cursor.fetchone()[0]
     found: set[str] = set()
 
     def walk(node: dict[str, Any]) -> None:
@@ -63,113 +76,91 @@ def indexes_used(db: Session, sql: str, **params: Any) -> set[str]:
 
 
 def test_open_requests_in_a_bounding_box_use_the_partial_gist_index(db):
-    sql = (
-        "SELECT id FROM service_request WHERE status = 'open' "
-        "AND location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
-    )
-    assert "ix_service_request_location_open" in indexes_used(db, sql, **DOWNTOWN)
+    args = SearchArgs(bbox=DOWNTOWN, statuses=(Status.open,))
+    assert "ix_service_request_location_open" in indexes_used(db, args)
 
 
 def test_all_requests_in_a_bounding_box_use_the_full_gist_index(db):
-    sql = (
-        "SELECT id FROM service_request "
-        "WHERE location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)"
-    )
-    assert "idx_service_request_location" in indexes_used(db, sql, **DOWNTOWN)
+    assert "idx_service_request_location" in indexes_used(db, SearchArgs(bbox=DOWNTOWN))
 
 
 @pytest.mark.parametrize(
-    ("status_clause", "index"),
+    ("statuses", "index"),
     [
-        ("", "idx_service_request_location"),
-        ("AND status = 'open'", "ix_service_request_location_open"),
+        ((), "idx_service_request_location"),
+        ((Status.open,), "ix_service_request_location_open"),
     ],
 )
-def test_a_radius_search_uses_a_gist_index(db, status_clause, index):
-    # The bounding box of the radius (0.01 degrees is over 900 m here) lets the GiST index find
-    # candidates; the exact metric test on geography then keeps those within 500 m.
-    sql = (
-        "SELECT id FROM service_request "
-        "WHERE location && ST_Expand(ST_SetSRID(ST_MakePoint(:long, :lat), 4326), 0.01) "
-        "AND ST_DWithin(location::geography, "
-        "ST_SetSRID(ST_MakePoint(:long, :lat), 4326)::geography, 500) "
-        f"{status_clause}"
-    )
-    assert index in indexes_used(db, sql, **CITY_HALL)
+def test_a_radius_search_uses_a_gist_index(db, statuses, index):
+    # The box that surely holds the circle lets the GiST index find candidates; the exact
+    # metric test then keeps those within 500 m.
+    args = SearchArgs(near=(*CITY_HALL, 500.0), statuses=statuses)
+    assert index in indexes_used(db, args)
+
+
+SINCE = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    "where",
+    "args",
     [
-        "updated_datetime > :since",
+        SearchArgs(updated_after=SINCE, sort="updated_datetime"),
         # The keyset cursor of the next page.
-        "(updated_datetime, id) > (:since, 1)",
+        SearchArgs(sort="updated_datetime", cursor=("updated_datetime", SINCE, 1)),
+        SearchArgs(
+            updated_after=SINCE, sort="updated_datetime", cursor=("updated_datetime", SINCE, 1)
+        ),
     ],
+    ids=["updated_after", "cursor", "updated_after-cursor"],
 )
-def test_the_change_feed_uses_the_updated_index(db, where):
-    sql = f"SELECT id FROM service_request WHERE {where} ORDER BY updated_datetime, id LIMIT 1000"
-    since = datetime(2026, 6, 1, tzinfo=UTC)
-    assert "ix_service_request_updated" in indexes_used(db, sql, since=since)
+def test_the_change_feed_uses_the_updated_index(db, args):
+    assert "ix_service_request_updated" in indexes_used(db, args)
 
 
 def test_full_text_search_uses_the_gin_index(db):
-    sql = (
-        "SELECT id FROM service_request "
-        "WHERE search_vector @@ websearch_to_tsquery('english', 'broken light')"
-    )
-    assert "ix_service_request_search_vector" in indexes_used(db, sql)
+    used = indexes_used(db, SearchArgs(text="broken light"))
+    assert "ix_service_request_search_vector" in used
 
 
-def test_open_requests_of_a_window_newest_first_use_the_status_index(db):
-    sql = (
-        "SELECT id FROM service_request WHERE status = 'open' "
-        "AND requested_datetime >= :start ORDER BY requested_datetime DESC, id DESC LIMIT 1000"
-    )
+@pytest.mark.parametrize("page_size", [None, 1000], ids=["standard", "paged"])
+def test_open_requests_of_a_window_newest_first_use_the_status_index(db, page_size):
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    assert "ix_service_request_status_requested" in indexes_used(db, sql, start=start)
+    args = SearchArgs(statuses=(Status.open,), start=start, page_size=page_size)
+    assert "ix_service_request_status_requested" in indexes_used(db, args)
 
 
 def test_an_agencys_window_newest_first_uses_the_agency_index(db):
-    sql = (
-        "SELECT id FROM service_request WHERE agency_responsible = :agency "
-        "AND requested_datetime >= :start ORDER BY requested_datetime DESC, id DESC LIMIT 100"
-    )
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    used = indexes_used(db, sql, agency="Street Lighting Bureau", start=start)
-    assert "ix_service_request_agency_requested" in used
+    args = SearchArgs(agency="Street Lighting Bureau", start=start, page_size=100)
+    assert "ix_service_request_agency_requested" in indexes_used(db, args)
 
 
-def test_a_date_window_newest_first_uses_the_requested_index(db):
-    sql = (
-        "SELECT id FROM service_request WHERE requested_datetime BETWEEN :start AND :end "
-        "ORDER BY requested_datetime DESC, id DESC LIMIT 1000"
-    )
-    start, end = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
-    assert "ix_service_request_requested" in indexes_used(db, sql, start=start, end=end)
+@pytest.mark.parametrize(
+    "args",
+    [
+        SearchArgs(),  # the standard query: the last 90 days
+        SearchArgs(start=datetime(2026, 5, 1, tzinfo=UTC), end=datetime(2026, 6, 1, tzinfo=UTC)),
+    ],
+    ids=["standard", "start-end"],
+)
+def test_a_date_window_newest_first_uses_the_requested_index(db, args):
+    assert "ix_service_request_requested" in indexes_used(db, args)
 
 
-def downtown_council(db: Session) -> int:
-    return db.scalar(select(District.id).where(District.name == "DOWNTOWN LOS ANGELES"))
-
-
-def test_a_districts_requests_come_from_the_covering_index(db):
-    # The district's side of the join alone: an index-only scan, the heap never visited.
-    sql = "SELECT service_request_pk FROM request_district WHERE district_id = :district"
-    used = indexes_used(db, sql, district=downtown_council(db))
-    assert used == {"ix_request_district_district_request"}
+def test_a_districts_requests_come_from_the_district_index(db):
+    # The district's side of the join is found through (district_id, service_request_pk), not by
+    # probing request_district's primary key for every request of the city.
+    used = indexes_used(db, SearchArgs(district="DOWNTOWN LOS ANGELES", page_size=100))
+    assert "ix_request_district_district_request" in used
+    assert "pk_request_district" not in used
 
 
 def test_open_requests_of_a_district_newest_first_use_request_district_indexes(db):
     # Either direction is a good plan: from the district's index to the requests (what the
-    # planner picks here and on 1M requests), or from the open requests newest first, probing
+    # planner picks on 1M requests), or from the open requests newest first, probing
     # request_district's primary key; both use an index on request_district.
-    sql = (
-        "SELECT r.id FROM service_request r "
-        "JOIN request_district rd ON rd.service_request_pk = r.id "
-        "WHERE rd.district_id = :district AND r.status = 'open' "
-        "ORDER BY r.requested_datetime DESC, r.id DESC LIMIT 100"
-    )
-    used = indexes_used(db, sql, district=downtown_council(db))
+    args = SearchArgs(district="DOWNTOWN LOS ANGELES", statuses=(Status.open,), page_size=100)
+    used = indexes_used(db, args)
     assert used & {"ix_request_district_district_request", "pk_request_district"}
 
 
