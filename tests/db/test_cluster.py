@@ -174,8 +174,8 @@ def test_free_port_and_port_is_free():
     assert port_is_free(taken)
 
 
-# --- which PostgreSQL: the newest installed with PostGIS (Debian layout) ------------------------
-# (OPEN311_PG_BINDIR overrides it: tests/db/test_local_commands.py runs `open311 db up` with it)
+# --- which PostgreSQL: the newest installed with PostGIS (Debian layout), or the one named ------
+# (`open311 db up` names it from OPEN311_PG_BINDIR: tests/db/test_local_commands.py)
 
 
 def server_version(bindir: Path) -> str:
@@ -204,3 +204,30 @@ def test_discovery_finds_the_newest_server_with_postgis():
         and Path(f"/usr/share/postgresql/{root.name}/extension/postgis.control").exists()
     ]
     assert newer_with_postgis == []
+
+
+def test_named_programs_are_the_ones_run(cluster, tmp_path):
+    missing = tmp_path / "no-postgres-here" / "bin"
+    cluster.up(DATABASE)
+    assert LocalCluster(cluster.datadir, cluster.port, bindir=find_bindir()).running()
+
+    elsewhere = LocalCluster(tmp_path / "data", free_port(), bindir=missing)
+    with pytest.raises(ClusterError) as failed:
+        elsewhere.up()
+    assert str(missing / "initdb") in str(failed.value)
+    assert not elsewhere.initialized()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: when pg_ctl cannot be run (a bindir naming no server), running() says "
+    "False and stop() does nothing, so `open311 db down` reports a running cluster stopped",
+)
+def test_stop_without_the_server_programs_is_an_error_not_a_no_op(cluster, tmp_path):
+    missing = tmp_path / "no-postgres-here" / "bin"
+    cluster.up(DATABASE)
+    blind = LocalCluster(cluster.datadir, cluster.port, bindir=missing)
+    with pytest.raises(ClusterError) as failed:
+        blind.stop()
+    assert str(missing / "pg_ctl") in str(failed.value)
+    assert cluster.running()
