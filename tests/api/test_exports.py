@@ -12,8 +12,7 @@ import pytest
 
 from open311.db import search_queries
 from open311.values import ServiceType, Status
-from tests.api.helpers import FORMATS, body, errors, url
-from tests.api.test_privacy import PERSONAL, leaked
+from tests.api.helpers import FORMATS, PERSONAL, body, errors, leaked, url
 from tests.factories import (
     insert_request_rows,
     insert_requests,

@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 from open311.values import Datatype
-from tests.api.conformance_data import (
+from tests.api.helpers import (
     BASE,
     LONG_DESCRIPTION,
     NASTY_TEXT,

@@ -18,8 +18,23 @@ from open311.db.models import Activity, Media, ServiceRequest
 from open311.domain import activity
 from open311.media import photos
 from open311.values import StaffRole
-from tests.api.helpers import FORMATS, body, counts, errors, url
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import (
+    FORMATS,
+    bearer,
+    body,
+    counts,
+    errors,
+    fetch,
+    files_in,
+    make_staff,
+    media_rows,
+    part,
+    post_request,
+    post_update,
+    pothole_fields,
+    stored_request,
+    url,
+)
 from tests.factories import (
     make_api_key,
     make_attribute,
@@ -27,7 +42,7 @@ from tests.factories import (
     make_request,
     make_service,
 )
-from tests.unit.test_images import (
+from tests.helpers import (
     RED,
     assert_no_metadata,
     close_to,
@@ -62,49 +77,6 @@ def pothole(db, city):
         "POT-01",
         attributes=[make_attribute("DEPTH", "singlevaluelist", values=[("S", "Small")])],
     )
-
-
-def fields(api_key: str, **overrides: str) -> dict[str, str]:
-    return {
-        "api_key": api_key,
-        "service_code": "POT-01",
-        "lat": "34.0522",
-        "long": "-118.2437",
-        "description": "Pothole, photo attached",
-    } | overrides
-
-
-def part(data: bytes, filename: str = "photo.jpg", content_type: str = "image/jpeg"):
-    return (io.BytesIO(data), filename, content_type)
-
-
-def post_request(client, fmt: str, *parts, **overrides: str):
-    data = fields(overrides.pop("api_key"), **overrides) | {"media": list(parts)}
-    return client.post(url("requests", fmt), data=data, content_type="multipart/form-data")
-
-
-def files_in(directory: Path) -> list[str]:
-    """Every file left in the media directory, temporary ones included."""
-    return sorted(p.name for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
-
-
-def media_rows(db) -> list[Media]:
-    return list(db.scalars(select(Media).order_by(Media.position)))
-
-
-def stored_request(db) -> ServiceRequest:
-    (stored,) = db.scalars(select(ServiceRequest)).all()
-    db.refresh(stored)
-    return stored
-
-
-def fetch(client, media_url: str):
-    """GET a media URL or path through the test client, read whole and closed (a served file
-    stays open until the response is closed, as a WSGI server closes it)."""
-    response = client.get(urlsplit(media_url).path if "://" in media_url else media_url)
-    response.get_data()
-    response.close()
-    return response
 
 
 # --- accepted photos --------------------------------------------------------------------------
@@ -249,7 +221,7 @@ def test_the_public_url_gives_the_media_url_its_site(client, app, db, pothole, a
 
 
 def test_a_request_without_photos_is_as_before(client, db, pothole, api_key, media_dir):
-    response = client.post(url("requests", "json"), data=fields(api_key))
+    response = client.post(url("requests", "json"), data=pothole_fields(api_key))
 
     assert response.status_code == 200
     assert media_rows(db) == [] and files_in(media_dir) == []
@@ -339,7 +311,7 @@ def test_more_photos_than_allowed_is_400(client, app, db, pothole, api_key, medi
 def test_media_as_a_text_field_is_400(client, db, pothole, api_key, media_dir):
     response = client.post(
         url("requests", "json"),
-        data=fields(api_key) | {"media": "https://img.example.org/x.jpg"},
+        data=pothole_fields(api_key) | {"media": "https://img.example.org/x.jpg"},
         content_type="multipart/form-data",
     )
 
@@ -435,21 +407,6 @@ def request_u1(db, pothole):
     return request
 
 
-def post_update(client, api_key: str, fmt: str, *parts, update_id: str = "fms-1", **extra):
-    data = {
-        "api_key": api_key,
-        "service_request_id": "U-1",
-        "update_id": update_id,
-        "status": "OPEN",
-        "updated_datetime": "2026-11-14T08:02:11Z",
-        "description": "Still there",
-        "media": list(parts),
-    } | extra
-    return client.post(
-        url("servicerequestupdates", fmt), data=data, content_type="multipart/form-data"
-    )
-
-
 def answer_id(response, fmt: str) -> str:
     """The update_id of a POST servicerequestupdates answer, in either format."""
     if fmt == "json":
@@ -539,7 +496,9 @@ def test_fields_over_the_form_limit_are_413_though_photos_may_be_larger(
     photo = jpeg_with_gps((800, 600))
     assert len(photo) > 4096
 
-    too_long = client.post(url("requests", fmt), json=fields(api_key, description="d" * 5000))
+    too_long = client.post(
+        url("requests", fmt), json=pothole_fields(api_key, description="d" * 5000)
+    )
     with_photo = post_request(client, fmt, part(photo), api_key=api_key)
 
     errors(too_long, fmt, 413)
@@ -591,7 +550,7 @@ def test_all_photos_are_listed_in_extended_attributes(
 def test_without_uploads_media_urls_is_the_linked_url_or_empty(
     client, db, pothole, api_key, linked
 ):
-    data = fields(api_key) | ({"media_url": linked} if linked else {})
+    data = pothole_fields(api_key) | ({"media_url": linked} if linked else {})
     client.post(url("requests", "json"), data=data)
     request = stored_request(db)
     path = f"requests/{request.service_request_id}"

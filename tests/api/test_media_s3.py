@@ -16,8 +16,9 @@ from moto.server import ThreadedMotoServer
 from open311.db.models import Media
 from open311.media import photos, sweep
 from open311.media.s3 import S3Store, normal_prefix
-from tests.api.helpers import counts, errors
-from tests.api.test_media import (
+from tests.api.helpers import (
+    counts,
+    errors,
     fetch,
     files_in,
     media_rows,
@@ -27,7 +28,7 @@ from tests.api.test_media import (
     stored_request,
 )
 from tests.factories import make_api_key, make_jurisdiction, make_request, make_service
-from tests.unit.test_images import RED, assert_no_metadata, close_to, jpeg_with_gps
+from tests.helpers import RED, assert_no_metadata, close_to, jpeg_with_gps
 
 REGION = "us-east-1"
 

@@ -16,8 +16,18 @@ from sqlalchemy import select
 from open311.api.forms import form_limit
 from open311.db.models import Requester, ServiceRequest
 from open311.values import ServiceType, Status
-from tests.api.helpers import BASE, FORMATS, body, counts, errors, form, url, wire
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import (
+    BASE,
+    FORMATS,
+    bearer,
+    body,
+    counts,
+    errors,
+    form,
+    make_staff,
+    url,
+    wire,
+)
 from tests.factories import (
     make_api_client,
     make_api_key,
@@ -793,7 +803,7 @@ def test_stored_request_is_linked_to_the_client_that_sent_it(client, db, pothole
     assert db.scalar(select(Requester)) is None
 
 
-# --- the requester's language (issue 6: e-mail in the request's language) -------------------
+# --- the requester's language (for e-mail in the request's language) ---------------------
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

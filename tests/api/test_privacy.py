@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
 from sqlalchemy import select
 
 from open311.db.models import Requester, ServiceRequest
 from open311.values import ServiceType
-from tests.api.helpers import FORMATS, body, url
+from tests.api.helpers import FORMATS, PERSONAL, body, leaked, url
 from tests.factories import make_api_key, make_jurisdiction, make_service
-
-PERSONAL = {
-    "email": "pat.private-7731@example.org",
-    "first_name": "Patricienne",
-    "last_name": "Leeworthy",
-    "phone": "+1 555 0199 4242",
-    "device_id": "device-8f2e-4410",
-    "account_id": "acct-90417-secret",
-}
-
-
-def leaked(data: bytes) -> list[str]:
-    """Personal values found in a response body, raw or escaped."""
-    text = data.decode("utf-8")
-    return [
-        name
-        for name, value in PERSONAL.items()
-        if value in text or quote(value) in text or quote(value, safe="+@ ") in text
-    ]
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 
 from open311.values import CrewKind, StaffRole
-from tests.api.helpers import body, url
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import bearer, body, make_staff, url
 from tests.factories import (
     make_agency,
     make_api_key,

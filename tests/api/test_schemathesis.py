@@ -5,7 +5,7 @@ in positive mode and no 5xx in any mode". Both the JSON and the XML variant are 
 over WSGI, with the swagger's paths mounted under /open311/v2 (the file has no basePath). In
 positive mode every default check runs; in negative mode only not_a_server_error is asserted.
 
-Seeded data (tests/api/conformance_data.py) gives GET requests and services real rows, and in
+Seeded data (tests/api/helpers.py, `seed`) gives GET requests and services real rows, and in
 positive mode the generated service_code, service_request_id, token and jurisdiction_id values
 are, part of the time, swapped for ones that exist, so 200 paths are checked as well as 404s.
 schemathesis has no XML reader and would skip the XML variant's body schemas, so a deserializer
@@ -56,8 +56,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.api.conformance_data import (
+from tests.api.helpers import (
     BASE,
+    CONTAINERS,
     DERIVED,
     JURISDICTION_ID,
     REQUEST_IDS,
@@ -66,7 +67,6 @@ from tests.api.conformance_data import (
     Seeded,
     seed,
 )
-from tests.api.helpers import CONTAINERS
 
 EXAMPLES = 100
 SETTINGS = settings(

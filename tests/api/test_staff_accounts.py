@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from open311.db.models import StaffToken, StaffUser
 from open311.domain import staff
 from open311.values import StaffRole
-from tests.api.staff_helpers import PASSWORD, bearer, make_staff
+from tests.api.helpers import PASSWORD, bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from open311.db.models import AuditEntry
 from open311.values import StaffRole
-from tests.api.staff_helpers import PASSWORD, bearer, make_staff
+from tests.api.helpers import PASSWORD, bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 
 

@@ -24,8 +24,7 @@ from open311.db.models import (
 from open311.domain import catalogue_admin
 from open311.errors import InvalidInput
 from open311.values import StaffRole
-from tests.api.helpers import FORMATS, body, url
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import FORMATS, bearer, body, make_staff, url
 from tests.factories import (
     make_agency,
     make_api_client,

@@ -13,9 +13,9 @@ from open311.db.models import Delivery, WebhookSubscription
 from open311.domain import intake
 from open311.notify.worker import Worker
 from open311.values import DeliveryState, StaffRole
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import bearer, make_staff
 from tests.factories import make_api_client, make_jurisdiction, make_service
-from tests.notify.receiver import receiver
+from tests.helpers import receiver
 
 
 @pytest.fixture(autouse=True)

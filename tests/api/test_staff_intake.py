@@ -17,8 +17,7 @@ from sqlalchemy import Connection, func, select, update
 from open311.db.models import Activity, Crew, ServiceRequest
 from open311.domain import jurisdictions, workflow
 from open311.values import StaffRole
-from tests.api.helpers import counts, items_of, url
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import bearer, counts, items_of, make_staff, url
 from tests.factories import make_api_key
 
 GAFFEY_1230 = (33.73280359, -118.2922555)

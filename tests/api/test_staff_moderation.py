@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from open311.db.models import Activity, UpdateAuthor
 from open311.domain import activity
 from open311.values import StaffRole
-from tests.api.helpers import url
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import bearer, make_staff, url
 from tests.factories import (
     make_agency,
     make_api_key,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from open311.db.models import Activity, ServiceRequest, WorkOrder
 from open311.values import StaffRole
-from tests.api.staff_helpers import bearer, make_staff
+from tests.api.helpers import bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 
 A, S, C, M = (

@@ -32,8 +32,7 @@ from open311.db.models import (
 from open311.domain import intake, staff
 from open311.values import CrewKind, StaffRole
 from open311.wire.datetimes import format_w3c
-from tests.api.helpers import items_of, next_link, url
-from tests.api.staff_helpers import bearer
+from tests.api.helpers import bearer, items_of, next_link, url
 from tests.factories import (
     make_agency,
     make_boundary_layer,

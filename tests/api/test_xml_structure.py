@@ -17,18 +17,19 @@ import pytest
 from flask import Response as FlaskResponse
 
 from open311.values import Status
-from tests.api.conformance_data import (
+from tests.api.helpers import (
     BASE,
+    CONTAINERS,
     FORMATS,
     NASTY_TEXT,
     SPEC_EXAMPLES,
     W3C_DATETIME,
     Seeded,
+    body,
     child_names,
     parse_xml,
     seed,
 )
-from tests.api.helpers import CONTAINERS, body
 from tests.factories import make_attribute, make_request, make_service
 
 DECLARATION = re.compile(rb'^<\?xml version="1\.0" encoding="(?i:utf-8)"\?>')

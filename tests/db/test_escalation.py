@@ -23,7 +23,6 @@ from open311.db.session import make_engine, make_session_factory
 from open311.domain.escalation import escalate_overdue
 from open311.values import OPEN_WORK_ORDER_STATES, CrewKind
 from open311.values import WorkOrderState as S
-from tests.e2e.servers import scratch_database
 from tests.factories import (
     make_agency,
     make_crew,
@@ -32,6 +31,7 @@ from tests.factories import (
     make_service,
     make_work_order,
 )
+from tests.helpers import scratch_database
 
 NOW = datetime(2026, 10, 21, 18, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from open311.cli import main
 from open311.db.models import Media
 from open311.db.session import make_engine, make_session_factory
-from tests.e2e.servers import scratch_database
 from tests.factories import make_jurisdiction, make_request, make_service
+from tests.helpers import scratch_database
 
 KEPT = "KeptKeptKeptKeptKeptKe.jpg"
 KEPT_THUMB = "KeptThumbKeptThumbKept.jpg"

@@ -13,8 +13,8 @@ from open311.db import staff_queries
 from open311.db.session import make_engine, make_session_factory
 from open311.domain import staff
 from open311.errors import Unauthenticated
-from tests.e2e.servers import scratch_database
 from tests.factories import make_agency, make_crew, make_jurisdiction
+from tests.helpers import scratch_database
 
 PASSWORD = "a long enough password"
 

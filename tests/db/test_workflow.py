@@ -44,7 +44,6 @@ from open311.domain.workflow import (
 )
 from open311.errors import InvalidInput
 from open311.values import CrewKind, Status, WorkOrderState
-from tests.e2e.servers import scratch_database
 from tests.factories import (
     make_agency,
     make_boundary_layer,
@@ -57,6 +56,7 @@ from tests.factories import (
     make_work_order,
     make_workflow,
 )
+from tests.helpers import scratch_database
 
 LA = ZoneInfo("America/Los_Angeles")
 STAFF = "staff:alice"

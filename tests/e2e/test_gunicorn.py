@@ -11,8 +11,9 @@ import requests
 
 from open311.db.session import make_engine, make_session_factory
 from open311.values import Datatype
-from tests.e2e.servers import gunicorn, scratch_database
+from tests.e2e.helpers import gunicorn
 from tests.factories import make_api_key, make_attribute, make_jurisdiction, make_service
+from tests.helpers import scratch_database
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ import pytest
 from open311.config import PROJECT_ROOT
 from open311.db.session import make_engine, make_session_factory
 from open311.demo.seed import seed_demo_city
-from tests.e2e.servers import gunicorn, scratch_database
+from tests.e2e.helpers import gunicorn
 from tests.factories import make_api_key
+from tests.helpers import scratch_database
 
 README = (PROJECT_ROOT / "README.md").read_text()
 PRINTED_BASE = "http://127.0.0.1:5311/open311/v2"
@@ -149,7 +150,7 @@ def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
     receiver gets a delivery that the README's `verified` accepts, and the photo is clean."""
     from PIL import Image
 
-    from tests.notify.receiver import receiver
+    from tests.helpers import receiver
 
     _base, workdir, url = demo
     webhooks, photos = shell_blocks("Push: webhooks, e-mail and photos")

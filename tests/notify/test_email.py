@@ -12,14 +12,10 @@ import smtplib
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope
 from sqlalchemy import update
 
 from open311.config import Settings
@@ -29,6 +25,7 @@ from open311.notify import messages
 from open311.notify.email import PermanentFailure, Refused, send
 from open311.values import DeliveryChannel, Status
 from tests.factories import make_jurisdiction, make_request, make_service
+from tests.notify.helpers import Inbox, serve, settings_for
 
 RECEIVED_AT = datetime(2026, 3, 2, 17, 5, tzinfo=UTC)  # 09:05 in Los Angeles (PST)
 CLOSED_AT = datetime(2026, 3, 4, 22, 30, tzinfo=UTC)  # 14:30 PST
@@ -47,60 +44,6 @@ OTHER = {
     "last_name": "Zywiec",
     "phone": "+1 310 555 0177",
 }
-
-
-@dataclass
-class Inbox:
-    """An aiosmtpd handler keeping what it accepted; set a reply to refuse at that step."""
-
-    messages: list[Envelope] = field(default_factory=list)
-    refuse_rcpt: str | None = None
-    refuse_data: str | None = None
-    logins: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.refuse_rcpt:
-            return self.refuse_rcpt
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse_data:
-            return self.refuse_data
-        self.messages.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data):
-        self.logins.append((auth_data.login, auth_data.password))
-        # handled=False: aiosmtpd then sends the 535 itself (by default it leaves that to us).
-        return AuthResult(success=auth_data.password == b"s3cret", handled=False)
-
-    def only(self) -> tuple[Envelope, EmailMessage]:
-        (envelope,) = self.messages
-        return envelope, email.message_from_bytes(envelope.content, policy=email.policy.default)
-
-
-def serve(inbox: Inbox, **smtp_options: Any) -> Iterator[Settings]:
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, **smtp_options)
-    controller.start()
-    try:
-        yield settings_for(port)
-    finally:
-        controller.stop()
-
-
-def settings_for(port: int, **overrides: Any) -> Settings:
-    values = {
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_from": "Los Angeles 311 <noreply@311.lacity.org>",
-        "smtp_user": "",
-        "smtp_password": "",
-        "smtp_starttls": False,
-        "public_url": "https://311.lacity.org/open311/v2",
-    }
-    return Settings(**(values | overrides))
 
 
 @pytest.fixture

@@ -6,19 +6,12 @@ Retries are driven by a fake clock (the worker's `now`), never by sleeping until
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -27,56 +20,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from open311.config import Settings
-from open311.db.models import ApiClient, Delivery, Jurisdiction, Requester, WebhookSubscription
+from open311.db.models import Delivery, Requester
 from open311.db.session import make_engine, make_session_factory
-from open311.domain import intake, subscriptions
+from open311.domain import subscriptions
 from open311.notify.worker import Worker, backoff
 from open311.values import DeliveryChannel, DeliveryState, SubscriptionScope
-from open311.wire.webhooks import ALL_EVENTS
-from tests.e2e.servers import scratch_database
-from tests.factories import make_api_client, make_jurisdiction, make_service
-from tests.notify.receiver import Receiver, receiver
-from tests.notify.test_email import Inbox, serve
-
-SECRET = "whsec-test-secret"
-
-
-@dataclass
-class City:
-    jurisdiction: Jurisdiction
-    app: ApiClient
-
-
-def make_city(session: Session) -> City:
-    # Unique per call: the scratch database keeps what earlier tests committed.
-    jurisdiction = make_jurisdiction(session, jurisdiction_id=f"city-{uuid.uuid4().hex[:8]}.org")
-    make_service(session, jurisdiction, "POTHOLE")
-    app, _ = make_api_client(session, "pothole app")
-    session.commit()
-    return City(jurisdiction, app)
-
-
-def subscribe(session: Session, client: ApiClient, url: str, **fields) -> WebhookSubscription:
-    defaults = {
-        "secret": SECRET,
-        "events": list(ALL_EVENTS),
-        "scope": SubscriptionScope.own,
-        "active": True,
-        "created_at": datetime.now(UTC),
-        "created_by": "test",
-    }
-    subscription = WebhookSubscription(api_client_id=client.id, url=url, **(defaults | fields))
-    session.add(subscription)
-    session.commit()
-    return subscription
-
-
-def file_request(session: Session, city: City, **personal) -> None:
-    submission = intake.Submission(
-        service_code="POTHOLE", lat=34.05, long=-118.24, description="Pothole", **personal
-    )
-    intake.submit(session, city.jurisdiction, city.app, submission)
-    session.commit()
+from tests.helpers import Receiver, receiver, scratch_database
+from tests.notify.helpers import (
+    SECRET,
+    City,
+    Inbox,
+    file_request,
+    make_city,
+    serve,
+    subscribe,
+    until,
+    worker_process,
+)
 
 
 def webhook_deliveries(session: Session) -> list[Delivery]:
@@ -376,23 +336,6 @@ def test_two_workers_never_send_the_same_delivery(scratch, hook):
         assert set(states) == {DeliveryState.delivered}
 
 
-def _worker_process(url: str, log: Path, *args: str) -> subprocess.Popen:
-    with log.open("ab") as output:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "open311.cli", "worker", *args],
-            env=os.environ | {"DATABASE_URL": url, "OPEN311_SMTP_HOST": ""},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
-
-
 def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
     url, sessions = scratch
     log = tmp_path / "worker.log"
@@ -411,7 +354,7 @@ def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
             ).one()
 
     hook.hold = True
-    first = _worker_process(url, log, "--poll", "5")
+    first = worker_process(url, log, "--poll", "5")
     try:
         hook.wait_for(1)
         first.send_signal(signal.SIGKILL)
@@ -432,15 +375,15 @@ def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
             )
 
     # The dead worker's backend lets go of the row as soon as it sees the connection close.
-    _until(unlocked, "the killed worker's row lock is gone")
+    until(unlocked, "the killed worker's row lock is gone")
 
     hook.hold = False
     hook.release.set()
     # A long poll: the second delivery below can only go out at once through NOTIFY.
-    second = _worker_process(url, log, "--poll", "60")
+    second = worker_process(url, log, "--poll", "60")
     try:
         hook.wait_for(2)
-        _until(lambda: delivery().state is DeliveryState.delivered, "the delivery is delivered")
+        until(lambda: delivery().state is DeliveryState.delivered, "the delivery is delivered")
         assert hook.delivery_ids() == [delivery_id, delivery_id]
         assert all(item.verifies(SECRET) for item in hook.received)
         assert delivery().attempts == 1
@@ -465,7 +408,7 @@ def test_once_delivers_what_is_due_and_exits(scratch, hook, tmp_path):
         subscribe(session, city.app, hook.url, area=area, scope=SubscriptionScope.area)
         file_request(session, city)
     log = tmp_path / "worker.log"
-    done = _worker_process(url, log, "--once")
+    done = worker_process(url, log, "--once")
     assert done.wait(30) == 0, log.read_text()
     (got,) = hook.wait_for(1)
     assert got.json["event"] == "request.created"

@@ -7,85 +7,21 @@ import io
 import os
 
 import pytest
-from PIL import ExifTags, Image
-from PIL.PngImagePlugin import PngInfo
+from PIL import Image
 
 from open311.media import images
 from open311.media.photos import Photo, kept
 from open311.media.storage import DirectoryStore, new_name
-
-RED = (200, 30, 30)
-GPS_LATITUDE = (34.0, 3.0, 8.5)
-SECRET = "Secret garden, 12 Elm Street"
-
-
-def camera_exif(orientation: int | None = None) -> Image.Exif:
-    """What a phone writes: make, model, when, and where (a GPS IFD)."""
-    exif = Image.Exif()
-    exif[ExifTags.Base.Make] = "Canon"
-    exif[ExifTags.Base.Model] = "EOS 5D"
-    if orientation is not None:
-        exif[ExifTags.Base.Orientation] = orientation
-    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:05:06 07:08:09"
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
-    gps[ExifTags.GPS.GPSLatitude] = GPS_LATITUDE
-    gps[ExifTags.GPS.GPSLongitudeRef] = "W"
-    gps[ExifTags.GPS.GPSLongitude] = (118.0, 14.0, 37.25)
-    return exif
-
-
-def solid(size: tuple[int, int] = (640, 480), colour=RED, mode: str = "RGB") -> Image.Image:
-    return Image.new(mode, size, colour if mode == "RGB" else (*colour, 255))
-
-
-def jpeg_with_gps(size: tuple[int, int] = (640, 480), orientation: int | None = None) -> bytes:
-    out = io.BytesIO()
-    solid(size).save(
-        out, "JPEG", quality=95, exif=camera_exif(orientation), xmp=b"<x:xmpmeta>SECRET</x:xmpmeta>"
-    )
-    return out.getvalue()
-
-
-def png_with_text(size: tuple[int, int] = (300, 200)) -> bytes:
-    info = PngInfo()
-    info.add_text("Comment", SECRET)
-    out = io.BytesIO()
-    solid(size, mode="RGBA").save(out, "PNG", pnginfo=info, exif=camera_exif())
-    return out.getvalue()
-
-
-def webp_with_exif(size: tuple[int, int] = (400, 300)) -> bytes:
-    out = io.BytesIO()
-    solid(size).save(out, "WEBP", quality=90, exif=camera_exif())
-    return out.getvalue()
-
-
-def heic_with_exif(size: tuple[int, int] = (400, 300)) -> bytes:
-    pillow_heif = pytest.importorskip("pillow_heif")
-    out = io.BytesIO()
-    try:
-        pillow_heif.from_pillow(solid(size)).save(out, quality=90, exif=camera_exif().tobytes())
-    except Exception as error:  # an encoder-less build of libheif reads but cannot write
-        pytest.skip(f"pillow_heif cannot write HEIC here: {error}")
-    return out.getvalue()
-
-
-def assert_no_metadata(data: bytes) -> Image.Image:
-    """Open the stored bytes and check that nothing but pixels is left."""
-    opened = Image.open(io.BytesIO(data))
-    opened.load()
-    assert len(opened.getexif()) == 0
-    assert not opened.getexif().get_ifd(ExifTags.IFD.GPSInfo)
-    for key in ("exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "Comment", "comment"):
-        assert key not in opened.info, key
-    for marker in (b"Exif", b"Canon", b"EOS 5D", b"SECRET", SECRET.encode(), b"2024:05:06"):
-        assert marker not in data, marker
-    return opened
-
-
-def close_to(colour, expected, tolerance: int = 12) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
+from tests.helpers import (
+    RED,
+    assert_no_metadata,
+    close_to,
+    heic_with_exif,
+    jpeg_with_gps,
+    png_with_text,
+    solid,
+    webp_with_exif,
+)
 
 
 def test_a_jpeg_loses_its_exif_and_gps_and_keeps_its_pixels():

@@ -1,4 +1,4 @@
-"""Scratch databases and gunicorn processes for the end-to-end tests."""
+"""gunicorn processes for the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -6,38 +6,13 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
 import requests
-from sqlalchemy.engine import make_url
 
 from open311.db.cluster import free_port
-from open311.db.migrate import upgrade
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A migrated database of its own: gunicorn commits there, rolled-back tests never see it."""
-    parsed = make_url(server_url)
-    admin = psycopg2.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, dbname="postgres"
-    )
-    admin.autocommit = True
-    name = f"open311_e2e_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = parsed.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @contextmanager
