@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, send_file
+from flask import Response, send_file
 
 from open311.api import database, links
 from open311.api.smorest import Blueprint
 from open311.db import media_queries
 from open311.errors import NotFound
 from open311.media.storage import MediaStore, valid_name
-from open311.media.stores import configured_store
+from open311.media.stores import store_for
 
 blp = Blueprint("media", __name__, url_prefix="/media", description="Photos of requests.")
 
@@ -19,14 +19,7 @@ CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 def store() -> MediaStore:
     """The configured store (OPEN311_MEDIA_S3_BUCKET, else OPEN311_MEDIA_DIR)."""
-    config = current_app.config
-    return configured_store(
-        media_dir=config["OPEN311_MEDIA_DIR"],
-        s3_bucket=config.get("OPEN311_MEDIA_S3_BUCKET", ""),
-        s3_prefix=config.get("OPEN311_MEDIA_S3_PREFIX", "media/"),
-        s3_endpoint_url=config.get("OPEN311_MEDIA_S3_ENDPOINT_URL", ""),
-        s3_region=config.get("OPEN311_MEDIA_S3_REGION", ""),
-    )
+    return store_for(database.settings())
 
 
 def media_url(name: str) -> str:

@@ -75,7 +75,11 @@ def create_webhook() -> Response:
     session = database.session()
     client = _client(fields)
     wish = subscriptions.parse_subscription(
-        fields.get("url"), fields.getlist("events"), fields.get("scope"), fields.get("area")
+        fields.get("url"),
+        fields.getlist("events"),
+        fields.get("scope"),
+        fields.get("area"),
+        allow_private=database.settings().webhook_allow_private,
     )
     subscription, secret = subscriptions.subscribe(
         session, client, wish, actor=activity.client_actor(client.name), now=clock.now()

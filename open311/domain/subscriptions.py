@@ -13,7 +13,6 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy.orm import Session
 
-from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import (
     ApiClient,
@@ -55,19 +54,13 @@ def check_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
-def _allow_private(given: bool | None) -> bool:
-    # A caller that does not pass allow_private yet (the views of api/webhooks.py and
-    # api/staff/deliveries.py) gets the environment's; remove once they pass it.
-    return Settings().webhook_allow_private if given is None else given
-
-
 def parse_subscription(
     url: str | None,
     events: list[str],
     scope: str | None,
     area: Any,
     *,
-    allow_private: bool | None = None,
+    allow_private: bool,
 ) -> SubscriptionRequest:
     """Check a subscription's arguments; InvalidInput names the wrong one. `allow_private`:
     see check_url."""
@@ -91,9 +84,7 @@ def parse_subscription(
             raise InvalidInput(str(error)) from None
     elif area is not None and not (isinstance(area, str) and not area.strip()):
         raise InvalidInput("area: only for scope area")
-    return SubscriptionRequest(
-        check_url(url, allow_private=_allow_private(allow_private)), kinds, chosen, shape
-    )
+    return SubscriptionRequest(check_url(url, allow_private=allow_private), kinds, chosen, shape)
 
 
 def subscribe(
@@ -133,13 +124,13 @@ def change(
     active: bool | None = None,
     url: str | None = None,
     events: list[str] | None = None,
-    allow_private: bool | None = None,
+    allow_private: bool,
 ) -> None:
     """Staff changes: switch a subscription off or on, point it elsewhere (`allow_private`: see
     check_url), choose its events. Deliveries already written keep going to the subscription
     (to its new URL)."""
     if url is not None:
-        subscription.url = check_url(url, allow_private=_allow_private(allow_private))
+        subscription.url = check_url(url, allow_private=allow_private)
     if events is not None:
         try:
             subscription.events = wire.parse_events(events)

@@ -55,7 +55,11 @@ def create_webhook(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if client is None:
         raise NotFound(f"no API client {body['api_client_id']}")
     wish = subscriptions.parse_subscription(
-        body["url"], body["events"], body.get("scope"), body.get("area")
+        body["url"],
+        body["events"],
+        body.get("scope"),
+        body.get("area"),
+        allow_private=database.settings().webhook_allow_private,
     )
     subscription, secret = subscriptions.subscribe(
         session, client, wish, actor=actor(), now=clock.now()
@@ -71,7 +75,11 @@ def change_webhook(body: dict[str, Any], subscription_id: int) -> dict[str, Any]
     """Switch a subscription off or on, change its URL or its events."""
     subscription = _subscription(subscription_id)
     subscriptions.change(
-        subscription, active=body.get("active"), url=body.get("url"), events=body.get("events")
+        subscription,
+        active=body.get("active"),
+        url=body.get("url"),
+        events=body.get("events"),
+        allow_private=database.settings().webhook_allow_private,
     )
     database.session().commit()
     return wire.subscription_item(subscription, staff=True)
