@@ -31,7 +31,7 @@ setup(
         # `open311 seed --requests N` draws and formats a million synthetic requests as arrays
         # (a few seconds instead of a minute of per-row Python); shapely needs it anyway.
         "numpy>=1.24",
-        # Photos (issue 6): Pillow decodes by content, re-encodes without EXIF and makes
+        # Photos: Pillow decodes by content, re-encodes without EXIF and makes
         # thumbnails; pillow-heif adds HEIC (iPhone photos) to Pillow, wheels bundle libheif.
         "Pillow>=10",
         "pillow-heif>=0.18",

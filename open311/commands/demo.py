@@ -52,7 +52,8 @@ def seed(
     from contextlib import nullcontext
 
     from open311.demo.seed import seed_demo_city
-    from open311.demo.synthetic import SyntheticSpec, vacuum
+    from open311.db.bulk import vacuum
+    from open311.demo.synthetic import SyntheticSpec
 
     synthetic = None
     bar = nullcontext(None)

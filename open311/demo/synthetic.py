@@ -45,7 +45,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from open311.db import bulk, catalogue_queries, district_queries
-from open311.db.bulk import vacuum as vacuum
 from open311.db.models import Jurisdiction, Service
 from open311.demo import myla311
 from open311.demo.myla311 import LOS_ANGELES
