@@ -51,8 +51,8 @@ def seed(
     alone."""
     from contextlib import nullcontext
 
-    from open311.demo.seed import seed_demo_city
     from open311.db.bulk import vacuum
+    from open311.demo.seed import seed_demo_city
     from open311.demo.synthetic import SyntheticSpec
 
     synthetic = None
