@@ -16,9 +16,21 @@ from open311.commands.serve import serve
 from open311.commands.users import user_group
 from open311.commands.worker import worker
 from open311.commands.workorders import escalate, workorder_group
+from open311.errors import Open311Error
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+class Open311Group(FlaskGroup):
+    """A domain refusal (an unknown jurisdiction, bad input) ends any command the way click's
+    own errors do: "Error: <message>" and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Open311Error as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=Open311Group, create_app=lambda: create_app(), add_default_commands=False)
 def main() -> None:
     """Open311 GeoReport v2 server with a 311 back office, on PostgreSQL + PostGIS."""
 

@@ -29,12 +29,12 @@ def db_up() -> None:
         click.echo("DATABASE_URL is set: using that database, no local cluster needed.")
         return
     cluster = _local_cluster(settings)
-    if not cluster.running() and not port_is_free(cluster.port):
-        if settings.pgport is not None:
-            raise click.ClickException(f"port {cluster.port} (OPEN311_PGPORT) is in use")
-        # Another program (or another checkout's cluster) has the port: take a free one.
-        cluster.port = free_port()
     try:
+        if not cluster.running() and not port_is_free(cluster.port):
+            if settings.pgport is not None:
+                raise click.ClickException(f"port {cluster.port} (OPEN311_PGPORT) is in use")
+            # Another program (or another checkout's cluster) has the port: take a free one.
+            cluster.port = free_port()
         url = cluster.up()
     except ClusterError as exc:
         raise click.ClickException(str(exc)) from None
@@ -45,7 +45,10 @@ def db_up() -> None:
 @db_group.command("down")
 def db_down() -> None:
     """Stop the project-local cluster (its data stays in var/postgres)."""
-    _local_cluster(Settings()).stop()
+    try:
+        _local_cluster(Settings()).stop()
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("local PostgreSQL stopped")
 
 
@@ -53,7 +56,10 @@ def db_down() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations up to REVISION (default: head)."""
-    from open311.db.migrate import upgrade
+    from open311.db.migrate import MigrationError, upgrade
 
-    upgrade(current_app.config["DATABASE_URL"], revision)
+    try:
+        upgrade(current_app.config["DATABASE_URL"], revision)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"database migrated to {revision}")

@@ -82,7 +82,11 @@ class LocalCluster:
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [str((self.bindir or find_bindir()) / args[0]), *args[1:]]
+        program = (self.bindir or find_bindir()) / args[0]
+        if not program.is_file():
+            # Said here, as or not as root: runuser would only answer "failed to execute".
+            raise ClusterError(f"{program} not found: is OPEN311_PG_BINDIR a PostgreSQL bin/?")
+        command = [str(program), *args[1:]]
         if self.as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=False)
@@ -164,8 +168,12 @@ class LocalCluster:
             raise ClusterError(f"could not start PostgreSQL:\n{result.stderr}\n{log}")
 
     def stop(self) -> None:
+        """Stop the server if it runs; a server that will not stop is a ClusterError, never a
+        silent "stopped"."""
         if self.running():
-            self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w")
+            result = self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w")
+            if result.returncode:
+                raise ClusterError(f"could not stop PostgreSQL:\n{result.stderr}")
 
     def ensure_database(self, name: str = "open311") -> None:
         deadline = time.monotonic() + 30

@@ -6,7 +6,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 from open311.config import PROJECT_ROOT
 
@@ -18,8 +22,38 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+class MigrationError(Exception):
+    """A migration that cannot run as asked: an unknown revision, one older than the database's,
+    or a database that cannot be reached. Its message is safe to show (no password)."""
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Migrate up to `revision`. Alembic would silently do nothing for a revision the database
+    is already past; that is refused here, as are unknown revisions and unreachable databases."""
+    config = alembic_config(database_url)
+    scripts = ScriptDirectory.from_config(config)
+    try:
+        target = scripts.get_revision(revision)
+    except AlembicError as exc:
+        raise MigrationError(str(exc)) from None
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise MigrationError(f"cannot reach the database: {first_line}") from None
+    finally:
+        engine.dispose()
+    if target is not None and current is not None and current != target.revision:
+        # The database is past the target when the target is one of its revision's ancestors.
+        behind = {script.revision for script in scripts.iterate_revisions(current, "base")}
+        if target.revision in behind:
+            raise MigrationError(
+                f"the database is at revision {current}, past {target.revision}: "
+                "upgrade never goes back"
+            )
+    command.upgrade(config, revision)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -18,6 +18,7 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy.engine import make_url
 
 from open311.cli import main
+from open311.db.cluster import free_port
 from open311.db.migrate import upgrade
 from open311.db.session import make_engine, make_session_factory
 from open311.values import CrewKind, WorkOrderState
@@ -100,6 +101,32 @@ def test_db_upgrade_goes_to_the_revision_asked_then_to_head(database_url):
         assert full.output == "database migrated to head\n"
         assert query(url, "SELECT version_num FROM alembic_version") == [(head_revision(url),)]
         assert query(url, "SELECT to_regclass('staff_user') IS NOT NULL") == [(True,)]
+
+
+def test_db_upgrade_refuses_what_it_cannot_do_and_changes_nothing(database_url):
+    with empty_database(database_url) as url:
+        unknown = open311(url, "db", "upgrade", "9999")
+        assert (unknown.exit_code, unknown.output) == (
+            1,
+            "Error: Can't locate revision identified by '9999'\n",
+        )
+        assert query(url, "SELECT to_regclass('alembic_version') IS NULL") == [(True,)]
+
+        assert open311(url, "db", "upgrade", "0004").exit_code == 0
+        backwards = open311(url, "db", "upgrade", "0002")
+        assert (backwards.exit_code, backwards.output) == (
+            1,
+            "Error: the database is at revision 0004, past 0002: upgrade never goes back\n",
+        )
+        assert query(url, "SELECT version_num FROM alembic_version") == [("0004",)]
+        again = open311(url, "db", "upgrade", "0004")
+        assert (again.exit_code, again.output) == (0, "database migrated to 0004\n")
+
+    closed_port = make_url(database_url).set(port=free_port(), database="nowhere")
+    unreachable = open311(closed_port.render_as_string(False), "db", "upgrade")
+    assert unreachable.exit_code == 1
+    assert unreachable.output.startswith("Error: cannot reach the database: ")
+    assert "Traceback" not in unreachable.output and unreachable.output[-1] == "\n"
 
 
 # --- a migrated database with a small town ------------------------------------------------------
@@ -263,11 +290,6 @@ def test_request_locate_refusals_change_nothing(town):
     assert (request_state(town, town.refused_id), activity_kinds(town, town.refused_id)) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: an unknown --jurisdiction escapes `request locate` as a traceback "
-    "(UnknownJurisdiction is not turned into a ClickException in commands/requests.py:_find)",
-)
 def test_request_locate_with_an_unknown_jurisdiction_says_so(town):
     result = open311(
         town.url,

@@ -218,11 +218,6 @@ def test_named_programs_are_the_ones_run(cluster, tmp_path):
     assert not elsewhere.initialized()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: when pg_ctl cannot be run (a bindir naming no server), running() says "
-    "False and stop() does nothing, so `open311 db down` reports a running cluster stopped",
-)
 def test_stop_without_the_server_programs_is_an_error_not_a_no_op(cluster, tmp_path):
     missing = tmp_path / "no-postgres-here" / "bin"
     cluster.up(DATABASE)
