@@ -14,7 +14,7 @@ from open311.api.forms import FORM_TYPES, read_body, read_media
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
 from open311.api.smorest import BaseSchema, load
-from open311.db import update_feed as feed
+from open311.db import update_queries as feed
 from open311.domain import apikeys, jurisdictions, updates
 from open311.errors import InvalidInput
 from open311.media import photos

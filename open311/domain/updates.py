@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.db import request_queries
-from open311.db import update_feed as db
+from open311.db import update_queries as db
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
 from open311.domain import activity, workflow
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window

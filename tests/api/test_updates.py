@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from open311.db import update_feed
+from open311.db import update_queries
 from open311.db.models import Activity, ServiceRequest, UpdateAuthor, WorkOrder
 from open311.domain import activity, workflow
 from open311.values import CrewKind, DuplicateState, Status, WorkOrderState
@@ -410,14 +410,14 @@ def test_standard_query_links_the_rest_of_its_window(client, db, pothole):
 
 
 def test_the_feed_reads_the_partial_index_in_one_statement(db, history):
-    query = update_feed.FeedQuery(
+    query = update_queries.FeedQuery(
         jurisdiction_id="lacity.org",
         start=T,
         end=T + timedelta(days=1),
         after=(T, history[0].id),
         limit=10,
     )
-    statement = update_feed.feed_statement(query).compile(dialect=db.get_bind().dialect)
+    statement = update_queries.feed_statement(query).compile(dialect=db.get_bind().dialect)
     cursor = db.connection().connection.cursor()
     # A tiny table would be scanned; what matters is that the feed can use its index.
     cursor.execute("SET LOCAL enable_seqscan = off")

@@ -10,7 +10,7 @@ from open311.api import database
 from open311.api.staff.auth import StaffBlueprint, actor, staff_required
 from open311.api.staff.moderation_schemas import AppUpdateOut, PublishBody, PublishedOut
 from open311.db.models import Activity, ServiceRequest
-from open311.db.update_feed import AppUpdateRow
+from open311.db.update_queries import AppUpdateRow
 from open311.domain import updates
 from open311.values import StaffRole
 
