@@ -50,6 +50,16 @@ def form_limit(config: Mapping[str, Any]) -> int | None:
     return int(explicit) if explicit else config.get("MAX_CONTENT_LENGTH")
 
 
+def read_photos(request: Request) -> list[Upload]:
+    """read_media with the app's limits (OPEN311_MEDIA_MAX_BYTES, OPEN311_MEDIA_MAX_COUNT)."""
+    config = current_app.config
+    return read_media(
+        request,
+        max_bytes=config["OPEN311_MEDIA_MAX_BYTES"],
+        max_count=config["OPEN311_MEDIA_MAX_COUNT"],
+    )
+
+
 def read_media(request: Request, *, max_bytes: int, max_count: int) -> list[Upload]:
     """The `media` file parts of a multipart body, in order, read into memory: more than
     `max_count` is a 400 and one over `max_bytes` a 413, before any is decoded. Their type is

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 
 from open311.api import database, media
-from open311.api.forms import read_body, read_media
+from open311.api.forms import read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import (
     JurisdictionArgs,
@@ -77,12 +77,7 @@ def service_definition(service_code: str, jurisdiction_id: str | None = None, **
 def post_request() -> Response:
     """File a service request (api_key required), with photos as multipart `media` parts."""
     fields, answers = read_body(request)
-    config = current_app.config
-    uploads = read_media(
-        request,
-        max_bytes=config["OPEN311_MEDIA_MAX_BYTES"],
-        max_count=config["OPEN311_MEDIA_MAX_COUNT"],
-    )
+    uploads = read_photos(request)
     session = database.session()
     client = apikeys.authenticate(session, fields.get("api_key"))
     form = load(RequestForm(), fields)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from marshmallow import ValidationError, fields, pre_load, validate
 
 from open311 import clock
 from open311.api import database, media
-from open311.api.forms import FORM_TYPES, read_body, read_media
+from open311.api.forms import FORM_TYPES, read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
 from open311.api.smorest import BaseSchema, load
@@ -153,12 +153,7 @@ def post_update() -> Response:
     """Post a citizen's update from an app (api_key required): a comment staff may publish,
     or a request to reopen. Idempotent on the client's update_id."""
     fields_, _answers = read_body(request)
-    config = current_app.config
-    uploads = read_media(
-        request,
-        max_bytes=config["OPEN311_MEDIA_MAX_BYTES"],
-        max_count=config["OPEN311_MEDIA_MAX_COUNT"],
-    )
+    uploads = read_photos(request)
     session = database.session()
     client = apikeys.authenticate(session, fields_.get("api_key"))
     form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})

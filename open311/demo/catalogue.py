@@ -24,15 +24,8 @@ from open311.errors import InvalidInput
 from open311.values import Datatype, ServiceType
 
 CATALOGUE_FILE = "los_angeles_services.json"
-SERVICE_FIELDS = (
-    "service_name",
-    "description",
-    "group",
-    "keywords",
-    "type",
-    "agency_responsible",
-    "service_notice",
-)
+# The fields the file authors; `active` is the back office's.
+SERVICE_FIELDS = catalogue_admin.DESCRIPTIVE_FIELDS
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 # Codes appear in public URLs (services/<code>.json), so no slashes, spaces or leading dots.
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 LIST_DATATYPES = frozenset({Datatype.singlevaluelist, Datatype.multivaluelist})
-SERVICE_FIELDS = (
+# What describes a service to the public (the demo's catalogue file authors these) ...
+DESCRIPTIVE_FIELDS = (
     "service_name",
     "description",
     "group",
@@ -43,6 +44,10 @@ SERVICE_FIELDS = (
     "type",
     "agency_responsible",
     "service_notice",
+)
+# ... and what an administrator may change besides.
+SERVICE_FIELDS = (
+    *DESCRIPTIVE_FIELDS,
     "active",
 )
 
