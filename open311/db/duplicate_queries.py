@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from open311.db.models import ServiceRequest
 from open311.db.search_queries import Near, near_box
+from open311.values import Status
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ SELECT r.id, r.service_request_id, r.duplicate_of_pk,
        (SELECT count(*) FROM service_request d WHERE d.duplicate_of_pk = r.id) AS duplicates
 FROM service_request r,
      (SELECT ST_SetSRID(ST_MakePoint(:long, :lat), 4326) AS point) p
-WHERE r.status = 'open'
+WHERE r.status = '{open}'
   AND r.location && ST_MakeEnvelope(:west, :south, :east, :north, 4326)
   AND ST_DWithin(r.location::geography, p.point::geography, :radius)
   AND r.jurisdiction_id = :jurisdiction
@@ -91,7 +92,7 @@ def nearby_sql(
     if exclude_pk is not None:
         more.append("AND r.id <> :exclude")
         params["exclude"] = exclude_pk
-    return _NEARBY_SQL.format(more="\n  ".join(more)), params
+    return _NEARBY_SQL.format(more="\n  ".join(more), open=Status.open), params
 
 
 def find_open_nearby(session: Session, **criteria: Any) -> list[Nearby]:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapp
 
 from open311.db.base import Base
 from open311.values import (
+    OPEN_WORK_ORDER_STATES,
     CrewKind,
     CrewRole,
     Datatype,
@@ -57,6 +58,11 @@ Timestamp = DateTime(timezone=True)
 SERVICE_REQUEST_NUMBER = Sequence(
     "service_request_number_seq", start=100001, metadata=Base.metadata
 )
+
+
+def _sql_list(values: tuple[enum.StrEnum, ...]) -> str:
+    """Enum values as an SQL list of literals, for index predicates (which need constants)."""
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -412,7 +418,7 @@ class ServiceRequest(Base):
             "ix_service_request_location_open",
             "location",
             postgresql_using="gist",
-            postgresql_where=text("status = 'open'"),
+            postgresql_where=text(f"status = '{Status.open}'"),
         ),
         # Full-text search over description and address.
         Index("ix_service_request_search_vector", "search_vector", postgresql_using="gin"),
@@ -559,7 +565,7 @@ class WorkOrder(Base):
             "ix_work_order_escalation_due",
             "due_at",
             postgresql_where=text(
-                "state IN ('new', 'assigned', 'in_progress') AND escalated_at IS NULL"
+                f"state IN {_sql_list(OPEN_WORK_ORDER_STATES)} AND escalated_at IS NULL"
             ),
         ),
     )

@@ -44,6 +44,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from open311 import clock
 from open311.db import bulk, catalogue_queries, district_queries
 from open311.db.models import Jurisdiction, Service
 from open311.demo import myla311
@@ -761,13 +762,13 @@ def load_synthetic_requests(
     (and activity) exclusively until the caller commits.
     """
     report = LoadReport()
-    clock = time.perf_counter()
+    lap = time.perf_counter()
 
     def phase(name: str) -> None:
-        nonlocal clock
+        nonlocal lap
         now = time.perf_counter()
-        report.seconds[name] = report.seconds.get(name, 0.0) + now - clock
-        clock = now
+        report.seconds[name] = report.seconds.get(name, 0.0) + now - lap
+        lap = now
 
     report.present, numbers = missing_numbers(session, spec.requests)
     progress = progress or (lambda rows: None)

@@ -415,6 +415,19 @@ def test_a_smaller_n_removes_nothing(db):
     assert db.scalar(select(func.count()).where(SYN)) == 5_000
 
 
+def test_without_until_the_window_ends_now(db):
+    """What `open311 seed --requests N` does: no `until`, so the years end at this moment."""
+    before = datetime.now(UTC)
+    assert "synthetic requests: 5,050 (50 new)" in load(db, SyntheticSpec(5_050, years=1, seed=7))
+    new = ServiceRequest.service_request_id.in_([f"SYN-{n}" for n in range(5_001, 5_051)])
+    oldest, newest = db.execute(
+        select(
+            func.min(ServiceRequest.requested_datetime), func.max(ServiceRequest.requested_datetime)
+        ).where(new)
+    ).one()
+    assert before - timedelta(days=366) <= oldest <= newest <= datetime.now(UTC)
+
+
 def definitions(db: Session) -> set[tuple[str, str]]:
     """Every index and constraint of the tables a large load rebuilds, as PostgreSQL has them."""
     tables = "('service_request', 'request_district', 'activity')"
