@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Sequence,
     SmallInteger,
     String,
@@ -386,6 +387,8 @@ class ApiClient(Base):
     key_prefix: Mapped[str] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    # The client's own rate limit ("600/minute", `limits` notation); None: the server's default.
+    rate_limit: Mapped[str | None] = mapped_column(String(64))
 
 
 class ServiceRequest(Base):
@@ -783,6 +786,12 @@ class Delivery(Base):
         CheckConstraint(
             "(channel = 'webhook') = (subscription_id IS NOT NULL)", name="webhook_has_subscription"
         ),
+        Index(
+            "ix_delivery_leased",
+            "subscription_id",
+            "leased_until",
+            postgresql_where=text("leased_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -807,9 +816,32 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
     parked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Claimed by a worker until then (no row lock is held while it sends); None: not claimed.
+    leased_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
     event: Mapped[OutboxEvent] = relationship()
     subscription: Mapped[WebhookSubscription | None] = relationship()
+
+
+class IdempotencyKey(Base):
+    """A POST requests' Idempotency-Key and the answer it got, so a retry gets that answer again
+    (the request filed once). Written in the transaction that files the request; kept a day."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("api_client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    api_client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of what was sent: the same key with another body is refused (422).
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    service_request_pk: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
 
 
 class AuditEntry(Base):
