@@ -65,10 +65,18 @@ class Settings:
     # The PostgreSQL programs of that cluster; unset: the newest install with PostGIS.
     pg_bindir: Path | None = _env("OPEN311_PG_BINDIR", None, _optional_path)
     # Where `open311 serve` listens, with how many gunicorn workers, and how long one may take
-    # over a request: sync workers stream exports, which gunicorn's 30 s default would cut.
+    # over a request. Behind nginx a worker hands even a long export to nginx's buffers at local
+    # speed, so a slow download no longer needs a long timeout; a stuck worker is freed sooner.
     port: int = _env("PORT", 5311, int)
+    listen_host: str = _env("OPEN311_LISTEN_HOST", "127.0.0.1")
     web_concurrency: int = _env("WEB_CONCURRENCY", 3, int)
-    worker_timeout_s: int = _env("OPEN311_WORKER_TIMEOUT", 600, int)
+    worker_timeout_s: int = _env("OPEN311_WORKER_TIMEOUT", 30, int)
+    # nginx's patience with a client (headers, body, reading the answer, an idle keep-alive):
+    # a stalled or trickling client costs an nginx connection for this long, never a worker.
+    client_timeout_s: int = _env("OPEN311_CLIENT_TIMEOUT_S", 10, int)
+    # Set by `open311 serve` for the gunicorn behind its nginx (and by a production unit): trust
+    # one proxy's X-Forwarded-For and X-Forwarded-Proto for the client's address and scheme.
+    behind_proxy: bool = _env("OPEN311_BEHIND_PROXY", False, _flag)
     # The public base URL advertised by discovery; empty means "the host the client used".
     public_url: str = _env("OPEN311_PUBLIC_URL", "")
     endpoint_type: str = _env("OPEN311_ENDPOINT_TYPE", "production")
