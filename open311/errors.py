@@ -41,6 +41,13 @@ class NotFound(Open311Error):
     default_message = "not found"
 
 
+class IdempotencyKeyReused(Open311Error):
+    """An Idempotency-Key sent again with another body (HTTP 422, as the IETF httpapi draft
+    says): the first answer belongs to the first body, so neither is given."""
+
+    default_message = "Idempotency-Key was already used for a different request"
+
+
 class UnknownService(NotFound):
     pass
 

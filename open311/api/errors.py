@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from open311.errors import (
     Forbidden,
+    IdempotencyKeyReused,
     InvalidApiKey,
     InvalidInput,
     NotFound,
@@ -25,6 +26,7 @@ DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (IdempotencyKeyReused, 422),
 ]
 
 # Safe wording for HTTP-level failures; werkzeug's own descriptions mention HTML and servers.

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from open311.api import database, media
+from open311.api import database, idempotency, media
 from open311.api.forms import read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import (
@@ -74,12 +74,16 @@ def service_definition(service_code: str, jurisdiction_id: str | None = None, **
 
 
 @blp.route("/requests.<fmt>", methods=["POST"])
+@blp.doc(parameters=[idempotency.PARAMETER])
 def post_request() -> Response:
     """File a service request (api_key required), with photos as multipart `media` parts."""
     fields, answers = read_body(request)
     uploads = read_photos(request)
     session = database.session()
     client = apikeys.authenticate(session, fields.get("api_key"))
+    retry = idempotency.attempt(session, client, fields, answers, uploads)
+    if retry.replay is not None:
+        return retry.replay
     form = load(RequestForm(), fields)
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
     # Every photo is checked before anything is stored; an uploaded one outranks a linked URL.
@@ -89,10 +93,12 @@ def post_request() -> Response:
     submission = intake.Submission(**form, attributes=answers)
     stored = intake.submit(session, jurisdiction, client, submission)
     payload = [georeport.post_result(stored, submission.account_id)]
+    response = respond(payload, "service_requests")
     with photos.kept(media.store(), cleaned):
         photos.record(session, cleaned, service_request_pk=stored.id, now=stored.requested_datetime)
+        retry.keep(response, stored.id)
         session.commit()
-    return respond(payload, "service_requests")
+    return response
 
 
 @blp.route("/requests.<fmt>", methods=["GET"])
