@@ -32,6 +32,7 @@ $(VENV)/.installed: setup.py pyproject.toml
 database: system $(VENV)/.installed
 	$(BIN)/open311 db up
 	$(BIN)/open311 db upgrade
+	$(BIN)/open311 redis up
 
 demo: database
 	$(BIN)/open311 seed

@@ -42,6 +42,11 @@ setup(
         # the usual chain (environment, profiles, instance roles); 1.36 for the checksum settings
         # that stores other than AWS need.
         "boto3>=1.36",
+        # Rate limits counted in Redis, shared by every worker and node: `limits` itself rather
+        # than flask-limiter, since a write's client and its own limit are known only once the
+        # view has checked the api_key, and the 429s and RateLimit fields are ours to write
+        # (api/ratelimits.py); its redis extra brings redis-py.
+        "limits[redis]>=5,<6",
     ],
     extras_require={
         "dev": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from open311.api import database, errors
+from open311.api import database, errors, ratelimits
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
@@ -18,6 +18,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     app.config.update(Settings().flask_config())
     app.config.update(overrides or {})
     database.init_app(app)
+    ratelimits.init_app(app)
     api = Api(app)
 
     from open311.api.exports import blp as exports

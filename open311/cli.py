@@ -11,6 +11,7 @@ from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
 from open311.commands.media import media_group
+from open311.commands.redis_server import redis_group
 from open311.commands.requests import request_group
 from open311.commands.serve import serve
 from open311.commands.users import user_group
@@ -37,6 +38,7 @@ def main() -> None:
 
 for command in (
     db_group,
+    redis_group,
     seed,
     apikey_group,
     user_group,

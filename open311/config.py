@@ -12,6 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLUSTER_DIR = PROJECT_ROOT / "var" / "postgres"
 LOCAL_CLUSTER_PORT = 54311
 LOCAL_CLUSTER_PORT_FILE = LOCAL_CLUSTER_DIR.parent / "postgres.port"
+LOCAL_REDIS_DIR = PROJECT_ROOT / "var" / "redis"
+LOCAL_REDIS_PORT = 63311
+LOCAL_REDIS_PORT_FILE = LOCAL_REDIS_DIR.parent / "redis.port"
 GEODATA_DIR = PROJECT_ROOT / "geodata"
 
 # The metadata key of a field's environment variable, which is also its Flask config key.
@@ -41,6 +44,10 @@ def _env(name: str, default: Any, parse: Callable[[str], Any] = str) -> Any:
 
 def _flag(value: str) -> bool:
     return value in ("1", "true")
+
+
+def _on_unless_off(value: str) -> bool:
+    return value.strip().lower() not in ("off", "0", "false", "no")
 
 
 def _optional_int(value: str) -> int | None:
@@ -114,6 +121,16 @@ class Settings:
     # Webhooks to private, loopback or link-local addresses are refused unless this is set.
     webhook_allow_private: bool = _env("OPEN311_WEBHOOK_ALLOW_PRIVATE", False, _flag)
     worker_poll_s: float = _env("OPEN311_WORKER_POLL_S", 5.0, float)
+    # Rate limits (README: Rate limits), `limits` notation ("60/minute", "10/second;600/minute"),
+    # counted in Redis so that every worker and node shares them. Empty REDIS_URL: the
+    # project-local Redis that `open311 redis up` starts. OPEN311_RATE_LIMITS=off: no limits.
+    redis_url: str = _env("REDIS_URL", "")
+    rate_limits: bool = _env("OPEN311_RATE_LIMITS", True, _on_unless_off)
+    rate_limit_writes: str = _env("OPEN311_RATE_LIMIT_WRITES", "60/minute")
+    rate_limit_reads: str = _env("OPEN311_RATE_LIMIT_READS", "600/minute")
+    rate_limit_exports: str = _env("OPEN311_RATE_LIMIT_EXPORTS", "30/minute")
+    rate_limit_login_ip: str = _env("OPEN311_RATE_LIMIT_LOGIN_IP", "10/minute")
+    rate_limit_login_user: str = _env("OPEN311_RATE_LIMIT_LOGIN_USER", "10/minute")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -132,6 +149,17 @@ class Settings:
             return int(LOCAL_CLUSTER_PORT_FILE.read_text())
         except (OSError, ValueError):
             return LOCAL_CLUSTER_PORT
+
+    def local_redis_port(self) -> int:
+        """The port `open311 redis up` recorded, else the default."""
+        try:
+            return int(LOCAL_REDIS_PORT_FILE.read_text())
+        except (OSError, ValueError):
+            return LOCAL_REDIS_PORT
+
+    def resolved_redis_url(self) -> str:
+        """REDIS_URL, else the URL of the project-local Redis that `open311 redis up` starts."""
+        return self.redis_url or f"redis://127.0.0.1:{self.local_redis_port()}/0"
 
     def resolved_database_url(self) -> str:
         """DATABASE_URL, else the URL of the project-local cluster that `open311 db up` starts."""

@@ -48,6 +48,17 @@ class IdempotencyKeyReused(Open311Error):
     default_message = "Idempotency-Key was already used for a different request"
 
 
+class RateLimited(Open311Error):
+    """Too many calls of one client, address or username in a window (HTTP 429): the call was
+    not carried out, and may be made again after `retry_after_s` seconds."""
+
+    default_message = "too many requests; try again later"
+
+    def __init__(self, *problems: str, retry_after_s: int) -> None:
+        super().__init__(*problems)
+        self.retry_after_s = retry_after_s
+
+
 class UnknownService(NotFound):
     pass
 

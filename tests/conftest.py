@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from open311 import create_app
 from open311.db.cluster import LocalCluster, free_port
 from open311.db.migrate import upgrade
+from open311.db.redis_server import LocalRedis
 from open311.db.session import make_engine
 
 
@@ -70,6 +71,19 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A throwaway Redis of this pytest worker (a free port, a temporary directory, no
+    persistence), for the rate limits; never the machine's own. Stopped at the end."""
+    root = Path(tempfile.mkdtemp(prefix="open311-test-redis-"))
+    server = LocalRedis(root / "redis", free_port())
+    try:
+        yield server.up()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
@@ -101,7 +115,9 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def app(database_url: str, session_factory: sessionmaker[Session]):
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True})
+    # Rate limits off: the suite's calls would exceed them (tests/api/test_rate_limits.py
+    # turns them on, with a Redis of its own).
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "OPEN311_RATE_LIMITS": False})
     app.extensions["open311.sessions"] = session_factory
     return app
 

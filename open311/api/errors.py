@@ -14,6 +14,7 @@ from open311.errors import (
     InvalidInput,
     NotFound,
     Open311Error,
+    RateLimited,
     Unauthenticated,
 )
 from open311.wire.formats import CONTENT_TYPES, FORMATS, error_payload, render
@@ -26,6 +27,7 @@ DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (RateLimited, 429),
     (IdempotencyKeyReused, 422),
 ]
 
@@ -62,6 +64,8 @@ def handle_domain_error(error: Open311Error) -> Response:
     response = error_response(status, list(error.problems))
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="open311 staff"'
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after_s)
     return response
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
+from open311.api import ratelimits
 from open311.api.georeport_base import GeoReportBlueprint
 from open311.api.schemas import ExportArgs, search_args
 from open311.db import search_queries
@@ -47,6 +48,7 @@ blp = GeoReportBlueprint(
     # Errors of an export are a JSON error list, whatever was asked for.
     error_format="json",
 )
+blp.before_request(ratelimits.limit_exports)
 
 
 @blp.route("/requests.<fmt>", methods=["GET"])

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from open311.api import database, idempotency, media
+from open311.api import database, idempotency, media, ratelimits
 from open311.api.forms import read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import (
@@ -35,6 +35,7 @@ blp = GeoReportBlueprint(
     geojson_views=("list_requests", "get_request"),
     jsonp=True,
 )
+blp.before_request(ratelimits.limit_calls)
 
 
 @blp.route("/discovery.<fmt>", methods=["GET"])

@@ -9,7 +9,7 @@ from flask import Response, request
 from marshmallow import ValidationError, fields, pre_load, validate
 
 from open311 import clock
-from open311.api import database, media
+from open311.api import database, media, ratelimits
 from open311.api.forms import FORM_TYPES, read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
 from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
@@ -27,6 +27,7 @@ blp = GeoReportBlueprint(
     description="Request updates (FixMyStreet extension): the public feed and app updates.",
     jsonp=True,
 )
+blp.before_request(ratelimits.limit_calls)
 
 MAX_MEDIA = 20
 

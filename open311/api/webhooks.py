@@ -10,7 +10,7 @@ from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
 from open311 import clock
-from open311.api import database
+from open311.api import database, ratelimits
 from open311.api.forms import FORM_TYPES, reject_forbidden
 from open311.api.georeport_base import GeoReportBlueprint, respond
 from open311.db import outbox_queries as db
@@ -25,6 +25,7 @@ blp = GeoReportBlueprint(
     description="Webhook subscriptions of the API client whose api_key is given.",
     error_format="json",
 )
+blp.before_request(ratelimits.limit_calls)
 # The routes end in a fixed .json, so answers are JSON; this would be their XML root.
 ROOT = "webhooks"
 

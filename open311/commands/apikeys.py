@@ -15,12 +15,18 @@ def apikey_group() -> None:
 
 @apikey_group.command("create")
 @click.argument("name")
-def apikey_create(name: str) -> None:
+@click.option(
+    "--rate-limit",
+    metavar="LIMIT",
+    help="the client's own limit, e.g. 600/minute or 10/second;600/minute "
+    "(default: OPEN311_RATE_LIMIT_WRITES for writes, OPEN311_RATE_LIMIT_READS for reads)",
+)
+def apikey_create(name: str, rate_limit: str | None) -> None:
     """Create a key for the application NAME and print it once; only its hash is stored."""
     from open311.domain.apikeys import create_api_client
 
     with app_session() as session:
-        _client, key = create_api_client(session, name)
+        _client, key = create_api_client(session, name, rate_limit)
         session.commit()
     click.echo(key)
 

@@ -641,13 +641,15 @@ def test_api_client_key_is_shown_once_and_never_listed(client, db, world, admin)
     response = client.post("/api/v1/api-clients", headers=admin, json={"name": "Mobile app"})
     assert response.status_code == 201, response.json
     created = response.json
-    assert set(created) == {"id", "name", "key_prefix", "active", "created_at", "api_key"}
+    fields = {"id", "name", "key_prefix", "active", "created_at", "rate_limit"}
+    assert set(created) == fields | {"api_key"}
+    assert created["rate_limit"] is None  # the server's defaults
     assert created["api_key"].startswith(created["key_prefix"]) and created["active"] is True
     assert _post_request(client, created["api_key"]) == 200
 
     listed = client.get("/api/v1/api-clients", headers=admin)
     assert [c["name"] for c in listed.json] == ["app", "Mobile app"]
-    assert all(set(c) == {"id", "name", "key_prefix", "active", "created_at"} for c in listed.json)
+    assert all(set(c) == fields for c in listed.json)
     assert created["api_key"] not in listed.get_data(as_text=True)
 
 

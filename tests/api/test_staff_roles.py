@@ -59,6 +59,7 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("PATCH", "/api/v1/crews/<int:crew_id>"): {A},
     ("GET", "/api/v1/api-clients"): MANAGERS,
     ("POST", "/api/v1/api-clients"): {A},
+    ("PATCH", "/api/v1/api-clients/<int:client_id>"): {A},
     ("POST", "/api/v1/api-clients/<int:client_id>/disable"): {A},
     ("POST", "/api/v1/api-clients/<int:client_id>/rotate"): {A},
     # work: crews see their own work orders only (tests/api/test_staff_work.py)

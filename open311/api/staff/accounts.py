@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response
 
 from open311 import clock
-from open311.api import database
+from open311.api import database, ratelimits
 from open311.api.staff.accounts_schemas import (
     LoginBody,
     NewUserBody,
@@ -61,6 +61,7 @@ def _user(username: str) -> StaffUser:
 @blp.route("/login", methods=["POST"])
 @blp.arguments(LoginBody)
 @blp.response(200, TokenOut)
+@ratelimits.limit_sign_in
 def login(body: dict[str, Any]) -> NewToken:
     """Exchange a username and password for a bearer token (shown once; send it as
     `Authorization: Bearer <token>`)."""

@@ -319,8 +319,25 @@ def list_api_clients() -> list[ApiClient]:
 @blp.arguments(s.ApiClientBody)
 @blp.response(201, s.ApiKeyOut)
 def create_api_client(body: dict[str, Any]) -> NewApiKey:
-    """Register an application; the answer holds its api_key, shown this once."""
-    return _with_key(*apikeys.create_api_client(database.session(), body["name"]))
+    """Register an application, with its own rate limit if given; the answer holds its
+    api_key, shown this once."""
+    session = database.session()
+    return _with_key(*apikeys.create_api_client(session, body["name"], body.get("rate_limit")))
+
+
+@blp.route("/api-clients/<int:client_id>", methods=["PATCH"])
+@staff_required(ADMIN)
+@blp.arguments(s.ApiClientChangeBody)
+@blp.response(200, s.ApiClientOut)
+def change_api_client(body: dict[str, Any], client_id: int) -> ApiClient:
+    """Rename a client or set its own rate limit (null: the server's defaults); its count
+    starts again under a new limit. The key stays."""
+    client = _api_client(client_id)
+    if "name" in body:
+        client.name = body["name"]
+    if "rate_limit" in body:
+        apikeys.set_rate_limit(database.session(), client, body["rate_limit"])
+    return _saved(client)
 
 
 @blp.route("/api-clients/<int:client_id>/disable", methods=["POST"])

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from open311.api.smorest import StaffBody
+from open311.domain import apikeys
 from open311.domain.catalogue_admin import AttributeDraft, RuleDraft, StepDraft
+from open311.errors import InvalidInput
 from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
 NAME = validate.Length(min=1, max=255)
@@ -266,8 +268,32 @@ class CrewOut(Schema):
 # --- API clients --------------------------------------------------------------------------------
 
 
+def _rate_limit(value: str | None) -> None:
+    """A 400 for text `limits` cannot read, before anything is stored (as the CLI refuses it)."""
+    try:
+        apikeys.check_rate_limit(value)
+    except InvalidInput as error:
+        raise ValidationError(error.problems[0].removeprefix("rate_limit: ")) from None
+
+
+RATE_LIMIT = {
+    "metadata": {
+        "description": "The client's own rate limit (`limits` notation: 600/minute, "
+        "10/second;600/minute); null: the server's defaults (OPEN311_RATE_LIMIT_WRITES, "
+        "OPEN311_RATE_LIMIT_READS).",
+        "example": "600/minute",
+    },
+}
+
+
 class ApiClientBody(StaffBody):
     name = fields.String(required=True, validate=NAME)
+    rate_limit = fields.String(allow_none=True, validate=_rate_limit, **RATE_LIMIT)
+
+
+class ApiClientChangeBody(StaffBody):
+    name = fields.String(validate=NAME)
+    rate_limit = fields.String(allow_none=True, validate=_rate_limit, **RATE_LIMIT)
 
 
 class ApiClientOut(Schema):
@@ -276,6 +302,7 @@ class ApiClientOut(Schema):
     key_prefix = fields.String()
     active = fields.Boolean()
     created_at = fields.DateTime()
+    rate_limit = fields.String(allow_none=True, **RATE_LIMIT)
 
 
 class ApiKeyOut(ApiClientOut):
