@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from open311 import config
+from open311.config import Settings
 from open311.db.cluster import free_port
 from open311.db.redis_server import LocalRedis, RedisServerError, ping
 
@@ -60,8 +62,12 @@ class Checkout:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Iterator[Checkout]:
+    """The copy, its port recorded as a free one: a Redis of the default port would be the
+    one that apps of other tests (REDIS_URL unset) count in."""
     shutil.copytree(REPOSITORY / "open311", tmp_path / "open311")
     checkout = Checkout(tmp_path)
+    checkout.var.mkdir()
+    (checkout.var / "redis.port").write_text(f"{free_port()}\n")
     try:
         yield checkout
     finally:
@@ -70,10 +76,13 @@ def checkout(tmp_path: Path) -> Iterator[Checkout]:
 
 
 def test_up_starts_a_private_redis_once_and_down_stops_it(checkout: Checkout):
+    recorded = checkout.recorded_port()
+
     first = checkout.open311("redis", "up")
 
     assert first.returncode == 0, first.stderr
     port = checkout.recorded_port()
+    assert port == recorded
     assert first.stdout.strip() == f"local Redis running: redis://127.0.0.1:{port}/0"
     server = checkout.server
     pid = server.pid()
@@ -107,7 +116,6 @@ def test_up_takes_a_free_port_when_the_recorded_one_is_taken(checkout: Checkout)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        checkout.var.mkdir()
         (checkout.var / "redis.port").write_text(f"{busy}\n")
 
         result = checkout.open311("redis", "up")
@@ -121,7 +129,16 @@ def test_with_redis_url_set_no_local_redis_is_started(checkout: Checkout):
     result = checkout.open311("redis", "up", REDIS_URL="redis://cache.example.org:6379/0")
     assert result.returncode == 0, result.stderr
     assert "REDIS_URL is set" in result.stdout
-    assert not checkout.var.exists()
+    assert not (checkout.var / "redis").exists()
+
+
+def test_without_a_recorded_port_the_default_one_is_used(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(config, "LOCAL_REDIS_PORT_FILE", tmp_path / "redis.port")
+    settings = Settings(redis_url="")
+    assert settings.resolved_redis_url() == f"redis://127.0.0.1:{config.LOCAL_REDIS_PORT}/0"
+    (tmp_path / "redis.port").write_text("45678\n")
+    assert settings.resolved_redis_url() == "redis://127.0.0.1:45678/0"
+    assert Settings(redis_url="redis://cache:6379/1").resolved_redis_url() == "redis://cache:6379/1"
 
 
 def test_a_missing_program_is_an_error_naming_it(tmp_path: Path):
