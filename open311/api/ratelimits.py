@@ -111,13 +111,13 @@ class Counter:
             wrap_exceptions=True,
             socket_timeout=TIMEOUT_S,
             socket_connect_timeout=TIMEOUT_S,
-            # Once at once: a pooled connection that a Redis restart closed fails once, then
-            # the retry connects afresh; redis-py's default backs off for seconds.
+            # One retry, without a pause: a pooled connection that a Redis restart closed fails
+            # once, and the retry connects afresh; redis-py's default backs off for seconds.
             retry=Retry(NoBackoff(), 1),
         )
         parts = urlsplit(url)
         # Where Redis is, for the log: never the password the URL may carry.
-        self.where = f"{parts.hostname}:{parts.port or 6379}"
+        self.where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
         self._lock = threading.Lock()
         self._paused_until = 0.0
         self._failing = False
