@@ -1,14 +1,17 @@
 """The deliveries benchmark: webhook deliveries per second through `open311 worker`, against the
-floor of a bare durable worker (claim one row FOR UPDATE SKIP LOCKED, POST it signed, mark it,
-commit, through psycopg2), and the signed POSTs alone (no database at all).
+floor of a bare durable worker doing what the worker's contract asks per delivery (lease one row
+of a lane with nothing in flight, commit, POST it signed, record it if the lease is still its
+own, commit, through psycopg2, from as many threads as the worker), and the signed POSTs alone
+(no database at all).
 
 Creates a scratch database on the project-local cluster (or DATABASE_URL's server), writes N
-pending deliveries of one event to one subscription, serves a receiver that answers 204 from a
+pending deliveries of one event spread over S subscriptions (a subscription's deliveries go one
+at a time, so S bounds how many are in flight), serves a receiver that answers 204 from a
 process of its own, and times `open311 worker --once` with 1 and 2 worker processes, then the
 bare worker on the same rows, then the POSTs alone.
 
-    .venv/bin/python bench/deliveries.py                 # 2,000 deliveries
-    .venv/bin/python bench/deliveries.py --deliveries 500
+    .venv/bin/python bench/deliveries.py                     # 2,000 deliveries, 8 subscriptions
+    .venv/bin/python bench/deliveries.py --deliveries 500 --subscriptions 1
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -104,8 +108,9 @@ def _connect(url: str):
     )
 
 
-def queue(url: str, hook_url: str, count: int) -> dict[str, Any]:
-    """One request, one event, `count` pending deliveries of it to one subscription."""
+def queue(url: str, hook_url: str, count: int, subscriptions: int) -> dict[str, Any]:
+    """One request, one event, `count` pending deliveries of it spread over `subscriptions`
+    subscriptions (to paths of the same receiver), in turn."""
     payload = {"event": "request.created", "service_request": {"service_request_id": "B-1"}}
     with _connect(url) as conn, conn.cursor() as cur:
         cur.execute(
@@ -131,13 +136,15 @@ def queue(url: str, hook_url: str, count: int) -> dict[str, Any]:
             "VALUES ('bench', md5(random()::text) || md5(random()::text), 'bench') RETURNING id"
         )
         (client,) = cur.fetchone()
-        cur.execute(
-            "INSERT INTO webhook_subscription (api_client_id, url, secret, events, scope, "
-            "active, created_at, created_by) VALUES (%s, %s, %s, %s, 'own', true, now(), "
-            "'bench') RETURNING id",
-            (client, hook_url, SECRET, json.dumps(["request.created"])),
-        )
-        (subscription,) = cur.fetchone()
+        subscription_ids = []
+        for number in range(subscriptions):
+            cur.execute(
+                "INSERT INTO webhook_subscription (api_client_id, url, secret, events, scope, "
+                "active, created_at, created_by) VALUES (%s, %s, %s, %s, 'own', true, now(), "
+                "'bench') RETURNING id",
+                (client, f"{hook_url}/{number}", SECRET, json.dumps(["request.created"])),
+            )
+            subscription_ids.append(cur.fetchone()[0])
         cur.execute(
             "INSERT INTO outbox_event (kind, service_request_pk, occurred_at, payload) "
             "VALUES ('request.created', %s, now(), %s) RETURNING id",
@@ -147,9 +154,10 @@ def queue(url: str, hook_url: str, count: int) -> dict[str, Any]:
         cur.execute(
             "INSERT INTO delivery (delivery_id, event_id, channel, subscription_id, state, "
             "attempts, next_attempt_at, created_at) "
-            "SELECT gen_random_uuid()::text, %s, 'webhook', %s, 'pending', 0, now(), now() "
-            "FROM generate_series(1, %s)",
-            (event, subscription, count),
+            "SELECT gen_random_uuid()::text, %s, 'webhook', "
+            "(%s::int[])[1 + n %% cardinality(%s::int[])], 'pending', 0, now(), now() "
+            "FROM generate_series(1, %s) AS n",
+            (event, subscription_ids, subscription_ids, count),
         )
     return payload
 
@@ -160,18 +168,31 @@ def delivered(url: str) -> int:
         return cur.fetchone()[0]
 
 
-def time_workers(url: str, processes: int) -> float:
-    env = os.environ | {"DATABASE_URL": url, "OPEN311_WEBHOOK_ALLOW_PRIVATE": "1"}
+def time_workers(url: str, processes: int, threads: int) -> float:
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "OPEN311_WEBHOOK_ALLOW_PRIVATE": "1",
+        "OPEN311_WORKER_THREADS": str(threads),
+    }
     command = [sys.executable, "-m", "open311.cli", "worker", "--once", "--batch", "100000"]
     started = time.perf_counter()
-    workers = [subprocess.Popen(command, env=env) for _ in range(processes)]
+    workers = [
+        subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL) for _ in range(processes)
+    ]
     for worker in workers:
         worker.wait()
     return time.perf_counter() - started
 
 
-def _floor_loop(args: tuple[str, dict[str, Any], int]) -> None:
-    hook_url, payload, count = args
+def _threads(target: Any, args: tuple[Any, ...], count: int) -> None:
+    running = [threading.Thread(target=target, args=args) for _ in range(count)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+
+
+def _post_loop(hook_url: str, payload: dict[str, Any], count: int) -> None:
     http = requests.Session()
     for _ in range(count):
         delivery_id = str(uuid.uuid4())
@@ -188,77 +209,111 @@ def _floor_loop(args: tuple[str, dict[str, Any], int]) -> None:
         http.post(hook_url, data=body, headers=headers, timeout=10).close()
 
 
-def _bare_worker(args: tuple[str, str, dict[str, Any]]) -> None:
-    """The least a durable worker can do per delivery: claim one row, POST it, mark it, commit."""
-    url, hook_url, payload = args
+def _posts_only(args: tuple[str, dict[str, Any], int, int]) -> None:
+    hook_url, payload, count, threads = args
+    _threads(_post_loop, (hook_url, payload, count // threads), threads)
+
+
+# Lease one due row of a lane with nothing in flight (no advisory lock: the floor does not
+# guard the moment two claims meet in one lane), for 25 s.
+_LEASE = """
+UPDATE delivery SET leased_until = now() + interval '25 seconds'
+WHERE id = (
+    SELECT id FROM delivery
+    WHERE state = 'pending' AND next_attempt_at <= now()
+      AND (leased_until IS NULL OR leased_until <= now())
+      AND coalesce(subscription_id, 0) NOT IN (
+          SELECT coalesce(subscription_id, 0) FROM delivery WHERE leased_until > now())
+    ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, delivery_id, leased_until, (SELECT url FROM webhook_subscription s
+                                          WHERE s.id = delivery.subscription_id)
+"""
+_RECORD = """
+UPDATE delivery SET state = 'delivered', attempts = attempts + 1, delivered_at = now(),
+    leased_until = NULL
+WHERE id = %s AND leased_until = %s
+"""
+
+
+def _bare_loop(url: str, payload: dict[str, Any]) -> None:
+    """The least a worker under the lease contract does per delivery: lease one row, commit,
+    POST it, record it if the lease is still its own, commit. It stops when nothing it can take
+    is due (a lane busy with another thread's delivery included), as `worker --once` does."""
     http = requests.Session()
     conn = _connect(url)
     with conn.cursor() as cur:
         while True:
-            cur.execute(
-                "SELECT id, delivery_id FROM delivery WHERE state = 'pending' "
-                "AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 1 "
-                "FOR UPDATE SKIP LOCKED"
-            )
+            cur.execute(_LEASE)
             row = cur.fetchone()
+            conn.commit()
             if row is None:
-                conn.rollback()
                 break
+            delivery_pk, delivery_id, leased_until, hook_url = row
             timestamp = int(time.time())
             body = wire.body(
-                payload, delivery_id=row[1], kind="request.created", timestamp=timestamp
+                payload, delivery_id=delivery_id, kind="request.created", timestamp=timestamp
             )
             headers = wire.headers(
-                delivery_id=row[1],
+                delivery_id=delivery_id,
                 kind="request.created",
                 timestamp=timestamp,
                 signed=wire.signature(SECRET, body),
             )
             http.post(hook_url, data=body, headers=headers, timeout=10).close()
-            cur.execute(
-                "UPDATE delivery SET state = 'delivered', attempts = attempts + 1, "
-                "delivered_at = now() WHERE id = %s",
-                (row[0],),
-            )
+            cur.execute(_RECORD, (delivery_pk, leased_until))
             conn.commit()
     conn.close()
 
 
-def time_bare_workers(url: str, hook_url: str, payload: dict[str, Any], processes: int) -> float:
+def _bare_worker(args: tuple[str, dict[str, Any], int]) -> None:
+    url, payload, threads = args
+    _threads(_bare_loop, (url, payload), threads)
+
+
+def time_bare_workers(url: str, payload: dict[str, Any], processes: int, threads: int) -> float:
     started = time.perf_counter()
     with multiprocessing.Pool(processes) as pool:
-        pool.map(_bare_worker, [(url, hook_url, payload)] * processes)
+        pool.map(_bare_worker, [(url, payload, threads)] * processes)
     return time.perf_counter() - started
 
 
-def time_floor(hook_url: str, payload: dict[str, Any], count: int, processes: int) -> float:
-    share = [(hook_url, payload, count // processes)] * processes
+def time_floor(
+    hook_url: str, payload: dict[str, Any], count: int, processes: int, threads: int
+) -> float:
+    share = [(hook_url, payload, count // processes, threads)] * processes
     started = time.perf_counter()
     with multiprocessing.Pool(processes) as pool:
-        pool.map(_floor_loop, share)
+        pool.map(_posts_only, share)
     return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--subscriptions", type=int, default=8)
+    parser.add_argument(
+        "--threads", type=int, default=Settings().worker_threads, help="per worker process"
+    )
     args = parser.parse_args(argv)
-    count = args.deliveries
+    count, lanes, threads = args.deliveries, args.subscriptions, args.threads
     rows = []
     with receiver() as hook_url:
         for processes in (1, 2):
             with scratch_database() as url:
-                payload = queue(url, hook_url, count)
-                seconds = time_workers(url, processes)
+                payload = queue(url, hook_url, count, lanes)
+                seconds = time_workers(url, processes, threads)
                 assert delivered(url) == count, "not every delivery was delivered"
             with scratch_database() as url:
-                queue(url, hook_url, count)
-                bare = time_bare_workers(url, hook_url, payload, processes)
+                queue(url, hook_url, count, lanes)
+                bare = time_bare_workers(url, payload, processes, threads)
                 assert delivered(url) == count, "the bare worker missed deliveries"
-            floor = time_floor(hook_url, payload, count, processes)
+            floor = time_floor(hook_url, payload, count, processes, threads)
             rows.append((processes, count / seconds, count / bare, count / floor))
-    print(f"\n{count:,} webhook deliveries to a local receiver (204), {os.cpu_count()} cores")
-    print("floor: claim + POST + mark + commit per delivery through bare psycopg2 and requests;")
+    print(
+        f"\n{count:,} webhook deliveries over {lanes} subscription(s) to a local receiver (204), "
+        f"{threads} thread(s) per process, {os.cpu_count()} cores"
+    )
+    print("floor: lease + commit, POST, record + commit per delivery, bare psycopg2 and requests;")
     print("POSTs only: the same signed POSTs with no database at all")
     print(f"{'processes':>9}  {'worker/s':>9}  {'floor/s':>8}  {'ratio':>5}  {'POSTs only/s':>12}")
     for processes, worker_rate, bare_rate, post_rate in rows:

@@ -114,10 +114,16 @@ class Settings:
     smtp_password: str = _env("OPEN311_SMTP_PASSWORD", "")
     smtp_starttls: bool = _env("OPEN311_SMTP_STARTTLS", False, _flag)
     smtp_from: str = _env("OPEN311_SMTP_FROM", "311@example.org")
-    # Deliveries (webhooks and e-mail): attempts before a delivery is parked, HTTP timeout,
-    # and how often an idle worker looks for due deliveries besides being woken by NOTIFY.
+    # Deliveries (webhooks and e-mail): attempts before a delivery is parked, the total
+    # deadline of one webhook attempt and of one e-mail handed to SMTP (the whole attempt, not
+    # each socket read), and how often an idle worker looks for due deliveries besides being
+    # woken by NOTIFY. A worker leases what it sends for the deadline plus the margin (then
+    # another worker may take it: the first one died); it sends from this many threads.
     delivery_max_attempts: int = _env("OPEN311_DELIVERY_MAX_ATTEMPTS", 8, int)
     webhook_timeout_s: float = _env("OPEN311_WEBHOOK_TIMEOUT_S", 10.0, float)
+    smtp_timeout_s: float = _env("OPEN311_SMTP_TIMEOUT_S", 30.0, float)
+    delivery_lease_margin_s: float = _env("OPEN311_DELIVERY_LEASE_MARGIN_S", 15.0, float)
+    worker_threads: int = _env("OPEN311_WORKER_THREADS", 4, int)
     # Webhooks to private, loopback or link-local addresses are refused unless this is set.
     webhook_allow_private: bool = _env("OPEN311_WEBHOOK_ALLOW_PRIVATE", False, _flag)
     worker_poll_s: float = _env("OPEN311_WORKER_POLL_S", 5.0, float)

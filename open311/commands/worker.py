@@ -7,9 +7,11 @@ import logging
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
 
 from open311.commands import app_settings
-from open311.notify.worker import Waker, Worker, run
+from open311.db.session import make_engine, make_session_factory
+from open311.notify.worker import APPLICATION_NAME, Waker, Worker, run
 
 
 @click.command("worker")
@@ -19,7 +21,7 @@ from open311.notify.worker import Waker, Worker, run
     type=click.IntRange(min=1),
     default=50,
     show_default=True,
-    help="Deliveries per round before looking for signals and new work.",
+    help="Deliveries per thread and round before it looks for signals and new work.",
 )
 @click.option(
     "--poll",
@@ -28,22 +30,46 @@ from open311.notify.worker import Waker, Worker, run
     help="Seconds an idle worker waits for NOTIFY before looking for due retries "
     "[default: OPEN311_WORKER_POLL_S, 5].",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Deliveries sent at once [default: OPEN311_WORKER_THREADS, 4].",
+)
 @with_appcontext
-def worker(once: bool, batch: int, poll: float | None) -> None:
+def worker(once: bool, batch: int, poll: float | None, threads: int | None) -> None:
     """Deliver pending webhooks and e-mails until stopped (several workers may run at once).
 
-    Each delivery is sent while its row is locked and committed right after: a worker killed
-    mid-delivery leaves it pending for the next one, so receivers should drop a repeated
-    X-Open311-Delivery. SIGTERM or Ctrl-C finishes the current delivery, then exits.
+    Each delivery is leased, sent under a total deadline with no transaction open, and its
+    result recorded: a worker killed mid-delivery leaves it to be sent again once its lease
+    runs out, so receivers should drop a repeated X-Open311-Delivery. SIGTERM or Ctrl-C
+    finishes the deliveries in flight, then exits.
     """
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+        )
     settings = app_settings()
-    sessions = current_app.extensions["open311.sessions"]
-    delivering = Worker(sessions, settings)
-    waker = Waker(delivering)
-    waker.install()
-    poll_s = poll if poll is not None else settings.worker_poll_s
+    threads = threads if threads is not None else settings.worker_threads
     database_url = current_app.config["DATABASE_URL"]
-    total = run(delivering, database_url, batch=batch, poll_s=poll_s, once=once, waker=waker)
+    # An engine of its own: a connection per sending thread and the worker's name on each, so
+    # pg_stat_activity shows what the worker holds (nothing, while it waits for a receiver).
+    named = make_url(database_url).update_query_dict({"application_name": APPLICATION_NAME})
+    engine = make_engine(named.render_as_string(hide_password=False), pool_size=threads)
+    try:
+        delivering = Worker(make_session_factory(engine, settings), settings)
+        waker = Waker(delivering)
+        waker.install()
+        poll_s = poll if poll is not None else settings.worker_poll_s
+        total = run(
+            delivering,
+            database_url,
+            batch=batch,
+            poll_s=poll_s,
+            once=once,
+            waker=waker,
+            threads=threads,
+        )
+    finally:
+        engine.dispose()
     click.echo(f"handled {total} deliver{'y' if total == 1 else 'ies'}")

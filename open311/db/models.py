@@ -773,13 +773,17 @@ class OutboxEvent(Base):
 
 class Delivery(Base):
     """One event to one receiver (a webhook subscription, or the requester by e-mail), with its
-    attempts. Workers claim due rows with FOR UPDATE SKIP LOCKED."""
+    attempts. A worker claims a due row by leasing it (`leased_until`) and sends it with no row
+    lock held; a subscription's deliveries, and all e-mails, go one at a time."""
 
     __tablename__ = "delivery"
     __table_args__ = (
+        # Due order with a tie-break: one commit's deliveries share next_attempt_at and go out
+        # in the order they were made.
         Index(
             "ix_delivery_due",
             "next_attempt_at",
+            "id",
             postgresql_where=text("state = 'pending'"),
         ),
         Index("ix_delivery_parked", "parked_at", postgresql_where=text("state = 'parked'")),

@@ -1,15 +1,17 @@
 """E-mail to requesters: one Delivery made into a message and handed to SMTP.
 
-`open311 worker` calls send() for deliveries of the e-mail channel when OPEN311_SMTP_HOST is
-set. The address, first name and language are read from Requester when the message is sent, not
-when it was queued: a requester whose data was removed in between is not written to.
+`open311 worker` composes the message of a delivery of the e-mail channel (when
+OPEN311_SMTP_HOST is set) while claiming it, and transmits it once that transaction is committed.
+The address, first name and language are read from Requester when the delivery is claimed for an
+attempt, not when it was queued: a requester whose data was removed in between is not written to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
-import ssl
+import socket
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -21,11 +23,8 @@ from sqlalchemy.orm import Session
 from open311 import clock
 from open311.config import Settings
 from open311.db.models import Activity, Delivery, Jurisdiction, Requester, ServiceRequest
-from open311.notify import messages
+from open311.notify import deadline, messages
 from open311.values import DeliveryChannel, EmailTemplate, Status
-
-# Connecting, each SMTP reply and the upload all give up after this long; the worker retries.
-SMTP_TIMEOUT_S = 30.0
 
 
 class PermanentFailure(Exception):
@@ -49,7 +48,9 @@ class Refused(smtplib.SMTPResponseException):
 def send(session: Session, delivery: Delivery, settings: Settings) -> None:
     """Send the e-mail `delivery` stands for, or raise: PermanentFailure when it never can be,
     Refused when the server said no, OSError (timeouts included) or another
-    smtplib.SMTPException when it could not be reached or broke off. Writes nothing."""
+    smtplib.SMTPException when it could not be reached or broke off. Writes nothing. (The
+    worker calls compose and transmit apart, so that no transaction is open while it waits for
+    the server.)"""
     message = compose(session, delivery, settings)
     transmit(message, settings)
 
@@ -92,23 +93,52 @@ def compose(
     return message
 
 
-def transmit(message: EmailMessage, settings: Settings, timeout: float = SMTP_TIMEOUT_S) -> None:
+class _SMTP(smtplib.SMTP):
+    """smtplib's client on deadline sockets: a server that answers a byte at a time cannot
+    hold the worker beyond the deadline of transmit()."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return deadline.adopt(super()._get_socket(host, port, timeout))
+
+
+def transmit(message: EmailMessage, settings: Settings, timeout: float | None = None) -> None:
     """Hand `message` to the configured server: STARTTLS when asked (verifying the server's
-    certificate), AUTH when a user is set. Raises unless the server accepted it."""
+    certificate), AUTH when a user is set. Raises unless the server accepted it.
+
+    Connecting, the conversation and the upload together take at most `timeout` seconds (by
+    default OPEN311_SMTP_TIMEOUT_S); past it this raises deadline.DeadlineExceeded, a
+    TimeoutError. Once the server has accepted the message nothing raises: a QUIT that goes
+    unanswered must not make the worker send the message again."""
     recipient = str(message["To"])
+    timeout = settings.smtp_timeout_s if timeout is None else timeout
+    with deadline.within(timeout):
+        try:
+            _converse(message, settings, timeout)
+        except smtplib.SMTPRecipientsRefused as error:
+            # One recipient: refused means refused outright. Its reply names the address.
+            code, reply = next(iter(error.recipients.values()), (550, b"recipient refused"))
+            raise Refused(code, _scrub(reply, recipient)) from None
+        except smtplib.SMTPResponseException as error:
+            raise Refused(error.smtp_code, _scrub(error.smtp_error, recipient)) from None
+        except (smtplib.SMTPException, OSError):
+            # smtplib reports a reply that ran out of time as a lost connection: say which.
+            if deadline.passed():
+                raise deadline.DeadlineExceeded(f"no answer within {timeout:g} s") from None
+            raise
+
+
+def _converse(message: EmailMessage, settings: Settings, timeout: float) -> None:
+    smtp = _SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as error:
-        # One recipient: refused means refused outright. Its reply names the address.
-        code, reply = next(iter(error.recipients.values()), (550, b"recipient refused"))
-        raise Refused(code, _scrub(reply, recipient)) from None
-    except smtplib.SMTPResponseException as error:
-        raise Refused(error.smtp_code, _scrub(error.smtp_error, recipient)) from None
+        if settings.smtp_starttls:
+            smtp.starttls(context=deadline.tls_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+        smtp.send_message(message)
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        smtp.close()
 
 
 def _facts(

@@ -1,15 +1,24 @@
 """`open311 worker`: delivers due outbox deliveries (webhooks, e-mail), retrying with backoff.
 
-Each delivery is claimed in a transaction of its own (SELECT ... FOR UPDATE SKIP LOCKED) that
-holds the row lock while it is sent and commits the result at once, so several workers never
-send the same delivery at the same time. A worker killed while sending (SIGKILL, a crash, a
-lost database connection) leaves the row pending, since its transaction rolls back: the next
-worker sends it again with the same delivery_id. Receivers therefore drop a delivery_id they
-have already processed; one acknowledged with 2xx and committed is never sent again.
+Leases, not locks. A delivery is claimed in a short transaction of its own that leases it
+(`delivery.leased_until`: now + the attempt's deadline + OPEN311_DELIVERY_LEASE_MARGIN_S) and
+commits; the POST or the SMTP conversation then runs under a total deadline (deadline.py) with
+no transaction open and no row locked; its result is recorded in a second short transaction,
+and only if the lease is still the one taken. A slow receiver therefore holds neither a
+connection's transaction nor a lock. A worker killed while sending (SIGKILL, a crash, a lost
+database) leaves its lease behind; once it has run out the next worker sends the delivery again,
+with the same delivery_id. Receivers therefore drop a delivery_id they have already processed;
+one acknowledged with 2xx and recorded is never sent again.
 
-Between batches the worker waits on LISTEN open311_delivery (a trigger NOTIFYs on every insert
-into delivery), so new deliveries go out at once, and polls every few seconds for retries that
-fall due. SIGTERM/SIGINT: the current delivery is finished, then the worker exits.
+Lanes. A subscription's deliveries go one at a time, in due order (all e-mails share one lane):
+while one is in flight, the others wait. A worker sends from OPEN311_WORKER_THREADS threads,
+each claiming with a session of its own, so a receiver that is slow up to the deadline holds up
+one thread and its own subscription, while the other threads go on with other subscriptions.
+
+Idle threads wait for the main thread, which LISTENs on open311_delivery (a trigger NOTIFYs on
+every insert into delivery), so new deliveries go out at once; they also look every few seconds
+for retries that fell due and leases that ran out. SIGTERM/SIGINT: the deliveries in flight are
+finished (each within its deadline), then the worker exits.
 """
 
 from __future__ import annotations
@@ -20,17 +29,20 @@ import os
 import random
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from types import FrameType
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import requests
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from open311 import clock
@@ -44,8 +56,12 @@ from open311.values import DeliveryChannel, DeliveryState
 log = logging.getLogger(__name__)
 
 CHANNEL = "open311_delivery"
+# What the worker's connections call themselves in pg_stat_activity.
+APPLICATION_NAME = "open311 worker"
 MAX_BACKOFF_S = 3600.0
 BASE_BACKOFF_S = 10.0
+# The database going away: what the worker waits out rather than dies of.
+DATABASE_ERRORS = (OperationalError, DBAPIError, psycopg2.Error)
 
 
 def backoff(attempts: int, rng: random.Random) -> timedelta:
@@ -62,38 +78,52 @@ def channels(settings: Settings) -> tuple[DeliveryChannel, ...]:
     return (DeliveryChannel.webhook,)
 
 
+def leases(settings: Settings) -> db.Leases:
+    """An attempt's deadline plus the margin: past it, the worker that took a delivery is taken
+    for dead (the margin covers name resolution, recording the result and clock skew)."""
+    margin = timedelta(seconds=settings.delivery_lease_margin_s)
+    return db.Leases(
+        webhook=timedelta(seconds=settings.webhook_timeout_s) + margin,
+        email=timedelta(seconds=settings.smtp_timeout_s) + margin,
+    )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A leased delivery with everything its attempt needs, read while claiming it, so that
+    sending it needs no database. `decided`: the outcome is known without sending anything."""
+
+    pk: int
+    channel: DeliveryChannel
+    kind: str
+    attempts: int
+    leased_until: datetime
+    hook: webhook.Webhook | None = None
+    message: EmailMessage | None = None
+    decided: webhook.Outcome | None = None
+
+
 @dataclass
 class Worker:
-    """What one worker needs; `now` and `rng` can be replaced in tests."""
+    """What one worker needs; `now` and `rng` can be replaced in tests. Its methods may run in
+    several threads at once: each claim and record uses a session of its own, and each thread
+    an HTTP session of its own unless `http` is given."""
 
     sessions: sessionmaker[Session]
     settings: Settings
-    http: requests.Session = field(default_factory=requests.Session)
+    http: requests.Session | None = None
     rng: random.Random = field(default_factory=random.Random)
     now: Callable[[], datetime] = clock.now
     stopping: bool = False
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
-    def deliver_one(self) -> Delivery | None:
-        """Claim, send and settle one due delivery; None when none is due (or all are taken)."""
-        with self.sessions() as session:
-            delivery = db.claim_due(session, self.now(), channels(self.settings))
-            if delivery is None:
-                session.rollback()
-                return None
-            outcome = self._attempt(session, delivery)
-            settle(delivery, outcome, self.now(), self.settings.delivery_max_attempts, self.rng)
-            # Read before the commit expires them: afterwards each would cost a round trip.
-            told = (
-                delivery.id,
-                delivery.channel.value,
-                delivery.event.kind,
-                delivery.state.value,
-                delivery.attempts,
-                f", {delivery.last_error}" if delivery.last_error else "",
-            )
-            session.commit()
-        log.info("delivery %s (%s, %s): %s after %d attempt(s)%s", *told)
-        return delivery
+    def deliver_one(self) -> db.Attempted | None:
+        """Claim, send and record one due delivery; None when none is due (or all that are
+        wait behind deliveries in flight)."""
+        job = self.claim()
+        if job is None:
+            return None
+        return self.record(job, self.attempt(job))
 
     def run_batch(self, batch: int) -> int:
         """Deliver up to `batch` due deliveries, stopping early when asked to; how many."""
@@ -104,62 +134,165 @@ class Worker:
             done += 1
         return done
 
-    def _attempt(self, session: Session, delivery: Delivery) -> webhook.Outcome:
-        if delivery.channel is DeliveryChannel.email:
-            try:
-                email.send(session, delivery, self.settings)
-            except Exception as error:  # its text might hold an address: name and code only
-                code = getattr(error, "smtp_code", None)
-                permanent = isinstance(error, email.PermanentFailure) or bool(
-                    getattr(error, "permanent", False)
-                )
-                return webhook.Outcome(
-                    False,
-                    error=type(error).__name__ + (f" {code}" if code else ""),
-                    permanent=permanent,
-                )
-            return webhook.Outcome(True)
-        subscription = delivery.subscription
-        if subscription is None or not subscription.active:
-            return webhook.Outcome(False, error="subscription inactive", permanent=True)
-        if not self.settings.webhook_allow_private and private_destination(
-            subscription.url, unresolved_is_private=True
-        ):
-            return webhook.Outcome(False, error="destination not allowed", permanent=True)
+    def claim(self) -> Job | None:
+        """Lease the next due delivery and read what sending it needs, in one short
+        transaction committed before anything is sent."""
+        with self.sessions() as session:
+            delivery = db.claim_due(
+                session, self.now(), channels(self.settings), leases(self.settings)
+            )
+            if delivery is None:
+                session.rollback()
+                return None
+            job = self._prepare(session, delivery)
+            session.commit()
+        return job
+
+    def attempt(self, job: Job) -> webhook.Outcome:
+        """Send `job` once, within its deadline; no database is touched."""
+        if job.decided is not None:
+            return job.decided
+        if job.message is not None:
+            return self._transmit(job.message)
+        assert job.hook is not None
         try:
+            # Before every attempt: what the name resolves to may have changed since.
+            if not self.settings.webhook_allow_private and private_destination(
+                job.hook.url, unresolved_is_private=True
+            ):
+                return webhook.Outcome(False, error="destination not allowed", permanent=True)
             return webhook.send(
-                self.http,
-                delivery,
-                subscription,
-                timeout_s=self.settings.webhook_timeout_s,
-                now=self.now(),
+                self._http(), job.hook, timeout_s=self.settings.webhook_timeout_s, now=self.now()
             )
         except Exception as error:  # never leave a due row that fails the same way forever
-            log.exception("delivery %s: unexpected error while sending", delivery.id)
+            log.exception("delivery %s: unexpected error while sending", job.pk)
             return webhook.Outcome(False, error=f"internal error ({type(error).__name__})")
+
+    def record(self, job: Job, outcome: webhook.Outcome) -> db.Attempted:
+        """Write the attempt's result in a short transaction of its own, if the lease is still
+        ours; when it ran out and another worker took the delivery, that worker's attempt is
+        the one recorded (the receiver saw the same delivery_id twice, as it may)."""
+        attempted = settle(
+            job.attempts, outcome, self.now(), self.settings.delivery_max_attempts, self.rng
+        )
+        with self.sessions() as session:
+            recorded = db.record_attempt(session, job.pk, job.leased_until, attempted)
+            session.commit()
+        error = f", {attempted.last_error}" if attempted.last_error else ""
+        if recorded:
+            log.info(
+                "delivery %s (%s, %s): %s after %d attempt(s)%s",
+                job.pk,
+                job.channel.value,
+                job.kind,
+                attempted.state.value,
+                attempted.attempts,
+                error,
+            )
+        else:
+            log.warning(
+                "delivery %s (%s, %s): not recorded, its lease is not ours any more (%s%s)",
+                job.pk,
+                job.channel.value,
+                job.kind,
+                attempted.state.value,
+                error,
+            )
+        return attempted
+
+    def release_http(self) -> None:
+        """Close this thread's HTTP session (its kept-alive connections), if it has one."""
+        http = getattr(self._local, "http", None)
+        if http is not None:
+            http.close()
+            del self._local.http
+
+    def _http(self) -> requests.Session:
+        if self.http is not None:
+            return self.http
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = webhook.http_session()
+        return http
+
+    def _prepare(self, session: Session, delivery: Delivery) -> Job:
+        assert delivery.leased_until is not None  # claim_due leased it
+        job = Job(
+            pk=delivery.id,
+            channel=delivery.channel,
+            kind=delivery.event.kind,
+            attempts=delivery.attempts,
+            leased_until=delivery.leased_until,
+        )
+        if delivery.channel is DeliveryChannel.email:
+            try:
+                return replace(job, message=email.compose(session, delivery, self.settings))
+            except SQLAlchemyError:
+                raise
+            except Exception as error:  # its text might hold an address: name only
+                if not isinstance(error, email.PermanentFailure):
+                    log.exception("delivery %s: unexpected error while composing", delivery.id)
+                return replace(job, decided=_failure(error))
+        subscription = delivery.subscription
+        if subscription is None or not subscription.active:
+            decided = webhook.Outcome(False, error="subscription inactive", permanent=True)
+            return replace(job, decided=decided)
+        hook = webhook.Webhook(
+            url=subscription.url,
+            secret=subscription.secret,
+            delivery_id=delivery.delivery_id,
+            kind=delivery.event.kind,
+            payload=delivery.event.payload,
+        )
+        return replace(job, hook=hook)
+
+    def _transmit(self, message: EmailMessage) -> webhook.Outcome:
+        try:
+            email.transmit(message, self.settings)
+        except TimeoutError:
+            timeout = self.settings.smtp_timeout_s
+            return webhook.Outcome(False, error=f"timeout: no answer within {timeout:g} s")
+        except Exception as error:
+            return _failure(error)
+        return webhook.Outcome(True)
+
+
+def _failure(error: Exception) -> webhook.Outcome:
+    """An e-mail's failure in words that name no one: the error's type and SMTP code."""
+    code = getattr(error, "smtp_code", None)
+    permanent = isinstance(error, email.PermanentFailure) or bool(
+        getattr(error, "permanent", False)
+    )
+    return webhook.Outcome(
+        False, error=type(error).__name__ + (f" {code}" if code else ""), permanent=permanent
+    )
 
 
 def settle(
-    delivery: Delivery,
+    attempts: int,
     outcome: webhook.Outcome,
     now: datetime,
     max_attempts: int,
     rng: random.Random,
-) -> None:
-    """Record an attempt: delivered, or retried later, or parked after `max_attempts`. A
-    permanent failure (a deactivated subscription, an e-mail that can never go) is parked at
-    once."""
-    delivery.attempts += 1
-    delivery.last_status = outcome.status
-    delivery.last_error = outcome.error[:200] if outcome.error else None
+) -> db.Attempted:
+    """What an attempt of a delivery tried `attempts` times before comes to: delivered, or
+    retried later, or parked after `max_attempts`. A permanent failure (a deactivated
+    subscription, an e-mail that can never go) is parked at once."""
+    attempts += 1
+    error = outcome.error[:200] if outcome.error else None
     if outcome.ok:
-        delivery.state = DeliveryState.delivered
-        delivery.delivered_at = now
-    elif outcome.permanent or delivery.attempts >= max_attempts:
-        delivery.state = DeliveryState.parked
-        delivery.parked_at = now
-    else:
-        delivery.next_attempt_at = now + backoff(delivery.attempts, rng)
+        return db.Attempted(
+            DeliveryState.delivered, attempts, outcome.status, error, delivered_at=now
+        )
+    if outcome.permanent or attempts >= max_attempts:
+        return db.Attempted(DeliveryState.parked, attempts, outcome.status, error, parked_at=now)
+    return db.Attempted(
+        DeliveryState.pending,
+        attempts,
+        outcome.status,
+        error,
+        next_attempt_at=now + backoff(attempts, rng),
+    )
 
 
 class Listener:
@@ -169,14 +302,14 @@ class Listener:
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
         args = url.translate_connect_args(username="user", database="dbname")
-        self.connection = psycopg2.connect(**args)
+        self.connection = psycopg2.connect(**args, application_name=APPLICATION_NAME)
         self.connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with self.connection.cursor() as cursor:
             cursor.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout_s: float, wake_fd: int | None = None) -> bool:
         """Block until a NOTIFY, a wake-up or the timeout; True when notified."""
-        readable = [self.connection] + ([wake_fd] if wake_fd is not None else [])
+        readable: list[Any] = [self.connection] + ([wake_fd] if wake_fd is not None else [])
         ready, _, _ = select.select(readable, [], [], timeout_s)
         if self.connection not in ready:
             return False
@@ -191,7 +324,7 @@ class Listener:
 
 
 class Waker:
-    """SIGTERM and SIGINT set `worker.stopping` and wake a waiting select()."""
+    """SIGTERM and SIGINT set `worker.stopping` and wake the main thread's wait."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
@@ -204,11 +337,95 @@ class Waker:
 
     def _handle(self, number: int, _frame: FrameType | None) -> None:
         self.worker.stopping = True
+        self.wake()
+
+    def wake(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self.write_fd, b"x")
 
     def sleep(self, seconds: float) -> None:
         select.select([self.read_fd], [], [], seconds)
+
+
+class Bell:
+    """Wakes the idle sending threads: rung on NOTIFY, after reconnecting and on stopping.
+    A thread notes the count before it looks for work, so a ring while it looks is not lost."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._rung = 0
+
+    @property
+    def count(self) -> int:
+        return self._rung
+
+    def ring(self) -> None:
+        with self._condition:
+            self._rung += 1
+            self._condition.notify_all()
+
+    def wait(self, seen: int, timeout_s: float) -> None:
+        """Until rung since `seen` was read, or `timeout_s`."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._rung != seen, timeout_s)
+
+
+@dataclass
+class _Tally:
+    """The sending threads' count, and the first unexpected error that stopped one."""
+
+    total: int = 0
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, done: int) -> None:
+        with self.lock:
+            self.total += done
+
+    def fail(self, error: BaseException) -> None:
+        with self.lock:
+            self.error = self.error or error
+
+
+def _sender(
+    worker: Worker,
+    bell: Bell,
+    tally: _Tally,
+    *,
+    batch: int,
+    poll_s: float,
+    once: bool,
+    waker: Waker | None,
+) -> None:
+    """One sending thread: deliver while there is work, then wait for the bell or the poll."""
+    try:
+        while not worker.stopping:
+            seen = bell.count
+            try:
+                done = worker.run_batch(batch)
+            except DATABASE_ERRORS as error:
+                if once:
+                    raise
+                # Its lease, if it held one, runs out and the delivery is sent again later.
+                log.warning("database unavailable (%s); retrying", type(error).__name__)
+                bell.wait(seen, poll_s)
+                continue
+            tally.add(done)
+            if once and done < batch:
+                return
+            if done < batch:
+                bell.wait(seen, poll_s)
+    except BaseException as error:
+        # A bug, not the weather: stop the whole worker (non-zero exit) rather than go on with
+        # one thread fewer without anybody knowing.
+        log.exception("sending thread failed; stopping")
+        tally.fail(error)
+        worker.stopping = True
+        bell.ring()
+        if waker is not None:
+            waker.wake()
+    finally:
+        worker.release_http()
 
 
 def run(
@@ -219,30 +436,42 @@ def run(
     poll_s: float,
     once: bool = False,
     waker: Waker | None = None,
+    threads: int | None = None,
 ) -> int:
     """Deliver until stopped (or, with `once`, until nothing is due); how many were handled.
 
-    A database that goes away (a restart) is waited for: the worker logs it, sleeps `poll_s`
-    and carries on; nothing is lost, since every delivery's state is in the database."""
-    total = 0
+    `threads` (default OPEN311_WORKER_THREADS) send at once while this thread listens for
+    NOTIFY and signals. A database that goes away (a restart) is waited for: each thread logs
+    it, waits `poll_s` and carries on; nothing is lost, since every delivery's state is in the
+    database. An unexpected error in a sending thread stops the worker and is raised here."""
+    count = max(1, threads if threads is not None else worker.settings.worker_threads)
+    bell = Bell()
+    tally = _Tally()
+    senders = [
+        threading.Thread(
+            target=_sender,
+            args=(worker, bell, tally),
+            kwargs={"batch": batch, "poll_s": poll_s, "once": once, "waker": waker},
+            name=f"open311-sender-{number}",
+        )
+        for number in range(count)
+    ]
     listener: Listener | None = None
     try:
-        while not worker.stopping:
+        if not once:
+            # LISTEN before looking: an insert after the threads' first look still wakes them.
+            with contextlib.suppress(*DATABASE_ERRORS):
+                listener = Listener(database_url)
+        for sender in senders:
+            sender.start()
+        while not once and not worker.stopping:
             try:
-                if listener is None and not once:
-                    # LISTEN before looking: an insert after the look still wakes the wait.
+                if listener is None:
                     listener = Listener(database_url)
-                done = worker.run_batch(batch)
-                total += done
-                if once and done < batch:
-                    break
-                if done >= batch or worker.stopping:
-                    continue
-                assert listener is not None
-                listener.wait(poll_s, waker.read_fd if waker else None)
-            except (OperationalError, DBAPIError, psycopg2.Error) as error:
-                if once:
-                    raise
+                    bell.ring()  # what was inserted while it was away
+                if listener.wait(poll_s, waker.read_fd if waker else None):
+                    bell.ring()
+            except DATABASE_ERRORS as error:
                 log.warning("database unavailable (%s); retrying", type(error).__name__)
                 if listener is not None:
                     listener.close()
@@ -252,6 +481,14 @@ def run(
                 else:
                     time.sleep(poll_s)
     finally:
+        if not once:
+            worker.stopping = True
+            bell.ring()
+        for sender in senders:
+            if sender.ident is not None:  # started
+                sender.join()
         if listener is not None:
             listener.close()
-    return total
+    if tally.error is not None:
+        raise tally.error
+    return tally.total

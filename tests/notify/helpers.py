@@ -1,20 +1,27 @@
-"""Shared ground for the push tests: a real SMTP inbox, and a city whose requests the worker
-delivers (in a database of its own or the test's transaction). The webhook receiver, used beyond
-these tests, is in tests/helpers.py."""
+"""Shared ground for the push tests: a real SMTP inbox, a city whose requests the worker delivers
+(in a database of its own or the test's transaction), and receivers that are slow on purpose (a
+trickler, a receiver that notes when each request began and ended). The plain webhook receiver,
+used beyond these tests, is in tests/helpers.py."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import os
+import select
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +153,207 @@ def until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> 
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.05)
+
+
+# --- receivers that are slow on purpose ---------------------------------------------------------
+
+
+@dataclass
+class Trickle:
+    """One connection a trickler served: when its request arrived (time.monotonic()), the
+    delivery it carried (HTTP), and when the client hung up (None: it has not yet)."""
+
+    arrived: float
+    delivery_id: str | None = None
+    hung_up: float | None = None
+
+
+@dataclass
+class Trickler:
+    """A server that reads each request whole (HTTP) or reads nothing (SMTP speaks first), then
+    answers `answer` one byte every `every_s` seconds after its first `at_once` bytes, noticing
+    at once when the client hangs up. A client with a per-read timeout longer than `every_s`
+    never times out on it."""
+
+    answer: bytes
+    every_s: float = 1.5
+    at_once: int = 0
+    reads_request: bool = True
+    tls: ssl.SSLContext | None = None
+    port: int = 0
+    got: list[Trickle] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
+
+    def wait_for(self, count: int, timeout_s: float = 20.0) -> list[Trickle]:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: len(self.got) >= count, timeout_s)
+        assert ok, f"the trickler got {len(self.got)} of {count} requests"
+        return list(self.got)
+
+    def wait_hung_up(self, index: int, timeout_s: float = 20.0) -> Trickle:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: self.got[index].hung_up is not None, timeout_s)
+        assert ok, f"the client of request {index} never hung up"
+        return self.got[index]
+
+    def serve(self, raw: socket.socket) -> None:
+        connection = raw
+        try:
+            raw.settimeout(10)
+            if self.tls is not None:
+                connection = self.tls.wrap_socket(raw, server_side=True)
+            self._answer(connection)
+        except OSError:
+            pass  # the client gave up (or failed the handshake)
+        finally:
+            connection.close()
+            raw.close()
+
+    def _answer(self, connection: socket.socket) -> None:
+        trickle = Trickle(arrived=0.0)
+        if self.reads_request:
+            head = _read_request(connection)
+            if head is None:
+                return
+            trickle.delivery_id = head.get("x-open311-delivery")
+        trickle.arrived = time.monotonic()
+        with self.changed:
+            self.got.append(trickle)
+            self.changed.notify_all()
+        try:
+            connection.sendall(self.answer[: self.at_once])
+            for index in range(self.at_once, len(self.answer)):
+                connection.sendall(self.answer[index : index + 1])
+                # Readable before the next byte is due: the client hung up (or spoke).
+                ready, _, _ = select.select([connection], [], [], self.every_s)
+                if self.stop.is_set() or (ready and not connection.recv(1024)):
+                    break
+        except OSError:
+            pass
+        finally:
+            with self.changed:
+                trickle.hung_up = time.monotonic()
+                self.changed.notify_all()
+
+
+def _read_request(connection: socket.socket) -> dict[str, str] | None:
+    """The request's headers (names in lower case), its body read and dropped; None when the
+    client hung up first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    raw_head, _, body = data.partition(b"\r\n\r\n")
+    lines = raw_head.decode("latin-1").split("\r\n")[1:]
+    fields = (line.partition(":") for line in lines)
+    head = {name.strip().lower(): value.strip() for name, _, value in fields}
+    while len(body) < int(head.get("content-length", "0")):
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    return head
+
+
+HTTP_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+# Status and headers at once, then the 50 bytes of body one at a time.
+HTTP_OK_SLOW_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n" + b"x" * 50
+SMTP_GREETING = b"220 smtp.example.org ESMTP at your service, eventually\r\n"
+
+
+@contextmanager
+def trickler(answer: bytes = HTTP_OK, **options: Any) -> Iterator[Trickler]:
+    """A Trickler on a free local port, a thread per connection, for the `with` block."""
+    state = Trickler(answer, **options)
+    listening = socket.create_server(("127.0.0.1", 0))
+    state.port = listening.getsockname()[1]
+
+    # Closing a socket does not wake a thread blocked in its accept(): look up now and then.
+    listening.settimeout(0.1)
+
+    def accept() -> None:
+        while not state.stop.is_set():
+            try:
+                connection, _ = listening.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.settimeout(None)
+            threading.Thread(target=state.serve, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.stop.set()
+        thread.join(5)
+        listening.close()
+
+
+@dataclass
+class Visit:
+    """One request a timed receiver served: its path, delivery, and when it began and ended."""
+
+    path: str
+    delivery_id: str
+    began: float
+    ended: float
+
+
+@dataclass
+class TimedReceiver:
+    """A receiver that takes `delay_s` over each request and notes when each began and ended,
+    to tell whether two requests were ever in progress at once."""
+
+    url: str = ""
+    delay_s: float = 0.2
+    visits: list[Visit] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Visit]:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: len(self.visits) >= count, timeout_s)
+        assert ok, f"the receiver got {len(self.visits)} of {count} requests"
+        return list(self.visits)
+
+
+@contextmanager
+def timed_receiver(delay_s: float = 0.2) -> Iterator[TimedReceiver]:
+    state = TimedReceiver(delay_s=delay_s)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            began = time.monotonic()
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(state.delay_s)
+            ended = time.monotonic()
+            with state.changed:
+                visit = Visit(self.path, self.headers["X-Open311-Delivery"], began, ended)
+                state.visits.append(visit)
+                state.changed.notify_all()
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

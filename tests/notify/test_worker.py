@@ -164,7 +164,8 @@ def test_a_timeout_is_retried(db, city, hook, make_worker, clock):
     assert worker.run_batch(10) == 1
     (delivery,) = webhook_deliveries(db)
     assert (delivery.state, delivery.attempts) == (DeliveryState.pending, 1)
-    assert (delivery.last_status, delivery.last_error) == (None, "timeout")
+    assert (delivery.last_status, delivery.last_error) == (None, "timeout: no answer within 0.3 s")
+    assert delivery.leased_until is None  # the attempt is over: nothing stays leased
 
     hook.hold = False
     hook.release.set()
@@ -336,7 +337,10 @@ def test_two_workers_never_send_the_same_delivery(scratch, hook):
         assert set(states) == {DeliveryState.delivered}
 
 
-def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
+def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path, monkeypatch):
+    # A short deadline and margin: the killed worker's lease runs out 3 s after it was taken.
+    monkeypatch.setenv("OPEN311_WEBHOOK_TIMEOUT_S", "2")
+    monkeypatch.setenv("OPEN311_DELIVERY_LEASE_MARGIN_S", "1")
     url, sessions = scratch
     log = tmp_path / "worker.log"
     with sessions() as session:
@@ -361,21 +365,19 @@ def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
         first.wait(10)
     finally:
         first.kill()
-    # Its transaction rolled back with it: still pending, no attempt counted.
-    assert (delivery().state, delivery().attempts) == (DeliveryState.pending, 0)
-
-    def unlocked() -> bool:
-        with sessions() as session:
-            return bool(
-                session.scalars(
-                    select(Delivery.id)
-                    .where(Delivery.delivery_id == delivery_id)
-                    .with_for_update(skip_locked=True)
-                ).all()
-            )
-
-    # The dead worker's backend lets go of the row as soon as it sees the connection close.
-    until(unlocked, "the killed worker's row lock is gone")
+    # Nothing was recorded: still pending, no attempt counted, its lease left behind ...
+    killed = delivery()
+    assert (killed.state, killed.attempts) == (DeliveryState.pending, 0)
+    assert killed.leased_until is not None
+    # ... and no row lock: the worker held none while it sent.
+    with sessions() as session:
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.delivery_id == delivery_id)
+            .with_for_update(nowait=True)
+        ).one()
+        session.rollback()
+    until(lambda: killed.leased_until < datetime.now(UTC), "the killed worker's lease ran out", 10)
 
     hook.hold = False
     hook.release.set()
@@ -387,6 +389,7 @@ def test_worker_killed_mid_delivery_loses_nothing(scratch, hook, tmp_path):
         assert hook.delivery_ids() == [delivery_id, delivery_id]
         assert all(item.verifies(SECRET) for item in hook.received)
         assert delivery().attempts == 1
+        assert delivery().leased_until is None
 
         with sessions() as session:
             city = City(session.merge(city.jurisdiction), session.merge(city.app))
