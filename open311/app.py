@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from open311.api import database, errors, ratelimits
+from open311.api import database, errors, limits, ratelimits
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
@@ -17,6 +17,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(Settings().flask_config())
     app.config.update(overrides or {})
+    limits.init_app(app)  # first: a body too large is refused before any other work
     database.init_app(app)
     ratelimits.init_app(app)
     api = Api(app)
@@ -44,5 +45,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
+    for failure in database.FAILURES:  # SQLAlchemy's errors, and the driver's own
+        app.register_error_handler(failure, errors.handle_database_error)
     app.register_error_handler(Exception, errors.handle_unexpected)
     return app

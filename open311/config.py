@@ -92,6 +92,12 @@ class Settings:
         "OPEN311_KEY_SERVICE", "Ask the API team for a key: open311@example.org"
     )
     max_body_bytes: int = _env("OPEN311_MAX_BODY_BYTES", 1024 * 1024, int)
+    # Time limits of the web app's database sessions (0: none; the worker and the commands have
+    # none): a statement, an export's statement (a full scan may be right there), and a
+    # transaction left idle (a request stuck between two statements keeps its locks).
+    statement_timeout_ms: int = _env("OPEN311_STATEMENT_TIMEOUT_MS", 5000, int)
+    export_statement_timeout_ms: int = _env("OPEN311_EXPORT_STATEMENT_TIMEOUT_MS", 60000, int)
+    idle_in_transaction_timeout_ms: int = _env("OPEN311_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000, int)
     # The demo city's data files; unset (or empty): the repository's geodata/.
     geodata_dir: Path = _env("OPEN311_GEODATA_DIR", GEODATA_DIR, lambda v: Path(v or GEODATA_DIR))
     # How long a staff bearer token from POST /api/v1/login lives.

@@ -7,6 +7,8 @@ import logging
 from flask import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from open311.api import database
+from open311.db.session import is_timeout, is_unavailable
 from open311.errors import (
     Forbidden,
     IdempotencyKeyReused,
@@ -82,3 +84,32 @@ def handle_unexpected(error: Exception) -> Response:
     # The traceback goes to the log; the client learns only that it was our fault.
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, ["internal server error"])
+
+
+# Seconds a client is asked to wait before trying again when the database was the problem: a
+# restarted server takes a few to accept connections, a loaded one a few to catch up.
+RETRY_AFTER_S = 5
+
+
+def handle_database_error(error: Exception) -> Response:
+    """A database failure the client can act on is a 503 with Retry-After, never a 500: the
+    database restarted or cannot be reached (a read that met a dropped connection is run
+    again instead, see database.RetryReads), or a statement ran past statement_timeout (a
+    query too broad for the time allowed: narrowing it helps, so does trying later)."""
+    if is_unavailable(error, database.engine()):
+        database.drop_connections()
+        if database.retry_read(error):
+            return error_response(503, ["the database connection was lost"])  # not sent
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        problem = "the database is unavailable for a moment; try again shortly"
+    elif is_timeout(error):
+        log.warning("statement timeout on %s %s", request.method, request.path)
+        problem = (
+            "the query took too long and was cancelled; narrow it (a smaller area, window or "
+            "page_size, fewer words in q) or try again later"
+        )
+    else:
+        return handle_unexpected(error)
+    response = error_response(503, [problem])
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response

@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from flask import Response, current_app, g
-from sqlalchemy.orm import Session
+from flask import Response, g
 
-from open311.api import ratelimits
+from open311.api import database, ratelimits
 from open311.api.georeport_base import GeoReportBlueprint
 from open311.api.schemas import ExportArgs, search_args
 from open311.db import search_queries
@@ -57,7 +56,7 @@ def export_requests(jurisdiction_id: str | None = None, **args: Any) -> Response
     """Every request matching the filters, oldest first, streamed as a file download."""
     # A session of the export's own rather than the request's: the request's is closed when
     # the view returns, while this one must outlive it, until the last row is sent.
-    session: Session = current_app.extensions["open311.sessions"]()
+    session = database.export_session()
     try:
         jurisdiction = search_queries.Unresolved(jurisdiction_id)
         search = request_search.plan_export(session, jurisdiction, search_args(args))

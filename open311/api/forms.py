@@ -6,6 +6,7 @@ the `media` file parts of a multipart body (GeoReport v2.1 draft).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,17 +23,18 @@ ATTRIBUTE_KEY = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MULTIPART = "multipart/form-data"
 MEDIA_FIELD = "media"
+# No GeoReport or staff body nests deeper than a few levels; 32 leaves room and bounds the work
+# (json.loads recurses: a thousand levels exhaust Python's recursion limit).
+MAX_JSON_DEPTH = 32
 
 
 def read_body(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
     """(plain fields, attribute answers by code); 415 for a body type we do not read, 413 for
     fields larger than the form limit (photos apart: MAX_CONTENT_LENGTH makes room for them,
-    and only multipart bodies may carry them)."""
+    and only multipart bodies may carry them). The body itself is limited before the view
+    runs (api.limits), unread when it is too large."""
     mimetype = request.mimetype
     limit = form_limit(current_app.config) if current_app else None
-    if limit is not None and mimetype != MULTIPART:
-        # Applied before the body is read: a large JSON or form-encoded body is refused unread.
-        request.max_content_length = min(limit, request.max_content_length or limit)
     if mimetype == "application/json":
         return _from_json(request.get_json(silent=True))
     if mimetype in FORM_TYPES or (not mimetype and not request.content_length):
@@ -93,6 +95,35 @@ def _not_empty(part) -> bool:
     empty = part.stream.read(1) == b""
     part.stream.seek(position)
     return not empty
+
+
+def parse_json(text: str | bytes) -> Any:
+    """A JSON request body as Python values; nested deeper than MAX_JSON_DEPTH is a 400 (not
+    the RecursionError a deep enough document gives json.loads). Malformed JSON raises
+    ValueError, as json.loads does, for the caller to report."""
+    too_deep = InvalidInput(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        raise too_deep
+    return document
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` deep; iterative, so that no depth
+    can exhaust the stack here."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _from_pairs(pairs) -> tuple[dict[str, str], dict[str, list[str]]]:

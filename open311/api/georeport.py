@@ -79,9 +79,10 @@ def service_definition(service_code: str, jurisdiction_id: str | None = None, **
 def post_request() -> Response:
     """File a service request (api_key required), with photos as multipart `media` parts."""
     fields, answers = read_body(request)
-    uploads = read_photos(request)
     session = database.session()
     client = apikeys.authenticate(session, fields.get("api_key"))
+    # Only a known client's photos are read (and, further down, decoded).
+    uploads = read_photos(request)
     retry = idempotency.attempt(session, client, fields, answers, uploads)
     if retry.replay is not None:
         return retry.replay
@@ -195,8 +196,9 @@ def _next_link(
     """The next page's Link header: the same arguments with the next page or cursor."""
     if not page.more or paging.mode == "ids":
         return None
-    if paging.mode == "page":
-        return next_page_link(search.limit, paging.window, page=str(paging.page + 1))
+    next_page = paging.page + 1
+    if paging.mode == "page" and request_search.within_paged_rows(next_page, search.limit):
+        return next_page_link(search.limit, paging.window, page=str(next_page))
     cursor = request_search.next_cursor(search, page)
     if cursor is None:
         return None

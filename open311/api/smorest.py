@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import flask_smorest
-from marshmallow import EXCLUDE, Schema, ValidationError, pre_load
-from webargs.flaskparser import FlaskParser
+from flask import Request
+from marshmallow import EXCLUDE, Schema, ValidationError, missing, pre_load
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from open311.api import errors
+from open311.api.forms import parse_json
 from open311.errors import InvalidInput
 
 
@@ -28,6 +30,13 @@ def flatten_messages(messages: Any, field: str | None = None) -> list[str]:
 
 class GeoReportParser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req: Request) -> Any:
+        """webargs' own reading of a JSON body, with forms.parse_json's depth bound (webargs
+        calls json.loads itself, not the app's JSON provider)."""
+        if not is_json_request(req):
+            return missing
+        return parse_json(req.get_data(cache=True))
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         raise InvalidInput(*flatten_messages(error.messages))

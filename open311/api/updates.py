@@ -154,9 +154,10 @@ def post_update() -> Response:
     """Post a citizen's update from an app (api_key required): a comment staff may publish,
     or a request to reopen. Idempotent on the client's update_id."""
     fields_, _answers = read_body(request)
-    uploads = read_photos(request)
     session = database.session()
     client = apikeys.authenticate(session, fields_.get("api_key"))
+    # Only a known client's photos are read (and, further down, decoded).
+    uploads = read_photos(request)
     form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
     # Every photo is checked before anything is stored; uploaded ones come before linked URLs.

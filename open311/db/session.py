@@ -1,8 +1,13 @@
-"""Engine and session factory; every connection runs in UTC, without parallel query or JIT."""
+"""Engine and session factory; every connection runs in UTC, without parallel query or JIT,
+and a web connection under time limits. What a driver error means for a caller is told here."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from typing import Any
+
+import psycopg2
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from open311.config import Settings
@@ -11,20 +16,53 @@ from open311.config import Settings
 SETTINGS = "open311.settings"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    statement_timeout_ms: int | None = None,
+    idle_in_transaction_timeout_ms: int | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine whose connections run as the module says. The timeouts (0: none) are the web
+    app's, so that one slow query or a stuck request cannot hold a connection and its locks
+    for long; left None (the worker, the commands, migrations) the server's defaults stand,
+    since a migration or a bulk seed may rightly take minutes."""
+    options = "-c timezone=UTC -c max_parallel_workers_per_gather=0 -c jit=off"
+    if statement_timeout_ms is not None:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    if idle_in_transaction_timeout_ms is not None:
+        options += f" -c idle_in_transaction_session_timeout={int(idle_in_transaction_timeout_ms)}"
     return create_engine(
         url,
         # No pre-ping: its extra round trip on every checkout cost 12-14% of a worker's time on
         # single-request lookups in the benchmark. Connections are recycled instead, and a
-        # connection found dead (a database restart) is discarded by SQLAlchemy when it fails,
-        # so only the request that meets it gets a 500.
+        # connection found dead (a database restart) fails its first statement: the web app
+        # then drops the pool's connections and runs a read again on a fresh one, or answers
+        # a write 503 (api.database, api.errors).
         pool_recycle=1800,
         # No parallel workers: on the 2-core machines measured, parallel plans of list pages
         # were 2-3x slower than serial ones, and they starve concurrent requests.
         # No JIT: PostGIS declares its functions costly, so radius pages passed jit_above_cost
         # and LLVM compiled them anew on every call, 20-400 ms for a 15 ms query.
-        connect_args={"options": "-c timezone=UTC -c max_parallel_workers_per_gather=0 -c jit=off"},
+        connect_args={"options": options},
         **kwargs,
+    )
+
+
+def set_local_timeouts(
+    session: Session, *, statement_timeout_ms: int, idle_in_transaction_timeout_ms: int
+) -> None:
+    """Other time limits for the rest of `session`'s transaction (SET LOCAL): an export's
+    statements may take longer than a page's, and so may its pauses while the client reads."""
+    session.execute(
+        text(
+            "SELECT set_config('statement_timeout', :statement, true),"
+            " set_config('idle_in_transaction_session_timeout', :idle, true)"
+        ),
+        {
+            "statement": str(int(statement_timeout_ms)),
+            "idle": str(int(idle_in_transaction_timeout_ms)),
+        },
     )
 
 
@@ -39,3 +77,44 @@ def settings_of(session: Session) -> Settings:
     """The settings `session` was made with; for one made without (a test's session joined to
     its outer transaction, a script's), those of the environment at this moment."""
     return session.info.get(SETTINGS) or Settings()
+
+
+# What a failing statement raises: SQLAlchemy's wrapper of the driver's error, or the driver's
+# own error from the plain DBAPI cursors that db.search_queries uses for speed.
+FAILURES: tuple[type[Exception], ...] = (DBAPIError, psycopg2.Error)
+
+# SQLSTATEs of a server that is going away or not yet there: admin_shutdown, crash_shutdown,
+# cannot_connect_now (starting up or in recovery); class 08 is connection_exception.
+_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03"})
+QUERY_CANCELED = "57014"  # statement_timeout, or pg_cancel_backend()
+
+
+def _driver_error(error: Exception) -> Exception:
+    return error.orig if isinstance(error, DBAPIError) else error  # type: ignore[return-value]
+
+
+def is_disconnect(error: Exception, engine: Engine) -> bool:
+    """A connection that was open died under a statement (the database restarted, or ended
+    the session), so that trying again on a fresh connection may well work. SQLAlchemy tells
+    it for the errors it wraps; the driver's own are judged by the dialect's same rules."""
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated)
+    return isinstance(error, psycopg2.Error) and engine.dialect.is_disconnect(error, None, None)
+
+
+def is_unavailable(error: Exception, engine: Engine) -> bool:
+    """The database cannot be reached or went away: nothing the statement did is worth
+    reporting but 'try again shortly'."""
+    if is_disconnect(error, engine):
+        return True
+    driver = _driver_error(error)
+    if not isinstance(driver, psycopg2.OperationalError):
+        return False
+    code = driver.pgcode
+    # psycopg2 gives no SQLSTATE for errors of the connection itself (refused, reset, closed).
+    return code is None or code.startswith("08") or code in _UNAVAILABLE
+
+
+def is_timeout(error: Exception) -> bool:
+    """A statement cancelled by statement_timeout."""
+    return getattr(_driver_error(error), "pgcode", None) == QUERY_CANCELED

@@ -14,8 +14,11 @@ The rules, exactly (README "Open data and area queries" says the same to clients
   default dates, and `start_date`/`end_date` may span any range (end before start stays a 400).
 - Page size: `page_size` (1..1000) when given, else 50 when paging, else 1000.
 - Paging modes: `page` (1-based, offset paging; past the end is an empty list; its next link
-  is page+1); `cursor` (keyset: the rows after the previous page's last one, in the same sort;
-  a cursor made for another sort is a 400); `page` with `cursor` is a 400. Without `page`,
+  is page+1, or a cursor once page+1 would pass MAX_PAGED_ROWS); `page` x `page_size` beyond
+  MAX_PAGED_ROWS is a 400 that points to the cursor (an offset makes the database read and
+  throw away every row before it, so deep pages cost ever more); `cursor` (keyset: the rows
+  after the previous page's last one, in the same sort; a cursor made for another sort is a
+  400); `page` with `cursor` is a 400. Without `page`,
   every list answer that has more rows links the next page with a cursor, so the standard
   query, `page_size` alone and cursor pages all continue by keyset; the standard query's next
   link pins the window it used (`start_date`/`end_date`), so following it lists that window.
@@ -23,6 +26,7 @@ The rules, exactly (README "Open data and area queries" says the same to clients
   when at most 10,000 requests match, else left out; free when the page ends the list, else one
   capped count. Keyset paging (`page_size` alone, cursors) and the standard query never pay
   for a count: over a large area it would cost as much as the page itself.
+- `q` has at most MAX_QUERY_WORDS words (each is one more condition on the text index).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = MAX_RESULTS
 MAX_RADIUS_M = 50_000.0
 TOTAL_COUNT_CAP = 10_000
+# Offset paging reaches this many rows at most (page x page_size); cursors go on beyond.
+MAX_PAGED_ROWS = 10_000
+MAX_QUERY_WORDS = 16
 DEFAULT_SORT = search_queries.Sort("requested_datetime", descending=True)
 # Where the previous page ended: (sort name such as "-requested_datetime", sort key, row id).
 Cursor = tuple[str, datetime | float, int]
@@ -153,6 +160,12 @@ def plan(
     if args.page is not None and args.cursor is not None:
         raise InvalidInput("page: use either page or cursor, not both")
     if args.page is not None:
+        if not within_paged_rows(args.page, limit):
+            raise InvalidInput(
+                f"page: page x page_size may reach row {MAX_PAGED_ROWS:,} at most "
+                f"(here {args.page * limit:,}); to go further, follow the Link header "
+                "(rel=next), which continues with a cursor"
+            )
         offset = (args.page - 1) * limit
         paging = Paging("page", page=args.page, count_total=True)
     elif args.cursor is not None:
@@ -179,6 +192,11 @@ def plan(
         extensions=args.extensions,
     )
     return search, paging
+
+
+def within_paged_rows(page: int, page_size: int) -> bool:
+    """Whether offset paging may serve `page` (see MAX_PAGED_ROWS)."""
+    return page * page_size <= MAX_PAGED_ROWS
 
 
 def plan_export(
@@ -245,6 +263,8 @@ def _filters(
         near = search_queries.Near(lat, long, radius)
     if sort.field == "distance" and near is None:
         raise InvalidInput("sort: distance needs lat, long and radius")
+    if args.text is not None and len(args.text.split()) > MAX_QUERY_WORDS:
+        raise InvalidInput(f"q: at most {MAX_QUERY_WORDS} words")
     return {
         "service_codes": args.service_codes,
         "statuses": args.statuses,
