@@ -9,12 +9,15 @@ export PORT
 
 .PHONY: run test system database demo lint clean
 
-# The worker (webhooks, e-mail) runs beside the server and stops with it.
+# nginx in front of gunicorn (open311 serve), and the worker (webhooks, e-mail) beside them; Ctrl-C
+# or SIGTERM stops all three. Both run in the background so that the shell's trap runs at once:
+# a shell waiting for a foreground command would put the signal off until that command ended.
 run: database demo
 	@$(BIN)/open311 demo-banner --port $(PORT)
 	@$(BIN)/open311 worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/open311 serve --port $(PORT)
+	$(BIN)/open311 serve --port $(PORT) & server=$$!; \
+	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM; \
+	wait $$server
 
 test: system $(VENV)/.installed
 	$(BIN)/ruff check .

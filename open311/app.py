@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from open311.api import database, errors, limits, ratelimits
 from open311.api.smorest import Api
@@ -17,6 +18,10 @@ def build_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(Settings().flask_config())
     app.config.update(overrides or {})
+    if app.config["OPEN311_BEHIND_PROXY"]:
+        # One proxy (open311 serve's nginx, or production's) sets these headers itself, so the
+        # client's address and scheme are its last entries; without it they are anyone's to forge.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     limits.init_app(app)  # first: a body too large is refused before any other work
     database.init_app(app)
     ratelimits.init_app(app)

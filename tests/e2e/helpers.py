@@ -1,4 +1,4 @@
-"""gunicorn processes for the end-to-end tests."""
+"""`open311 serve` for the end-to-end tests: nginx in front of gunicorn, or gunicorn alone."""
 
 from __future__ import annotations
 
@@ -8,32 +8,60 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from open311.db.cluster import free_port
+from open311.serving import nginx
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running `open311 serve`: its public port and what a test may look behind it."""
+
+    port: int
+    # gunicorn's access log (the command's standard output): every request that reached the app.
+    access_log: Path
+    # gunicorn's unix socket behind nginx; None when gunicorn listens on the port itself.
+    socket: Path | None
+
+    @property
+    def base(self) -> str:
+        """The GeoReport base URL."""
+        return f"http://127.0.0.1:{self.port}/open311/v2"
+
+
+@contextmanager
+def served(
+    database_url: str, log_dir: Path, *, proxy: bool, workers: int = 2, **env: str
+) -> Iterator[Served]:
+    """`open311 serve` on a free port: as `make run` runs it (nginx in front of gunicorn on a
+    unix socket) with `proxy`, else with --no-proxy (gunicorn alone on the port)."""
+    port = free_port()
+    args = [sys.executable, "-m", "open311.cli", "serve", "--port", str(port)]
+    args += ["--workers", str(workers)] + ([] if proxy else ["--no-proxy"])
+    access_log, log_path = log_dir / "access.log", log_dir / "serve.log"
+    with access_log.open("wb") as out, log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args, env=os.environ | {"DATABASE_URL": database_url} | env, stdout=out, stderr=log
+        )
+        socket = nginx.run_dir_for(port) / "gunicorn.sock" if proxy else None
+        server = Served(port, access_log, socket)
+        try:
+            _wait_until_up(server.base, process, log_path)
+            yield server
+        finally:
+            process.terminate()
+            process.wait(timeout=45)
 
 
 @contextmanager
 def gunicorn(database_url: str, log_dir: Path, **env: str) -> Iterator[str]:
-    """`open311 serve` on a free port; yields the GeoReport base URL."""
-    port = free_port()
-    log_path = log_dir / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "open311.cli", "serve", "--port", str(port), "--workers", "2"],
-            env=os.environ | {"DATABASE_URL": database_url} | env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}/open311/v2"
-        try:
-            _wait_until_up(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    """`open311 serve --no-proxy` (gunicorn alone) on a free port; yields the GeoReport base URL."""
+    with served(database_url, log_dir, proxy=False, **env) as server:
+        yield server.base
 
 
 def _wait_until_up(base: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -46,5 +74,5 @@ def _wait_until_up(base: str, process: subprocess.Popen, log_path: Path) -> None
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 log = log_path.read_text()[-2000:]
-                raise RuntimeError(f"gunicorn did not start: {log}") from None
+                raise RuntimeError(f"open311 serve did not start: {log}") from None
             time.sleep(0.2)

@@ -1,0 +1,235 @@
+"""nginx in front of gunicorn: the site rendered from the settings, and a private nginx under var/.
+
+Why nginx at all: gunicorn's sync workers read a request and write its answer themselves, so a
+client that sends its headers or body slowly, or reads the answer slowly, holds a whole worker;
+as many such clients as there are workers stop the API. nginx reads each request in full before
+passing it on and takes each answer at local speed, so a worker only ever talks to nginx, and a
+slow client costs an nginx connection (a few kilobytes) until `client_timeout_s` runs out.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import resource
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from open311.config import PROJECT_ROOT
+from open311.wire.formats import CONTENT_TYPES, error_payload, render
+
+NGINX = Path("/usr/sbin/nginx")
+# One directory per port: several servers may run from one checkout (tests, benchmarks).
+RUN_ROOT = PROJECT_ROOT / "var" / "serve"
+
+# The answers nginx gives itself, in the GeoReport error format the app would have used; an
+# answer the app gives passes through untouched (proxy_intercept_errors stays off).
+ERRORS: dict[int, str] = {
+    413: "the request body is too large",
+    502: "the service is restarting or unavailable; try again shortly",
+    504: "the service took too long to answer; try again later",
+}
+
+_SITE = """\
+# open311: nginx reads whole requests and takes whole answers before gunicorn sees or sends them,
+# so a slow or stalled client holds an nginx connection, never one of the few gunicorn workers.
+
+# The error format the app would choose: JSON for the staff API, exports, .json and .geojson.
+map $uri $open311_error_format {
+    default xml;
+    ~^/api/ json;
+    ~^/open311/v2/exports/ json;
+    ~\\.(json|geojson)$ json;
+}
+
+upstream open311 {
+    server unix:{{socket}};
+}
+
+server {
+{{listen}}    server_name {{server_name}};
+{{tls}}
+    # A client gets this long for its headers, between two reads of its body, between two
+    # writes of the answer, and idle between two requests on a keep-alive connection.
+    client_header_timeout {{client_timeout}}s;
+    client_body_timeout {{client_timeout}}s;
+    send_timeout {{client_timeout}}s;
+    keepalive_timeout {{client_timeout}}s;
+    # The largest body the app accepts (form fields and photos); a larger one never reaches it.
+    client_max_body_size {{max_body}};
+
+{{error_pages}}
+    location / {
+        proxy_pass http://open311;
+        # The whole body first (in memory, then a temporary file), then one quick pass to
+        # gunicorn; the whole answer next (a temporary file past a few buffers, up to 1 GB),
+        # then on to the client at its own pace.
+        proxy_request_buffering on;
+        proxy_buffering on;
+        # gunicorn ends a worker after OPEN311_WORKER_TIMEOUT; nginx waits as long, no longer.
+        proxy_read_timeout {{upstream_timeout}}s;
+        proxy_send_timeout {{upstream_timeout}}s;
+        proxy_redirect off;
+        proxy_set_header Host $http_host;
+        # The app trusts the last address and this scheme (OPEN311_BEHIND_PROXY): nginx's own.
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        # gunicorn takes scheme headers from a unix socket as they come, and two that disagree
+        # are a 400: only the one above reaches it.
+        proxy_set_header X-Forwarded-Ssl "";
+        proxy_set_header X-Forwarded-Protocol "";
+    }
+{{error_locations}}}
+"""
+
+_MAIN = """\
+# Rendered by `open311 serve` for this run only; nginx runs from {{run_dir}} as {{user}}.
+daemon off;
+{{user_directive}}worker_processes auto;
+worker_rlimit_nofile {{nofile}};
+pid {{run_dir}}/nginx.pid;
+error_log stderr error;
+
+events {
+    worker_connections {{connections}};
+}
+
+http {
+    # gunicorn's access log has every request that reached the app, with the client's address.
+    access_log off;
+    server_tokens off;
+    types {}
+    default_type application/octet-stream;
+    client_body_temp_path {{run_dir}}/client_body;
+    proxy_temp_path {{run_dir}}/proxy;
+    fastcgi_temp_path {{run_dir}}/fastcgi;
+    uwsgi_temp_path {{run_dir}}/uwsgi;
+    scgi_temp_path {{run_dir}}/scgi;
+
+{{site}}}
+"""
+
+
+@dataclass(frozen=True)
+class Site:
+    """One API site: where nginx listens, the gunicorn socket behind it, and its limits."""
+
+    # `listen` parameters, one directive each: "127.0.0.1:5311", "443 ssl", "[::]:443 ssl".
+    listen: tuple[str, ...]
+    socket: Path
+    client_timeout_s: int
+    upstream_timeout_s: int
+    # The app's MAX_CONTENT_LENGTH: nginx refuses what the app would refuse anyway, unread.
+    max_body_bytes: int
+    server_name: str = "_"
+    # The certificate and key files of a TLS site (production); None: plain HTTP.
+    tls: tuple[str, str] | None = None
+
+
+def render_site(site: Site) -> str:
+    """The site's part of an nginx config (map, upstream, server), for an http {} block: what
+    `open311 serve` runs and what the README's production site is made of."""
+    tls = ""
+    if site.tls:
+        certificate, key = site.tls
+        tls = f"    ssl_certificate {certificate};\n    ssl_certificate_key {key};\n"
+    error_pages, error_locations = _error_pages()
+    return _fill(
+        _SITE,
+        socket=str(site.socket),
+        listen="".join(f"    listen {where};\n" for where in site.listen),
+        server_name=site.server_name,
+        tls=tls,
+        client_timeout=str(site.client_timeout_s),
+        upstream_timeout=str(site.upstream_timeout_s),
+        max_body=str(site.max_body_bytes),
+        error_pages=error_pages,
+        error_locations=error_locations,
+    )
+
+
+def render_main(site: Site, run_dir: Path) -> str:
+    """A whole nginx config for a private nginx whose pid, temporary files and config live in
+    `run_dir`, logging errors to its standard error: nothing of the system's nginx is used."""
+    # Each stalled client takes one file descriptor, each proxied request two: as many as the
+    # hard limit allows (an unprivileged process may raise its soft limit that far).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = 16384 if hard == resource.RLIM_INFINITY else min(hard, 16384)
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    return _fill(
+        _MAIN,
+        run_dir=str(run_dir),
+        user=user,
+        # As root the workers would become `nobody`, who may not reach var/; they stay as the
+        # invoking user instead. Otherwise nginx cannot switch users and the directive is noise.
+        user_directive=f"user {user};\n" if os.geteuid() == 0 else "",
+        nofile=str(nofile),
+        connections=str(max(nofile // 2, 512)),
+        site=_indent(render_site(site)),
+    )
+
+
+def listen_address(host: str, port: int) -> str:
+    """nginx's `listen` for a host and port: an IPv6 address goes in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def run_dir_for(port: int) -> Path:
+    return RUN_ROOT / str(port)
+
+
+def command(config: Path) -> list[str]:
+    """nginx in the foreground on `config`, its startup errors on standard error rather than in
+    the system's /var/log/nginx."""
+    return [str(NGINX), "-p", str(config.parent), "-c", str(config), "-e", "stderr"]
+
+
+def check(config: Path) -> str | None:
+    """nginx's complaint about `config`, or None when it would start with it."""
+    if not NGINX.is_file():
+        return f"{NGINX} not found: install Debian's nginx-light (make does this)"
+    result = subprocess.run(
+        [*command(config), "-t", "-q"], capture_output=True, text=True, check=False
+    )
+    if result.returncode == 0:
+        return None
+    return result.stderr.strip() or f"nginx -t failed with status {result.returncode}"
+
+
+def _error_pages() -> tuple[str, str]:
+    """nginx's own errors (a body too large, gunicorn down or too slow) as GeoReport error lists
+    in the format the app would have answered in."""
+    pages = "".join(
+        f"    error_page {status} @open311_{status}_$open311_error_format;\n" for status in ERRORS
+    )
+    locations = []
+    for status, message in ERRORS.items():
+        for fmt, content_type in CONTENT_TYPES.items():
+            body = render(error_payload([(status, message)]), fmt, "errors").decode("utf-8")
+            locations.append(
+                f"\n    location @open311_{status}_{fmt} {{\n"
+                # No type from the path's .json or .xml (mime.types): this one.
+                "        types {}\n"
+                f'        default_type "{content_type}";\n'
+                f"        return {status} '{_quoted(body)}';\n"
+                "    }\n"
+            )
+    return pages, "".join(locations)
+
+
+def _quoted(text: str) -> str:
+    """`text` for an nginx single-quoted string: escapes and variables taken literally."""
+    if "$" in text:
+        raise ValueError("an nginx string would expand the $ in " + repr(text))
+    return text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+
+
+def _fill(template: str, **values: str) -> str:
+    # {{name}} placeholders: nginx's own braces and $variables stay as they are.
+    return re.sub(r"\{\{(\w+)\}\}", lambda match: values[match.group(1)], template)
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}" if line.strip() else line for line in text.splitlines(True))
