@@ -46,4 +46,5 @@ lint: $(VENV)/.installed
 
 clean:
 	-$(BIN)/open311 db down
+	-$(BIN)/open311 redis down
 	rm -rf $(VENV) var

@@ -77,7 +77,8 @@ class Settings:
     port: int = _env("PORT", 5311, int)
     listen_host: str = _env("OPEN311_LISTEN_HOST", "127.0.0.1")
     web_concurrency: int = _env("WEB_CONCURRENCY", 3, int)
-    worker_timeout_s: int = _env("OPEN311_WORKER_TIMEOUT", 30, int)
+    # Above OPEN311_EXPORT_STATEMENT_TIMEOUT_MS, so a long export ends by its own timeout.
+    worker_timeout_s: int = _env("OPEN311_WORKER_TIMEOUT", 75, int)
     # nginx's patience with a client (headers, body, reading the answer, an idle keep-alive):
     # a stalled or trickling client costs an nginx connection for this long, never a worker.
     client_timeout_s: int = _env("OPEN311_CLIENT_TIMEOUT_S", 10, int)

@@ -161,7 +161,7 @@ def test_gunicorn_alone_is_stopped_by_as_many_slow_clients_as_it_has_workers(
     gunicorn_alone: Served,
 ):
     """What nginx is for: each sync worker waits on its slow client until gunicorn ends it after
-    OPEN311_WORKER_TIMEOUT (30 s), and the GET waits behind them."""
+    OPEN311_WORKER_TIMEOUT (75 s by default), and the GET waits behind them."""
     assert _get_services_among_slow_clients(gunicorn_alone, wait_s=2) is None
 
 
