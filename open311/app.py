@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from open311.api import database, errors, limits, ratelimits
+from open311.api import contract
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
@@ -25,7 +26,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     limits.init_app(app)  # first: a body too large is refused before any other work
     database.init_app(app)
     ratelimits.init_app(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [contract.ContractPlugin()]})
 
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
@@ -48,6 +49,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     staff = (accounts, catalogue, work, intake, moderation, deliveries, audit)
     for blueprint in (georeport, updates, webhooks, exports, media, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
+    contract.finish(api.spec)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
     for failure in database.FAILURES:  # SQLAlchemy's errors, and the driver's own

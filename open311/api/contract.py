@@ -1,0 +1,227 @@
+"""What /openapi.json says every operation can answer, so a client generated from it works.
+
+flask-smorest documents what the views declare: their arguments and, for the staff API, their
+success bodies. What the edge adds is documented here, once, by an apispec plugin: the error
+answers (the GeoReport error list of open311/api/errors.py, in JSON and, under /open311/v2 with
+a format suffix, XML too), with the statuses each operation can give and the headers of 429 and
+503; the `{fmt}` suffix's choices; and the GeoReport POST bodies, which views read themselves
+(forms.read_body: form-encoded, multipart or JSON) instead of through a declared schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec, BasePlugin
+
+from open311.wire import geojson, jsonp
+from open311.wire.formats import CONTENT_TYPES
+
+GEOREPORT = "/open311/v2"
+STAFF = "/api/v1"
+JSON = CONTENT_TYPES["json"].split(";")[0]
+XML = CONTENT_TYPES["xml"].split(";")[0]
+GEOJSON = geojson.CONTENT_TYPE.split(";")[0]
+JSONP = jsonp.CONTENT_TYPE.split(";")[0]
+EXPORT_TYPES = ("text/csv", "application/x-ndjson", GEOJSON)
+BINARY = {"type": "string", "format": "binary"}
+WRITES = frozenset({"post", "put", "patch", "delete"})
+
+ERROR_LIST = {
+    "type": "array",
+    "description": "The GeoReport error list; in XML <errors><error><code/><description/>.",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        "required": ["code", "description"],
+    },
+}
+XML_TEXT = {"type": "string", "description": "An XML document"}
+RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+RATE_LIMIT_HEADERS = {
+    "Retry-After": RETRY_AFTER,
+    "RateLimit": {
+        "description": "draft-ietf-httpapi-ratelimit-headers",
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Policy": {"description": "The limit's quota", "schema": {"type": "string"}},
+}
+REASONS = {
+    400: "Invalid arguments or body",
+    401: "No bearer token, or one not recognised, expired or revoked",
+    403: "An api_key or a role that may not do this",
+    404: "No such resource (or format suffix)",
+    405: "Method not allowed",
+    413: "The request body is too large",
+    415: "A body type the server does not read",
+    422: "An Idempotency-Key reused with a different body",
+    429: "A rate limit reached",
+    503: "The database is unavailable for a moment, or the query ran too long",
+}
+# What each GeoReport route's `{fmt}` may be; the rest offer json and xml.
+FORMAT_CHOICES = {
+    "/open311/v2/requests.{fmt}": ["json", "xml", "geojson"],
+    "/open311/v2/requests/{service_request_id}.{fmt}": ["json", "xml", "geojson"],
+    "/open311/v2/exports/requests.{fmt}": ["csv", "ndjson", "geojson"],
+}
+# The GeoReport POST bodies read by forms.read_body, as a form (attribute[CODE] answers too).
+POST_FIELDS: dict[str, dict[str, Any]] = {
+    "/open311/v2/requests.{fmt}": {
+        "api_key": {"type": "string"},
+        "service_code": {"type": "string"},
+    },
+    "/open311/v2/servicerequestupdates.{fmt}": {
+        "api_key": {"type": "string"},
+        "service_request_id": {"type": "string"},
+    },
+}
+
+
+def error_content(xml: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {JSON: {"schema": ERROR_LIST}}
+    if xml:
+        content[XML] = {"schema": XML_TEXT}
+    return content
+
+
+def error_response(status: int, xml: bool) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": REASONS[status], "content": error_content(xml)}
+    if status == 429:
+        response["headers"] = RATE_LIMIT_HEADERS
+    elif status == 503:
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    elif status == 401:
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    return response
+
+
+def error_statuses(
+    path: str, method: str, operation: dict[str, Any], path_params: bool
+) -> set[int]:
+    """The statuses this operation can answer with an error list."""
+    statuses = {400, 429, 503}
+    if path_params or path.startswith(GEOREPORT):
+        statuses.add(404)
+    if method in WRITES:
+        statuses |= {413, 415}
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if path.endswith("/login"):
+        statuses.add(401)
+    if path.startswith(GEOREPORT) and (method in WRITES or "webhooks" in path):
+        statuses.add(403)  # api_key
+    if method == "post" and path.startswith(GEOREPORT):
+        statuses.add(422)  # Idempotency-Key reused
+    return statuses
+
+
+class ContractPlugin(BasePlugin):
+    """Adds to each operation what the edge answers (see the module's docstring)."""
+
+    def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
+        for parameter in parameters or []:
+            if parameter.get("in") == "path" and parameter.get("name") == "fmt":
+                parameter["schema"] = {
+                    "type": "string",
+                    "enum": FORMAT_CHOICES.get(path, ["json", "xml"]),
+                }
+        return None
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        if path is None or not operations:
+            return
+        xml = path.startswith(GEOREPORT) and "{fmt}" in path and "exports" not in path
+        path_params = "{" in path
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("default", None)
+            if not any(str(status).startswith("2") for status in responses):
+                status, response = success(path, method, xml)
+                responses[status] = response
+            # /media has no format suffix: its errors are in XML, the spec's mandatory format.
+            errors_xml = xml or path.startswith("/media/")
+            for status in sorted(error_statuses(path, method, operation, path_params)):
+                responses[str(status)] = error_response(status, errors_xml)
+            if path in POST_FIELDS and method == "post":
+                operation["requestBody"] = form_body(POST_FIELDS[path])
+
+
+def success(path: str, method: str, xml: bool) -> tuple[str, dict[str, Any]]:
+    """(status, response) of a view that renders its own answer."""
+    if path.startswith("/media/"):
+        return "200", {"description": "The photo", "content": {"image/*": {"schema": BINARY}}}
+    if "exports" in path:
+        content = {kind: {"schema": {}} for kind in EXPORT_TYPES}
+        content["text/csv"] = {"schema": {"type": "string"}}
+        return "200", {"description": "The export, streamed", "content": content}
+    content: dict[str, Any] = {JSON: {"schema": {}}}
+    if xml:
+        content[XML] = {"schema": XML_TEXT}
+    if path in FORMAT_CHOICES and method == "get":
+        content[GEOJSON] = {"schema": {"type": "object"}}
+    if path.startswith(GEOREPORT) and method == "get" and "webhooks" not in path:
+        content[JSONP] = {"schema": {"type": "string"}}  # GET .json?callback=name
+    status = "201" if (method, path) == ("post", "/open311/v2/webhooks.json") else "200"
+    return status, {"description": "OK", "content": content}
+
+
+def form_body(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "properties": fields,
+        "required": list(fields),
+        # Other fields are read too (the standard's, and attribute[CODE] answers).
+        "additionalProperties": {"type": "string"},
+    }
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": schema},
+            "multipart/form-data": {"schema": schema},
+            JSON: {"schema": schema},
+        },
+    }
+
+
+# Text XML 1.0 cannot carry is refused everywhere (forms.reject_forbidden): a string argument
+# is documented with the pattern that says so, so that no schema-valid value is refused for it.
+XML_SAFE = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ufffe\\uffff]*$"
+
+
+def finish(spec: APISpec) -> None:
+    """Once every blueprint is registered: every string argument, in the path, the query or a
+    body, is XML-safe text, and a staff body's unknown field is refused (StaffBody)."""
+    for name, schema in spec.components.schemas.items():
+        _xml_safe(schema)
+        if name.endswith("Body") and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+    for item in spec._paths.values():
+        for parameter in item.get("parameters", []):
+            _xml_safe(parameter.get("schema", {}))
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict):
+                    _xml_safe(parameter.get("schema", {}))
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _xml_safe(content.get("schema", {}))
+
+
+def _xml_safe(schema: Any) -> None:
+    if isinstance(schema, list):
+        for member in schema:
+            _xml_safe(member)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "object" or "properties" in schema:
+        schema.setdefault("propertyNames", {"pattern": XML_SAFE})
+    if schema.get("type") == "string" and not ({"enum", "format", "pattern"} & set(schema)):
+        schema["pattern"] = XML_SAFE
+    for key in ("properties",):
+        for member in schema.get(key, {}).values():
+            _xml_safe(member)
+    for key in ("items", "additionalProperties", "allOf", "anyOf", "oneOf"):
+        if key in schema:
+            _xml_safe(schema[key])
