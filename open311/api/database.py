@@ -77,8 +77,19 @@ def export_session() -> Session:
 def _close(_exc: BaseException | None) -> None:
     # An uncommitted session rolls back here: an error never leaves a partial write behind.
     db_session = g.pop("db_session", None)
-    if db_session is not None:
+    if db_session is None:
+        return
+    try:
         db_session.close()
+    except Exception as error:
+        if not is_disconnect(error, engine()):
+            raise
+        # The database went away after the request's last statement (a restart): the
+        # transaction went with the connection, there is nothing left to roll back, and the
+        # answer already made stands (a 500 here would only hide it). The pool's other
+        # connections are dead too: opened afresh on next use.
+        db_session.invalidate()
+        engine().dispose()
 
 
 def engine() -> Engine:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from open311 import create_app
+from open311.api import database
 from open311.db.cluster import LocalCluster, free_port
 from open311.db.migrate import upgrade
 from open311.db.models import ServiceRequest
@@ -124,5 +125,24 @@ def test_while_the_database_is_down_every_call_is_a_503_and_then_it_answers_agai
         assert read.headers["Retry-After"] == write.headers["Retry-After"] == "5"
         assert client.get(url("requests", "json")).status_code == 200
         filed(client.post(url("requests", "json"), data=new_request(key)))
+    finally:
+        app.extensions["open311.engine"].dispose()
+
+
+def test_a_connection_that_dies_after_the_last_statement_costs_the_answer_nothing(
+    own_cluster, city
+):
+    """A restart between a request's last statement and its teardown (seen in bench/soak.py: a
+    change-feed page answered 500): closing the session rolls back on the dead connection,
+    which must not turn the answer into a 500."""
+    cluster, database_url = own_cluster
+    app = worker(database_url)
+    try:
+        with app.test_request_context(url("requests", "json")):
+            database.session().execute(text("SELECT 1"))
+            cluster.stop()
+            cluster.start()
+        # Leaving the context ran the teardown on the dead connection without raising.
+        assert app.test_client().get(url("requests", "json")).status_code == 200
     finally:
         app.extensions["open311.engine"].dispose()
