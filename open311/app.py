@@ -6,8 +6,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from open311.api import database, errors, limits, ratelimits
-from open311.api import contract
+from open311.api import contract, database, errors, limits, ratelimits
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
