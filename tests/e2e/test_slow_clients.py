@@ -25,7 +25,7 @@ from tests.helpers import scratch_database
 
 WORKERS = 2
 # nginx's patience with clients and gunicorn's with a worker, shortened so tests can outwait them.
-CLIENT_TIMEOUT_S = 2
+CLIENT_TIMEOUT_S = 6  # long enough that the slow sockets outlive a GET on a loaded machine
 WORKER_TIMEOUT_S = 3
 # Small body limits, and the largest body the app then accepts (its MAX_CONTENT_LENGTH).
 LIMITS = {
