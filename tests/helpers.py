@@ -28,9 +28,9 @@ from open311.db.migrate import upgrade
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    """A migrated database of its own on the test server: what a server, a worker or a command
-    commits there stays out of the rolled-back tests' database, and goes with it at the end."""
+def empty_database(server_url: str) -> Iterator[str]:
+    """A database of its own on the test server, with nothing in it (not even PostGIS);
+    dropped at the end, whatever is connected to it then."""
     parsed = make_url(server_url)
     admin = psycopg2.connect(
         host=parsed.host, port=parsed.port, user=parsed.username, dbname="postgres"
@@ -39,14 +39,21 @@ def scratch_database(server_url: str) -> Iterator[str]:
     name = f"open311_scratch_{uuid.uuid4().hex[:8]}"
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    url = parsed.set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
-        yield url
+        yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A migrated database of its own on the test server: what a server, a worker or a command
+    commits there stays out of the rolled-back tests' database, and goes with it at the end."""
+    with empty_database(server_url) as url:
+        upgrade(url)
+        yield url
 
 
 # --- a webhook receiver -------------------------------------------------------------------------

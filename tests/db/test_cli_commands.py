@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 
 import psycopg2
@@ -33,6 +32,7 @@ from tests.factories import (
     make_service,
     make_work_order,
 )
+from tests.helpers import empty_database
 
 
 def connect(url: str):
@@ -53,22 +53,6 @@ def query(url: str, sql: str, *params: object) -> list[tuple]:
         rows = cur.fetchall() if cur.description else []
         conn.commit()
         return rows
-
-
-@contextmanager
-def empty_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the suite's server; dropped afterwards."""
-    name = f"open311_cli_{uuid.uuid4().hex[:8]}"
-    admin = connect(make_url(server_url).set(database="postgres").render_as_string(False))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def open311(url: str, *args: str) -> Result:

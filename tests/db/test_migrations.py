@@ -9,9 +9,7 @@ it) and downgraded for good; at the end a full downgrade to base and upgrade to 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 
 import psycopg2
 import pytest
@@ -21,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from open311.db.migrate import alembic_config, schema_drift
 from open311.db.session import make_engine
+from tests.helpers import empty_database
 
 # The tables of this database that no extension owns (PostGIS brings spatial_ref_sys), and not
 # Alembic's bookkeeping table, which a downgrade to base leaves behind empty.
@@ -137,22 +136,6 @@ def connect(url: str):
         "dbname": parsed.database,
     }
     return psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
-
-
-@contextmanager
-def empty_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the suite's server, with nothing in it; dropped afterwards."""
-    name = f"open311_migrations_{uuid.uuid4().hex[:8]}"
-    admin = connect(make_url(server_url).set(database="postgres").render_as_string(False))
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(scope="module")
