@@ -180,7 +180,7 @@ def test_apikey_create_prints_a_key_once_that_check_accepts(town):
     stored = query(town.url, "SELECT api_client::text FROM api_client")
     assert all(key not in row for (row,) in stored)
 
-    checked = open311(town.url, "apikey", "check", key)
+    checked = open311(town.url, "apikey", "check", "--", key)
     assert checked.exit_code == 0, checked.output
     assert checked.output == "active key of Street Fixers\n"
 
@@ -192,7 +192,7 @@ def test_each_apikey_create_is_a_new_client_with_its_own_key(town):
     rows = query(town.url, "SELECT key_hash FROM api_client WHERE name = 'Twin' ORDER BY id")
     assert rows == [(sha256(first),), (sha256(second),)]
     for key in (first, second):
-        assert open311(town.url, "apikey", "check", key).output == "active key of Twin\n"
+        assert open311(town.url, "apikey", "check", "--", key).output == "active key of Twin\n"
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_each_apikey_create_is_a_new_client_with_its_own_key(town):
     ],
 )
 def test_apikey_check_refuses_an_unknown_key(town, key, message):
-    result = open311(town.url, "apikey", "check", key)
+    result = open311(town.url, "apikey", "check", "--", key)
     assert result.exit_code == 1
     assert result.output == f"Error: {message}\n"
 
@@ -211,11 +211,11 @@ def test_apikey_check_refuses_an_unknown_key(town, key, message):
 def test_apikey_check_refuses_a_disabled_key_and_a_near_miss(town):
     key = open311(town.url, "apikey", "create", "Retired").output.strip()
     near_miss = key[:-1] + ("A" if key[-1] != "A" else "B")
-    result = open311(town.url, "apikey", "check", near_miss)
+    result = open311(town.url, "apikey", "check", "--", near_miss)
     assert (result.exit_code, result.output) == (1, "Error: api_key not recognised\n")
 
     query(town.url, "UPDATE api_client SET active = false WHERE name = 'Retired'")
-    result = open311(town.url, "apikey", "check", key)
+    result = open311(town.url, "apikey", "check", "--", key)
     assert (result.exit_code, result.output) == (1, "Error: api_key not recognised\n")
 
 
