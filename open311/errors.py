@@ -41,6 +41,13 @@ class NotFound(Open311Error):
     default_message = "not found"
 
 
+class Conflict(Open311Error):
+    """What the client asks to create exists already (HTTP 409): the request was well formed,
+    so it is not a 400, and sending it again will not help until the other one is gone."""
+
+    default_message = "that exists already"
+
+
 class IdempotencyKeyReused(Open311Error):
     """An Idempotency-Key sent again with another body (HTTP 422, as the IETF httpapi draft
     says): the first answer belongs to the first body, so neither is given."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from apispec import APISpec, BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields, validate
 
 from open311.wire import geojson, jsonp
 from open311.wire.formats import CONTENT_TYPES
@@ -36,7 +38,14 @@ ERROR_LIST = {
         "required": ["code", "description"],
     },
 }
-XML_TEXT = {"type": "string", "description": "An XML document"}
+# XML answers carry the JSON answer's fields as elements (GeoReport §1.2): lists in a plural
+# container, each item an element named in the singular, leaf values as text.
+XML_ERRORS = {
+    **ERROR_LIST,
+    "xml": {"name": "errors", "wrapped": True},
+    "items": {**ERROR_LIST["items"], "xml": {"name": "error"}},
+}
+XML_ANSWER = {"description": "The JSON answer's fields as XML elements (GeoReport §1.2)"}
 RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
 RATE_LIMIT_HEADERS = {
     "Retry-After": RETRY_AFTER,
@@ -53,6 +62,7 @@ REASONS = {
     404: "No such resource (or format suffix)",
     405: "Method not allowed",
     413: "The request body is too large",
+    409: "What the body asks to create exists already",
     415: "A body type the server does not read",
     422: "An Idempotency-Key reused with a different body",
     429: "A rate limit reached",
@@ -80,7 +90,7 @@ POST_FIELDS: dict[str, dict[str, Any]] = {
 def error_content(xml: bool) -> dict[str, Any]:
     content: dict[str, Any] = {JSON: {"schema": ERROR_LIST}}
     if xml:
-        content[XML] = {"schema": XML_TEXT}
+        content[XML] = {"schema": XML_ERRORS}
     return content
 
 
@@ -95,15 +105,14 @@ def error_response(status: int, xml: bool) -> dict[str, Any]:
     return response
 
 
-def error_statuses(
-    path: str, method: str, operation: dict[str, Any], path_params: bool
-) -> set[int]:
+def error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """The statuses this operation can answer with an error list."""
-    statuses = {400, 429, 503}
-    if path_params or path.startswith(GEOREPORT):
-        statuses.add(404)
+    # 404 everywhere: a path's id, a format suffix, or an id a body refers to may not exist.
+    statuses = {400, 404, 429, 503}
     if method in WRITES:
         statuses |= {413, 415}
+    if method == "post" and path.startswith(STAFF):
+        statuses.add(409)  # a code or username that exists already
     if operation.get("security"):
         statuses |= {401, 403}
     if path.endswith("/login"):
@@ -118,6 +127,12 @@ def error_statuses(
 class ContractPlugin(BasePlugin):
     """Adds to each operation what the edge answers (see the module's docstring)."""
 
+    def init_spec(self, spec: APISpec) -> None:
+        # flask-smorest initialises its marshmallow plugin before the extra ones.
+        for plugin in spec.plugins:
+            if isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None:
+                plugin.converter.add_attribute_function(exclusive_bounds)
+
     def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
         for parameter in parameters or []:
             if parameter.get("in") == "path" and parameter.get("name") == "fmt":
@@ -131,7 +146,6 @@ class ContractPlugin(BasePlugin):
         if path is None or not operations:
             return
         xml = path.startswith(GEOREPORT) and "{fmt}" in path and "exports" not in path
-        path_params = "{" in path
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             responses.pop("default", None)
@@ -140,10 +154,32 @@ class ContractPlugin(BasePlugin):
                 responses[status] = response
             # /media has no format suffix: its errors are in XML, the spec's mandatory format.
             errors_xml = xml or path.startswith("/media/")
-            for status in sorted(error_statuses(path, method, operation, path_params)):
+            for status in sorted(error_statuses(path, method, operation)):
                 responses[str(status)] = error_response(status, errors_xml)
+            if path in FORMAT_CHOICES and method != "get":
+                # Only GET offers the extra formats; an operation's parameter overrides the path's.
+                operation.setdefault("parameters", []).append(
+                    {
+                        "in": "path",
+                        "name": "fmt",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["json", "xml"]},
+                    }
+                )
             if path in POST_FIELDS and method == "post":
                 operation["requestBody"] = form_body(POST_FIELDS[path])
+
+
+def exclusive_bounds(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
+    """apispec states a Range's bounds as inclusive; an exclusive one (hours > 0) says so."""
+    bounds: dict[str, Any] = {}
+    for rule in field.validators:
+        if isinstance(rule, validate.Range):
+            if rule.min is not None and not rule.min_inclusive:
+                bounds["exclusiveMinimum"] = True
+            if rule.max is not None and not rule.max_inclusive:
+                bounds["exclusiveMaximum"] = True
+    return bounds
 
 
 def success(path: str, method: str, xml: bool) -> tuple[str, dict[str, Any]]:
@@ -156,7 +192,7 @@ def success(path: str, method: str, xml: bool) -> tuple[str, dict[str, Any]]:
         return "200", {"description": "The export, streamed", "content": content}
     content: dict[str, Any] = {JSON: {"schema": {}}}
     if xml:
-        content[XML] = {"schema": XML_TEXT}
+        content[XML] = {"schema": XML_ANSWER}
     if path in FORMAT_CHOICES and method == "get":
         content[GEOJSON] = {"schema": {"type": "object"}}
     if path.startswith(GEOREPORT) and method == "get" and "webhooks" not in path:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from open311.api import database
 from open311.db.session import is_timeout, is_unavailable
 from open311.errors import (
+    Conflict,
     Forbidden,
     IdempotencyKeyReused,
     InvalidApiKey,
@@ -29,6 +30,7 @@ DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (Conflict, 409),
     (RateLimited, 429),
     (IdempotencyKeyReused, 422),
 ]

@@ -38,7 +38,8 @@ def read_body(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
     if mimetype == "application/json":
         return _from_json(request.get_json(silent=True))
     if mimetype in FORM_TYPES or (not mimetype and not request.content_length):
-        pairs = list(request.form.items(multi=True))
+        # A multipart part without a name (werkzeug gives None) answers no field: skipped.
+        pairs = [(k, v) for k, v in request.form.items(multi=True) if k is not None]
         if limit is not None and sum(len(k) + len(v) for k, v in pairs) > limit:
             raise RequestEntityTooLarge()
         return _from_pairs(pairs)

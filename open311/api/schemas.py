@@ -34,11 +34,31 @@ class W3CDateTime(fields.Field):
     default_error_messages = {"invalid": "not a W3C datetime"}
 
 
+CALLBACK_DOC = {
+    "description": "JSONP function name (.json only)",
+    "pattern": jsonp.CALLBACK.pattern,
+    "maxLength": jsonp.CALLBACK_MAX,
+}
+
+
+def comma_list_pattern(item: str) -> str:
+    """The regular expression of a comma-separated list of `item`s as the API reads one: blank
+    parts skipped, spaces around items forgiven. /openapi.json states lists with it."""
+    return rf"^\s*(?:(?:{item})\s*)?(?:,\s*(?:(?:{item})\s*)?)*$"
+
+
+def one_of(choices: tuple[str, ...]) -> str:
+    return "|".join(map(re.escape, choices))
+
+
 class CommaList(fields.Field):
     """`a,b,c` as a tuple of non-empty items; the spec's lists carry no spaces, we forgive them."""
 
     def __init__(self, choices: tuple[str, ...] | None = None, **kwargs):
-        super().__init__(**kwargs)
+        documented = {"type": "string"}
+        if choices is not None:
+            documented["pattern"] = comma_list_pattern(one_of(choices))
+        super().__init__(**{**kwargs, "metadata": {**documented, **kwargs.get("metadata", {})}})
         self.choices = choices
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -167,7 +187,7 @@ class RequestsArgs(RequestFilterArgs):
     page_size = fields.Integer(validate=validate.Range(1, MAX_PAGE_SIZE))
     cursor = CursorField(metadata={"description": "from the previous page's Link header"})
     extensions = fields.Boolean(metadata={"description": "true: extended_attributes and notes"})
-    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+    callback = fields.String(metadata=CALLBACK_DOC)
 
     @validates_schema
     def check_paging(self, data, **kwargs):
@@ -179,7 +199,7 @@ class RequestArgs(JurisdictionArgs):
     """GET requests/{id}: the extensions and JSONP apply to the single form too."""
 
     extensions = fields.Boolean(metadata={"description": "true: extended_attributes and notes"})
-    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+    callback = fields.String(metadata=CALLBACK_DOC)
 
 
 class ExportArgs(RequestFilterArgs):
@@ -201,6 +221,7 @@ class CallbackArgs(BaseSchema):
 # digits (es, en-US, zh-Hant, es-419). Whether the subtags are registered is not checked: a tag we
 # have no messages in falls back to its language, then to English, when e-mail is written.
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG_INPUT = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 LANGUAGE_TAG_MAX = 16  # Requester.language
 
 
@@ -209,8 +230,13 @@ class LanguageTag(fields.String):
 
     default_error_messages = {"tag": "must be a BCP 47 language tag such as es, en-US or zh-Hant"}
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Documented as the pattern it is checked against (/openapi.json), '_' allowed.
+        metadata = {"pattern": LANGUAGE_TAG_INPUT.pattern, "maxLength": LANGUAGE_TAG_MAX}
+        super().__init__(**{**kwargs, "metadata": {**metadata, **kwargs.get("metadata", {})}})
+
     def _deserialize(self, value, attr, data, **kwargs):
-        tag = super()._deserialize(value, attr, data, **kwargs).strip().replace("_", "-")
+        tag = super()._deserialize(value, attr, data, **kwargs).replace("_", "-")
         if len(tag) > LANGUAGE_TAG_MAX or not LANGUAGE_TAG.match(tag):
             raise self.make_error("tag")
         return tag

@@ -29,7 +29,7 @@ from open311.db.models import (
     Workflow,
     WorkflowStep,
 )
-from open311.errors import InvalidInput
+from open311.errors import Conflict, InvalidInput
 from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
 # Codes appear in public URLs (services/<code>.json), so no slashes, spaces or leading dots.
@@ -135,7 +135,7 @@ def create_service(
     """A new service (without a definition) in the public catalogue."""
     _check_code("service_code", service_code)
     if admin_queries.get_service(session, jurisdiction, service_code) is not None:
-        raise InvalidInput(f"service_code: {service_code} already exists")
+        raise Conflict(f"service_code: {service_code} already exists")
     service = Service(jurisdiction_id=jurisdiction.id, service_code=service_code, attributes=[])
     service.type = ServiceType.realtime
     service.active = True
@@ -373,7 +373,7 @@ def create_workflow(
 ) -> Workflow:
     _check_code("code", code)
     if catalogue_queries.get_workflow(session, jurisdiction, code) is not None:
-        raise InvalidInput(f"code: workflow {code} already exists")
+        raise Conflict(f"code: workflow {code} already exists")
     refs = _resolve_steps(session, jurisdiction, steps)
     workflow = Workflow(jurisdiction_id=jurisdiction.id, code=code, name=name)
     workflow.steps = []
@@ -431,7 +431,7 @@ def replace_workflow(
 def create_agency(session: Session, jurisdiction: Jurisdiction, code: str, name: str) -> Agency:
     _check_code("code", code)
     if catalogue_queries.get_agency(session, jurisdiction, code) is not None:
-        raise InvalidInput(f"code: agency {code} already exists")
+        raise Conflict(f"code: agency {code} already exists")
     agency = Agency(jurisdiction_id=jurisdiction.id, code=code, name=name)
     session.add(agency)
     session.flush()
@@ -472,7 +472,7 @@ def create_crew(
         raise InvalidInput(f"agency: no agency {agency_code}")
     _check_code("code", code)
     if any(crew.code == code for crew in agency.crews):
-        raise InvalidInput(f"code: agency {agency_code} already has a crew {code}")
+        raise Conflict(f"code: agency {agency_code} already has a crew {code}")
     districts = _districts(session, jurisdiction, district_ids)
     _check_crew_districts(kind, districts)
     crew = Crew(agency=agency, code=code, name=name, kind=kind, districts=districts)

@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from open311.db import staff_queries
 from open311.db.models import Crew, StaffToken, StaffUser, WorkOrder
-from open311.errors import Forbidden, InvalidInput, Unauthenticated
+from open311.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from open311.values import StaffRole
 
 TOKEN_PREFIX_LENGTH = 8
@@ -68,7 +68,7 @@ def create_user(
         raise InvalidInput(f"role: unknown role {role!r}; roles: {roles}") from None
     check_password_rules(password)
     if staff_queries.get_staff_user(session, username) is not None:
-        raise InvalidInput(f"username: {username} is taken")
+        raise Conflict(f"username: {username} is taken")
     crews = list(crews)
     if role is StaffRole.crew_member and not crews:
         raise InvalidInput("crews: a crew member belongs to at least one crew")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 
 CONTENT_TYPE = "application/javascript; charset=utf-8"
-CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
+# Dot-separated identifiers, no empty part (so no "..", no trailing "."), at most 64 characters.
+CALLBACK = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z0-9_$]+)*$")
+CALLBACK_MAX = 64
 CALLBACK_RULE = "a JavaScript identifier (letters, digits, _, $ and dots; at most 64 characters)"
 
 
 def valid_callback(name: str) -> bool:
-    return bool(CALLBACK.match(name)) and ".." not in name and not name.endswith(".")
+    return len(name) <= CALLBACK_MAX and CALLBACK.fullmatch(name) is not None
 
 
 def wrap(callback: str, body: bytes) -> bytes:

@@ -124,6 +124,16 @@ def test_bad_new_users_are_400_and_store_nothing(client, db, body, problem):
     assert db.scalar(select(func.count()).select_from(StaffUser)) == before
 
 
+def test_a_taken_username_is_409_and_changes_nothing(client, db):
+    admin, plain = make_staff(db, StaffRole.administrator)
+    body = {"username": admin.username, "password": PASSWORD, "role": "call_taker"}
+    response = client.post("/api/v1/users", headers=bearer(plain), json=body)
+    assert response.status_code == 409, response.json
+    assert response.json == [{"code": 409, "description": f"username: {admin.username} is taken"}]
+    db.refresh(admin)
+    assert admin.role == StaffRole.administrator
+
+
 @pytest.mark.parametrize(
     "body",
     [

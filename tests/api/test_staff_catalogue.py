@@ -244,7 +244,6 @@ def test_a_patch_that_changes_nothing_leaves_the_changeset(client, db, world, ad
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"service_code": "POT", "service_name": "Again"}, "already exists"),
         ({"service_code": "a b", "service_name": "Spaces"}, "service_code"),
         ({"service_code": "X/Y", "service_name": "Slash"}, "service_code"),
         ({"service_code": "NEW"}, "service_name"),
@@ -266,7 +265,11 @@ def test_bad_new_service_is_400(client, db, world, admin, payload, message):
         ("GET", "/api/v1/services/NOPE/routing-rule", None),
         ("PUT", "/api/v1/services/NOPE/routing-rule", {"agency": "BOS"}),
         ("GET", "/api/v1/workflows/NOPE", None),
-        ("PUT", "/api/v1/workflows/NOPE", {"name": "x", "steps": []}),
+        (
+            "PUT",
+            "/api/v1/workflows/NOPE",
+            {"name": "x", "steps": [{"code": "a", "name": "A", "target_hours": 8}]},
+        ),
         ("GET", "/api/v1/agencies/NOPE", None),
         ("PATCH", "/api/v1/agencies/NOPE", {"name": "x"}),
         ("GET", "/api/v1/crews/999999", None),
@@ -534,9 +537,20 @@ def test_bad_workflow_is_400(client, db, world, admin, steps, message):
     assert client.get("/api/v1/workflows/WF", headers=admin).json["name"] == "WF"
 
 
-def test_workflow_code_is_unique(client, db, world, admin):
-    payload = {"code": "WF", "name": "Again", "steps": [_step("a")]}
-    assert "already exists" in refused(client, db, "POST", "/api/v1/workflows", admin, payload)
+@pytest.mark.parametrize(
+    ("path", "payload", "message"),
+    [
+        ("/api/v1/services", {"service_code": "POT", "service_name": "Again"}, "already exists"),
+        ("/api/v1/workflows", {"code": "WF", "name": "Again"}, "workflow WF already exists"),
+        ("/api/v1/agencies", {"code": "BOS", "name": "Again"}, "agency BOS already exists"),
+        ("/api/v1/crews", {"agency": "BOS", "code": "BOS-F1", "name": "C"}, "already has a crew"),
+    ],
+)
+def test_what_exists_already_is_409(client, db, world, admin, path, payload, message):
+    """A well-formed body naming a code in use: 409 Conflict (as /openapi.json says), not 400."""
+    if path.endswith("workflows"):
+        payload = payload | {"steps": [_step("a")]}
+    assert message in refused(client, db, "POST", path, admin, payload, status=409)
 
 
 # --- agencies and crews -------------------------------------------------------------------------
@@ -559,7 +573,6 @@ def test_agencies_are_created_listed_and_renamed(client, db, world, admin):
 @pytest.mark.parametrize(
     ("method", "path", "payload", "message"),
     [
-        ("POST", "/api/v1/agencies", {"code": "BOS", "name": "Again"}, "already exists"),
         ("POST", "/api/v1/agencies", {"code": "B S", "name": "Space"}, "code"),
         ("POST", "/api/v1/agencies", {"code": "NEW"}, "name"),
         ("PATCH", "/api/v1/agencies/BOS", {"name": ""}, "name"),
@@ -597,7 +610,6 @@ def test_crews_are_created_with_districts_and_changed(client, db, world, admin):
     ("method", "payload", "message"),
     [
         ("POST", {"agency": "NOPE", "code": "C", "name": "C"}, "no agency NOPE"),
-        ("POST", {"agency": "BOS", "code": "BOS-F1", "name": "C"}, "already has a crew"),
         ("POST", {"agency": "BOS", "code": "C", "name": "C", "district_ids": [999999]}, "999999"),
         ("POST", {"agency": "BOS", "code": "C", "name": "C", "kind": "boss"}, "kind"),
         (

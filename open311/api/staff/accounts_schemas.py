@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from open311.api.smorest import StaffBody
+from open311.domain.staff import MIN_PASSWORD_LENGTH, USERNAME
 from open311.values import StaffRole
 
 ROLES = [role.value for role in StaffRole]
@@ -15,9 +16,19 @@ class LoginBody(StaffBody):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
+# What domain.staff checks, stated here too so that the document says it (/openapi.json).
+PASSWORD = [
+    validate.Length(min=MIN_PASSWORD_LENGTH, error="at least {min} characters"),
+    validate.Length(max=1024),
+]
+USERNAME_RULE = validate.Regexp(
+    USERNAME, error="2 to 64 characters, lower-case letters, digits, '.', '_' or '-'"
+)
+
+
 class NewUserBody(StaffBody):
-    username = fields.String(required=True)
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    username = fields.String(required=True, validate=USERNAME_RULE)
+    password = fields.String(required=True, validate=PASSWORD)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     display_name = fields.String(validate=validate.Length(min=1, max=255))
     crew_ids = fields.List(fields.Integer(), load_default=list)
@@ -28,7 +39,7 @@ class UserChangeBody(StaffBody):
     role = fields.String(validate=validate.OneOf(ROLES))
     crew_ids = fields.List(fields.Integer())
     active = fields.Boolean()
-    password = fields.String(validate=validate.Length(max=1024))
+    password = fields.String(validate=PASSWORD)
 
 
 class UserCrewOut(Schema):

@@ -13,6 +13,7 @@ from typing import Any
 
 import flask_smorest
 from flask import current_app, g, request
+from marshmallow import RAISE
 
 from open311 import clock
 from open311.api import database
@@ -91,6 +92,13 @@ class StaffBlueprint(Blueprint):
     def __init__(self, name: str, import_name: str, description: str) -> None:
         super().__init__(name, import_name, url_prefix="/api/v1", description=description)
         self.before_request(_check_request)
+
+    def arguments(self, schema, *, location: str = "json", **kwargs: Any):
+        """An unknown query parameter is refused (400) as an unknown body field is: a typo
+        such as `stauts=open` must not answer everything. GeoReport arguments ignore them."""
+        if location == "query":
+            kwargs.setdefault("unknown", RAISE)
+        return super().arguments(schema, location=location, **kwargs)
 
 
 def _check_request() -> None:

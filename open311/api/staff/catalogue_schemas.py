@@ -13,15 +13,24 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from open311.api.smorest import StaffBody
 from open311.domain import apikeys
-from open311.domain.catalogue_admin import AttributeDraft, RuleDraft, StepDraft
+from open311.domain.catalogue_admin import CODE, AttributeDraft, RuleDraft, StepDraft
 from open311.errors import InvalidInput
 from open311.values import CrewKind, CrewRole, Datatype, ServiceType, SlaClock
 
 NAME = validate.Length(min=1, max=255)
 
 
-def _code(max_length: int = 64, **kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+CODE_RULE = validate.Regexp(
+    CODE,
+    error="{input!r} must start with a letter or digit and hold only letters, digits, '.', '_' "
+    "or '-'",
+)
+
+
+def _code(max_length: int = 64, *, checked: bool = False, **kwargs: Any) -> fields.String:
+    """A code; `checked`: one catalogue_admin holds to CODE, stated in /openapi.json too."""
+    rules = [validate.Length(min=1, max=max_length)] + ([CODE_RULE] if checked else [])
+    return fields.String(validate=rules, **kwargs)
 
 
 def _ref(read: Callable[[Any], Any], kind: str = "string") -> fields.Function:
@@ -52,7 +61,7 @@ class ServiceFields(StaffBody):
 
 
 class ServiceBody(ServiceFields):
-    service_code = _code(required=True)
+    service_code = _code(checked=True, required=True)
     service_name = fields.String(required=True, validate=NAME)
 
 
@@ -103,7 +112,7 @@ class AttributeOut(Schema):
     required = fields.Boolean()
     variable = fields.Boolean()
     description = fields.String()
-    datatype_description = fields.String()
+    datatype_description = fields.String(allow_none=True)
     order = fields.Integer(attribute="position")
     values = fields.List(fields.Nested(AttributeValueOut))
 
@@ -111,12 +120,12 @@ class AttributeOut(Schema):
 class ServiceOut(Schema):
     service_code = fields.String()
     service_name = fields.String()
-    description = fields.String()
-    group = fields.String()
-    keywords = fields.String()
+    description = fields.String(allow_none=True)
+    group = fields.String(allow_none=True)
+    keywords = fields.String(allow_none=True)
     type = fields.Enum(ServiceType, by_value=True)
-    agency_responsible = fields.String()
-    service_notice = fields.String()
+    agency_responsible = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
     active = fields.Boolean()
     metadata = fields.Boolean(attribute="metadata_")
 
@@ -129,7 +138,7 @@ class ServiceDetailOut(ServiceOut):
 
 
 class RoutingRuleBody(StaffBody):
-    agency = _code(32, required=True, metadata={"description": "Agency code."})
+    agency = _code(32, checked=True, required=True, metadata={"description": "Agency code."})
     layer = fields.String(
         load_default=None, allow_none=True, metadata={"description": "Boundary layer name."}
     )
@@ -190,11 +199,15 @@ class StepBody(StaffBody):
 
 class WorkflowChangeBody(StaffBody):
     name = fields.String(required=True, validate=NAME)
-    steps = fields.List(fields.Nested(StepBody), required=True)
+    steps = fields.List(
+        fields.Nested(StepBody),
+        required=True,
+        validate=validate.Length(min=1, error="a workflow has at least one step"),
+    )
 
 
 class WorkflowBody(WorkflowChangeBody):
-    code = _code(required=True)
+    code = _code(checked=True, required=True)
 
 
 class StepOut(Schema):
@@ -202,12 +215,12 @@ class StepOut(Schema):
     name = fields.String()
     agency = _ref(_code_of("agency"))
     crew_role = fields.Enum(CrewRole, by_value=True)
-    crew_id = fields.Integer()
+    crew_id = fields.Integer(allow_none=True)
     target_hours = fields.Float()
     wait_hours = fields.Float()
-    next_step = fields.String()
+    next_step = fields.String(allow_none=True)
     outcomes = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
-    public_note = fields.String()
+    public_note = fields.String(allow_none=True)
 
 
 class WorkflowOut(Schema):
@@ -220,7 +233,7 @@ class WorkflowOut(Schema):
 
 
 class AgencyBody(StaffBody):
-    code = _code(32, required=True)
+    code = _code(32, checked=True, required=True)
     name = fields.String(required=True, validate=NAME)
 
 
@@ -243,8 +256,8 @@ class CrewChangeBody(StaffBody):
 
 
 class CrewBody(CrewChangeBody):
-    agency = _code(32, required=True, metadata={"description": "Agency code."})
-    code = _code(required=True)
+    agency = _code(32, checked=True, required=True, metadata={"description": "Agency code."})
+    code = _code(checked=True, required=True)
     name = fields.String(required=True, validate=NAME)
     kind = fields.Enum(CrewKind, by_value=True, load_default=CrewKind.field)
     district_ids = fields.List(fields.Integer(), load_default=list)
@@ -282,6 +295,8 @@ RATE_LIMIT = {
         "10/second;600/minute); null: the server's defaults (OPEN311_RATE_LIMIT_WRITES, "
         "OPEN311_RATE_LIMIT_READS).",
         "example": "600/minute",
+        "pattern": apikeys.RATE_LIMIT_SYNTAX.pattern,
+        "maxLength": apikeys.RATE_LIMIT_LENGTH,
     },
 }
 

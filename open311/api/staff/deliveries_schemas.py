@@ -6,16 +6,30 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from open311.api.schemas import W3CDateTime
+from open311.api.schemas import W3CDateTime, comma_list_pattern, one_of
 from open311.api.smorest import StaffBody
 from open311.db.outbox_queries import DeliveryRow
 from open311.values import DeliveryState
+from open311.wire.webhooks import ALL_EVENTS
 
 STATES = [state.value for state in DeliveryState]
 
 
+EVENT_KINDS = comma_list_pattern(one_of(ALL_EVENTS))
+EVENTS_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": EVENT_KINDS},
+        {"type": "array", "items": {"type": "string", "pattern": EVENT_KINDS}},
+    ],
+    "description": "Event kinds, as a list or a comma-separated string; none means all.",
+}
+
+
 class EventsField(fields.Field):
     """A list of event kinds, or one comma-separated string of them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata=EVENTS_SCHEMA, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):

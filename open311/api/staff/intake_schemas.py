@@ -18,9 +18,20 @@ NEARBY_RADIUS_WITHOUT_DETECTION_M = 200.0
 NEARBY_LIMIT = 50
 
 
+_ANSWER = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+
+
 class Answers(fields.Field):
     """Answers to a service definition as JSON: {code: value or [values]}, values strings or
     numbers; read as the domain wants them, {code: [text, ...]}."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        schema = {
+            "type": "object",
+            "additionalProperties": {"anyOf": [_ANSWER, {"type": "array", "items": _ANSWER}]},
+            "description": "attribute code -> value or list of values",
+        }
+        super().__init__(metadata=schema, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, dict):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from open311.api.schemas import BBox, CommaList, W3CDateTime
+from open311.api.schemas import BBox, CommaList, W3CDateTime, comma_list_pattern
 from open311.api.smorest import BaseSchema, StaffBody
 from open311.db.work_queries import QueueRow
 from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -17,11 +18,19 @@ STATES = tuple(state.value for state in WorkOrderState)
 NOTE_MAX_LENGTH = 4000
 
 
+ID = re.compile("[0-9]{1,18}")
+ID_LIST = comma_list_pattern(ID.pattern)
+
+
 class IdList(fields.Field):
     """Ids given as a repeated argument, a comma list, or both: crew=3&crew=4 or crew=3,4."""
 
     # webargs hands over every occurrence of the argument, not only the first.
     is_multiple = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        documented = {"type": "array", "items": {"type": "string", "pattern": ID_LIST}}
+        super().__init__(**{**kwargs, "metadata": {**documented, **kwargs.get("metadata", {})}})
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> tuple[int, ...]:
         values = value if isinstance(value, list) else [value]
@@ -33,7 +42,7 @@ class IdList(fields.Field):
                 part = part.strip()
                 if not part:
                     continue
-                if not part.isdigit():
+                if not ID.fullmatch(part):
                     raise ValidationError(f"{part!r} is not an id (a whole number)")
                 ids.append(int(part))
         return tuple(dict.fromkeys(ids))
