@@ -72,7 +72,11 @@ def summarise(reports: list[dict], examples: int, seconds: float) -> str:
     lines.append(f"{seconds:.0f} s on 2 pytest workers.")
     if failures:
         lines += ["", "## Failures by operation and check", ""]
-        lines += [f"- {count} × {kind}" for kind, count in kinds.most_common()]
+        first = {}
+        for failure in failures:
+            first.setdefault(": ".join(failure.split(": ")[:2]), failure)
+        for kind, count in kinds.most_common():
+            lines += [f"- {count} × {kind}", f"  e.g. `{first[kind][:400]}`"]
     return "\n".join(lines) + "\n"
 
 

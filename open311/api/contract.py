@@ -132,6 +132,7 @@ class ContractPlugin(BasePlugin):
         for plugin in spec.plugins:
             if isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None:
                 plugin.converter.add_attribute_function(exclusive_bounds)
+                plugin.converter.add_attribute_function(key_lengths)
 
     def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
         for parameter in parameters or []:
@@ -180,6 +181,22 @@ def exclusive_bounds(_converter: Any, field: fields.Field, **_kwargs: Any) -> di
             if rule.max is not None and not rule.max_inclusive:
                 bounds["exclusiveMaximum"] = True
     return bounds
+
+
+def key_lengths(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
+    """A Dict's key Length as propertyNames (JSON Schema; schemathesis and most validators read
+    it, though OpenAPI 3.0 does not list it), so that no schema-valid key is refused."""
+    keys = getattr(field, "key_field", None)
+    if not isinstance(field, fields.Dict) or keys is None:
+        return {}
+    names: dict[str, Any] = {}
+    for rule in keys.validators:
+        if isinstance(rule, validate.Length):
+            if rule.min is not None:
+                names["minLength"] = rule.min
+            if rule.max is not None:
+                names["maxLength"] = rule.max
+    return {"propertyNames": names} if names else {}
 
 
 def success(path: str, method: str, xml: bool) -> tuple[str, dict[str, Any]]:
@@ -252,7 +269,7 @@ def _xml_safe(schema: Any) -> None:
     if not isinstance(schema, dict):
         return
     if schema.get("type") == "object" or "properties" in schema:
-        schema.setdefault("propertyNames", {"pattern": XML_SAFE})
+        schema.setdefault("propertyNames", {}).setdefault("pattern", XML_SAFE)
     if schema.get("type") == "string" and not ({"enum", "format", "pattern"} & set(schema)):
         schema["pattern"] = XML_SAFE
     for key in ("properties",):

@@ -12,7 +12,7 @@ from open311 import clock
 from open311.api import database, media, ratelimits
 from open311.api.forms import FORM_TYPES, read_body, read_photos
 from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
-from open311.api.schemas import CursorField, JurisdictionArgs, W3CDateTime
+from open311.api.schemas import CALLBACK_DOC, CursorField, JurisdictionArgs, W3CDateTime
 from open311.api.smorest import BaseSchema, load
 from open311.db import update_queries as feed
 from open311.domain import apikeys, jurisdictions, updates
@@ -37,7 +37,7 @@ class UpdatesArgs(JurisdictionArgs):
     end_date = W3CDateTime(metadata={"description": "updated_datetime <= this"})
     page_size = fields.Integer(validate=validate.Range(1, updates.MAX_PAGE_SIZE))
     cursor = CursorField(metadata={"description": "from the previous page's Link header"})
-    callback = fields.String(metadata={"description": "JSONP function name (.json only)"})
+    callback = fields.String(metadata=CALLBACK_DOC)
 
 
 class UpdateStatus(fields.Field):

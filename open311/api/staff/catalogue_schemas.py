@@ -27,10 +27,9 @@ CODE_RULE = validate.Regexp(
 )
 
 
-def _code(max_length: int = 64, *, checked: bool = False, **kwargs: Any) -> fields.String:
-    """A code; `checked`: one catalogue_admin holds to CODE, stated in /openapi.json too."""
-    rules = [validate.Length(min=1, max=max_length)] + ([CODE_RULE] if checked else [])
-    return fields.String(validate=rules, **kwargs)
+def _code(max_length: int = 64, **kwargs: Any) -> fields.String:
+    """A code as catalogue_admin holds codes to CODE, stated in /openapi.json too."""
+    return fields.String(validate=[validate.Length(min=1, max=max_length), CODE_RULE], **kwargs)
 
 
 def _ref(read: Callable[[Any], Any], kind: str = "string") -> fields.Function:
@@ -61,7 +60,7 @@ class ServiceFields(StaffBody):
 
 
 class ServiceBody(ServiceFields):
-    service_code = _code(checked=True, required=True)
+    service_code = _code(required=True)
     service_name = fields.String(required=True, validate=NAME)
 
 
@@ -138,7 +137,7 @@ class ServiceDetailOut(ServiceOut):
 
 
 class RoutingRuleBody(StaffBody):
-    agency = _code(32, checked=True, required=True, metadata={"description": "Agency code."})
+    agency = _code(32, required=True, metadata={"description": "Agency code."})
     layer = fields.String(
         load_default=None, allow_none=True, metadata={"description": "Boundary layer name."}
     )
@@ -185,7 +184,9 @@ class StepBody(StaffBody):
     wait_hours = fields.Float(load_default=0.0, validate=validate.Range(min=0))
     next_step = fields.String(load_default=None, allow_none=True)
     outcomes = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        keys=fields.String(
+            validate=validate.Length(min=1, max=64, error="an outcome's name is 1 to 64 characters")
+        ),
         values=fields.String(allow_none=True),
         load_default=dict,
         metadata={"description": "outcome -> step code, or null to finish."},
@@ -207,7 +208,7 @@ class WorkflowChangeBody(StaffBody):
 
 
 class WorkflowBody(WorkflowChangeBody):
-    code = _code(checked=True, required=True)
+    code = _code(required=True)
 
 
 class StepOut(Schema):
@@ -233,7 +234,7 @@ class WorkflowOut(Schema):
 
 
 class AgencyBody(StaffBody):
-    code = _code(32, checked=True, required=True)
+    code = _code(32, required=True)
     name = fields.String(required=True, validate=NAME)
 
 
@@ -256,8 +257,8 @@ class CrewChangeBody(StaffBody):
 
 
 class CrewBody(CrewChangeBody):
-    agency = _code(32, checked=True, required=True, metadata={"description": "Agency code."})
-    code = _code(checked=True, required=True)
+    agency = _code(32, required=True, metadata={"description": "Agency code."})
+    code = _code(required=True)
     name = fields.String(required=True, validate=NAME)
     kind = fields.Enum(CrewKind, by_value=True, load_default=CrewKind.field)
     district_ids = fields.List(fields.Integer(), load_default=list)
