@@ -144,6 +144,18 @@ class Settings:
     rate_limit_exports: str = _env("OPEN311_RATE_LIMIT_EXPORTS", "30/minute")
     rate_limit_login_ip: str = _env("OPEN311_RATE_LIMIT_LOGIN_IP", "10/minute")
     rate_limit_login_user: str = _env("OPEN311_RATE_LIMIT_LOGIN_USER", "10/minute")
+    # Security and privacy (README: Security and privacy).
+    # Host names the server answers for, comma-separated; another Host header gets 400. Empty:
+    # any host (then set OPEN311_PUBLIC_URL, since no URL is ever built from the Host header).
+    trusted_hosts: str = _env("OPEN311_TRUSTED_HOSTS", "")
+    # Personal data of requests closed longer ago than this is anonymised by the retention job.
+    retention_days: int = _env("OPEN311_RETENTION_DAYS", 365, int)
+    # Blackbox services' requests (FEEDBACK etc.) in public lists, exports, feeds and webhooks.
+    publish_blackbox: bool = _env("OPEN311_PUBLISH_BLACKBOX", False, _flag)
+    # E-mails the city sends to one recipient address in 24 hours, at most; the rest are dropped.
+    emails_per_recipient_per_day: int = _env("OPEN311_EMAILS_PER_RECIPIENT_PER_DAY", 10, int)
+    # Where security problems are reported (README: Security and privacy; discovery's contact).
+    security_contact: str = _env("OPEN311_SECURITY_CONTACT", "security@example.org")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:

@@ -354,7 +354,7 @@ LIST_VALUES = [{"key": "A", "name": "a"}]
         ([_attribute(variable=False, required=True)], "informational"),
         ([_attribute(datatype="boolean")], "datatype"),
         ([_attribute(description="")], "description"),
-        ([_attribute(code="a b")], "a code holds only"),
+        ([_attribute(code="a b")], "hold only letters, digits"),
         ([{"code": "Q", "datatype": "string"}], "description"),
         ([_attribute(datatype="singlevaluelist", values=[{"key": "A"}])], "name"),
         ([_attribute(colour="red")], "colour"),
