@@ -14,7 +14,10 @@ Columns (CSV header; NDJSON items and GeoJSON properties have the same fields, i
 the public GeoReport fields of GET requests and nothing else: the requester's personal data
 (email, names, phone, device and account ids) lives in another table that these queries never
 join. CSV is RFC 4180 (UTF-8, CRLF, text fields quoted, empty = no value); datetimes are W3C in
-UTC; lat/long WGS84 degrees. Errors come back as the GeoReport error list in JSON.
+UTC; lat/long WGS84 degrees. A text field that starts with `=`, `+`, `-`, `@`, tab or CR gets a
+leading `'` in CSV only (OWASP's rule against CSV injection: a spreadsheet would run it as a
+formula); numbers (lat, long, distance) and datetimes are never touched. NDJSON and GeoJSON
+carry the text as written. Errors come back as the GeoReport error list in JSON.
 """
 
 from __future__ import annotations

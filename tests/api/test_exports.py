@@ -237,6 +237,41 @@ def test_service_request_id_overrides_in_exports_too(client, two_years):
     assert [row["service_request_id"] for row in rows] == ["X-001", "X-100"]
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example/x","Click")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_text_starting_like_a_formula_is_quoted_numbers_stay_numbers(client, db, pothole):
+    rows = [
+        {
+            "service_request_id": f"F-{i}",
+            "requested_datetime": START + timedelta(minutes=i),
+            "description": text,
+            "address": text,
+            "status_notes": text,
+            "lat": -33.87,
+            "long": -118.24,
+        }
+        for i, text in enumerate(FORMULAS)
+    ]
+    rows.append({"service_request_id": "F-9", "description": "a - b = c", "address": "1 Main St"})
+    insert_request_rows(db, pothole, rows)
+
+    data = export(client, "csv", lat=-33.87, long=-118.24, radius=10).data.decode()
+
+    got = {r["service_request_id"]: r for r in csv.DictReader(io.StringIO(data, newline=""))}
+    for i, text in enumerate(FORMULAS):
+        row = got[f"F-{i}"]
+        assert row["description"] == row["address"] == row["status_notes"] == "'" + text
+        assert (row["lat"], row["long"], row["distance"]) == ("-33.87", "-118.24", "0.0")
+    assert '"\'=HYPERLINK(""http://evil.example/x"",""Click"")"' in data
+    assert ",-33.87,-118.24," in data  # numbers unquoted, unprefixed
+    # Text that merely contains such characters is as it was; NDJSON keeps the text as written.
+    plain = list(csv.DictReader(io.StringIO(export(client, "csv").data.decode(), newline="")))
+    assert [r["description"] for r in plain if r["service_request_id"] == "F-9"] == ["a - b = c"]
+    items = [json.loads(line) for line in export(client, "ndjson").data.splitlines()]
+    assert [i["description"] for i in items if i["service_request_id"] != "F-9"] == FORMULAS
+
+
 # --- privacy ---------------------------------------------------------------------------------
 
 
