@@ -506,6 +506,14 @@ class ServiceRequest(Base):
         return to_shape(self.location) if self.location is not None else None  # type: ignore[return-value]
 
 
+# Rows still holding someone's details (retention and erasure empty them; domain/privacy.py):
+# what the partial indexes below cover, so a retention run reads only rows left to empty.
+_PERSONAL_PRESENT = (
+    "email IS NOT NULL OR first_name IS NOT NULL OR last_name IS NOT NULL OR phone IS NOT NULL"
+    " OR account_id IS NOT NULL"
+)
+
+
 class PersonalDetails:
     """What a person may give of themselves with a request or an update: kept in a table of its
     own, never published, exported or logged."""
@@ -521,6 +529,13 @@ class Requester(PersonalDetails, Base):
     """Who filed a request. Never serialised into any public response, export or log."""
 
     __tablename__ = "requester"
+    __table_args__ = (
+        Index(
+            "ix_requester_personal",
+            "id",
+            postgresql_where=text(f"{_PERSONAL_PRESENT} OR device_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     service_request_pk: Mapped[int] = mapped_column(
@@ -643,6 +658,9 @@ class UpdateAuthor(PersonalDetails, Base):
     """Who posted an update through an app. Personal data: never published, exported or logged."""
 
     __tablename__ = "update_author"
+    __table_args__ = (
+        Index("ix_update_author_personal", "id", postgresql_where=text(_PERSONAL_PRESENT)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(
@@ -865,4 +883,8 @@ class AuditEntry(Base):
     path: Mapped[str] = mapped_column(String(1000))
     fields: Mapped[list[str]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    # Counts a privacy job or erasure reports (what it emptied or deleted); never whose.
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
