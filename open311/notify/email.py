@@ -2,8 +2,9 @@
 
 `open311 worker` composes the message of a delivery of the e-mail channel (when
 OPEN311_SMTP_HOST is set) while claiming it, and transmits it once that transaction is committed.
-The address, first name and language are read from Requester when the delivery is claimed for an
-attempt, not when it was queued: a requester whose data was removed in between is not written to.
+The address and language are read from Requester when the delivery is claimed for an attempt,
+not when it was queued: a requester whose data was removed in between is not written to. The
+message says only what the city wrote (messages.Facts), never text a client sent.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def compose(
             f"delivery {delivery.delivery_id}: the requester has no e-mail address any more"
         )
     activity = session.get(Activity, event.activity_id) if event.activity_id else None
-    facts = _facts(session, request, requester, activity, delivery.template, settings)
+    facts = _facts(session, request, activity, delivery.template, settings)
     rendered = messages.render(delivery.template, requester.language, facts)
 
     message = EmailMessage()
@@ -144,7 +145,6 @@ def _converse(message: EmailMessage, settings: Settings, timeout: float) -> None
 def _facts(
     session: Session,
     request: ServiceRequest,
-    requester: Requester,
     activity: Activity | None,
     template: str,
     settings: Settings,
@@ -161,14 +161,12 @@ def _facts(
         service_request_id=request.service_request_id,
         service_name=request.service.service_name,
         received_at=_when(request.requested_datetime, zone),
-        address=request.address,
         closed_at=_when(activity.at if activity else request.updated_datetime, zone)
         if closing
         else None,
         update_status=update_status,
         status_notes=request.status_notes if closing else None,
         link=_link(settings.public_url, request, jurisdiction),
-        first_name=(requester.first_name or "").strip() or None,
     )
 
 

@@ -32,19 +32,21 @@ _environment = Environment(
 
 @dataclass(frozen=True)
 class Facts:
-    """What a message may say: public facts of the request, and the recipient's own first name.
+    """What a message may say: only what the city itself wrote (the service's name, the
+    request's id, dates, the outcome, staff's public notes, a link).
 
-    Nothing else about any person belongs here; the templates see exactly these names."""
+    Nothing a client wrote belongs here, not even the recipient's own name or address: any API
+    key holder can file a request with any e-mail address, and text of theirs in our message
+    would make the city's mail server carry their words (links, phishing) to whomever they
+    like. The templates see exactly these names."""
 
     service_request_id: str
     service_name: str
     received_at: str
-    address: str | None = None
     closed_at: str | None = None
     update_status: str | None = None
-    status_notes: str | None = None
+    status_notes: str | None = None  # staff's public notes (workflow), never a client's words
     link: str | None = None
-    first_name: str | None = None
 
 
 @dataclass(frozen=True)

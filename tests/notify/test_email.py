@@ -143,11 +143,11 @@ def test_received_in_english(db, smtp, inbox, pothole):
     assert message["Date"].datetime.tzinfo is not None
     assert message.get_content_type() == "text/plain"
     text = text_of(message)
-    assert text.startswith("Hello Ana,\n")
+    assert text.startswith("Hello,\n")
     assert "Service: Pothole" in text
     assert f"Request number: {request.service_request_id}" in text
     assert "Received: 2026-03-02 09:05 PST" in text
-    assert "Address: 200 N Spring St, Los Angeles" in text
+    assert "200 N Spring St" not in text  # the client's words, not the city's
     assert (
         f"https://311.lacity.org/open311/v2/requests/{request.service_request_id}.json"
         "?jurisdiction_id=lacity.org"
@@ -165,9 +165,8 @@ def test_received_in_spanish_including_regional_tags(db, smtp, inbox, pothole, l
     assert message["Subject"] == f"Solicitud {request.service_request_id} recibida: Pothole"
     assert message["Content-Language"] == "es"
     text = text_of(message)
-    assert text.startswith("Hola Ana:\n")
+    assert text.startswith("Hola:\n")
     assert f"Número de solicitud: {request.service_request_id}" in text
-    assert "Dirección: 200 N Spring St, Los Angeles" in text
     assert "mensaje automático" in text
 
 
@@ -179,7 +178,7 @@ def test_korean_subject_travels_as_an_encoded_header(db, smtp, inbox, pothole):
     envelope, message = inbox.only()
     assert message["Subject"] == f"민원 {request.service_request_id} 접수 완료: Pothole"
     assert b"=?utf-8?" in envelope.content.split(b"\r\n\r\n")[0]  # RFC 2047, not raw UTF-8
-    assert "Ana님, 안녕하세요." in text_of(message)
+    assert text_of(message).startswith("안녕하세요.")
 
 
 @pytest.mark.parametrize("language", [None, "fr", "zh-Hant", "esx"])
@@ -226,7 +225,7 @@ def test_closed_without_an_update_status_or_notes(db, smtp, inbox, pothole):
     assert "Notes from the city" not in text
 
 
-def test_no_personal_data_but_the_recipients_first_name(db, smtp, inbox, pothole):
+def test_no_personal_data_at_all(db, smtp, inbox, pothole):
     other = filed(db, pothole, OTHER, address="1 Other St")
     request = filed(db, pothole, ANA, language="en")
     closing = close(db, request, "duplicate", "Same hole as an earlier report.")
@@ -239,11 +238,49 @@ def test_no_personal_data_but_the_recipients_first_name(db, smtp, inbox, pothole
     envelope, _message = inbox.only()
     raw = envelope.content.decode("utf-8", "replace")
     decoded = text_of(inbox.only()[1])
-    for secret in [*OTHER.values(), *(ANA[k] for k in ANA if k not in ("email", "first_name"))]:
+    for secret in [*OTHER.values(), *(ANA[k] for k in ANA if k != "email")]:
         assert secret not in raw
         assert secret not in decoded
     assert "call me on my cell" not in decoded  # the description is not repeated
     assert ANA["email"] not in decoded  # only in the To header
+
+
+# Any API key holder may file a request with any e-mail address: what they write must not ride
+# in the city's e-mail to that address (issue 12).
+RELAYED = {
+    "first_name": "Win a prize at https://evil.example/claim",
+    "last_name": "Call +1 900 555 0100 now",
+    "address": "Your account is locked: http://phish.example/login",
+    "description": "Reply with your password to http://phish.example/pw",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es", "ko"])
+@pytest.mark.parametrize("template", ["received", "closed"])
+def test_a_clients_words_never_reach_the_email(db, smtp, inbox, pothole, language, template):
+    person = {"email": "victim@example.net", **{k: RELAYED[k] for k in ("first_name", "last_name")}}
+    request = filed(
+        db,
+        pothole,
+        person,
+        language=language,
+        address=RELAYED["address"],
+        description=RELAYED["description"],
+    )
+    closing = close(db, request, "fixed", None) if template == "closed" else None
+
+    send(db, delivery_for(db, request, template, closing), smtp)
+
+    envelope, message = inbox.only()
+    raw = envelope.content.decode("utf-8", "replace")
+    seen = f"{message['Subject']}\n{text_of(message)}"
+    for words in RELAYED.values():
+        for piece in (words, *words.split()):
+            if piece.startswith("http") or len(piece) > 6:
+                assert piece not in seen
+                assert piece not in raw
+    assert "evil.example" not in raw and "phish.example" not in raw
+    assert request.service_request_id in message["Subject"]
 
 
 def test_no_public_url_gives_a_neutral_line_instead_of_a_link(db, inbox, pothole):
