@@ -63,6 +63,7 @@ def export_session() -> Session:
     row is sent; the caller closes it), under the export's longer time limits: its first
     statement opens the transaction they hold for."""
     export = current_app.extensions["open311.sessions"]()
+    export.info[SETTINGS] = settings()  # what it shows depends on them (domain/publication.py)
     try:
         timeout_ms = settings().export_statement_timeout_ms
         set_local_timeouts(

@@ -20,7 +20,7 @@ from open311.api.schemas import (
 )
 from open311.api.smorest import load
 from open311.db import catalogue_queries, request_queries, search_queries
-from open311.domain import apikeys, catalogue, intake, jurisdictions, request_search
+from open311.domain import apikeys, catalogue, intake, jurisdictions, publication, request_search
 from open311.errors import UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
@@ -137,7 +137,7 @@ def get_request(
 ) -> Response:
     """One service request, as a one-item list."""
     session = database.session()
-    search = request_search.single(service_request_id, extensions)
+    search = request_search.single(session, service_request_id, extensions)
     named = search_queries.Unresolved(jurisdiction_id)
     page = search_queries.find_page(session, named, search, _representation(), lookup=True)
     if not page.items:
@@ -212,6 +212,6 @@ def get_token(token: str, jurisdiction_id: str | None = None, **_args: Any) -> R
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
     found = request_queries.get_request_by_token(session, jurisdiction, token)
-    if found is None:
+    if found is None or not publication.is_published(session, found):
         raise UnknownToken(f"token {token} not found")
     return respond([georeport.token_item(found)], "service_requests")

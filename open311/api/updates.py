@@ -120,6 +120,7 @@ def list_updates(
     last 90 days and at most 1000 unless paged (`page_size`, `cursor`; `Link` rel=next)."""
     session = database.session()
     plan = updates.plan_feed(
+        session,
         jurisdiction_id,
         start=start_date,
         end=end_date,

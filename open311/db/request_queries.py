@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import (
+    ColumnElement,
     String,
     any_,
     bindparam,
@@ -16,8 +17,17 @@ from sqlalchemy.orm import Session, selectinload
 from open311.db.models import (
     Activity,
     Jurisdiction,
+    Service,
     ServiceRequest,
 )
+from open311.values import ServiceType
+
+
+def of_published_service(service_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """The public reads' condition (domain/publication.py): the request's service is not
+    blackbox. NOT IN of a subquery, like search_queries' own: a filter on the scan the other
+    conditions chose, never a join that would change it."""
+    return service_id.not_in(select(Service.id).where(Service.type == ServiceType.blackbox))
 
 
 def get_request_by_token(

@@ -21,6 +21,10 @@ How each filter meets an index (EXPLAIN checked in tests/api/test_area_queries.p
   page 10,000 costs what page 1 does.
 - q: `search_vector @@ websearch_to_tsquery('english', :q)` uses the GIN index of the generated
   column (migration 0003).
+- publication (domain/publication.py): unless `blackbox` is asked, `r.service_id NOT IN (SELECT
+  id FROM service WHERE type = 'blackbox')`. NOT IN of a subquery is not turned into a join: it
+  stays a filter on whatever scan the other conditions chose (a hashed SubPlan, the few
+  service ids read once per statement), so every index above applies as before.
 The page itself is chosen in a subquery (ORDER BY ... LIMIT) and only its rows are rendered.
 Lookups by id resolve the jurisdiction inside the statement (Unresolved) and run prepared.
 """
@@ -113,6 +117,9 @@ class RequestSearch:
     offset: int = 0
     after: tuple[datetime | float, int] | None = None  # keyset: (sort key, id) of the last row
     extensions: bool = False
+    # Whether requests of blackbox services are included (domain/publication.py): never unless
+    # the settings publish them.
+    blackbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -435,6 +442,12 @@ def near_scales(near: Near) -> tuple[float, float]:
     return _LONGEST_DEGREE_M * math.cos(math.radians(nearest_equator)), _LONGEST_DEGREE_M
 
 
+# Requests whose service is not blackbox. NOT IN (not NOT EXISTS, which the planner would turn
+# into an anti-join): a filter that keeps the scan and order the other conditions chose.
+# service.id is the primary key, never NULL, so NOT IN means what it says.
+_PUBLISHED_SERVICE = "r.service_id NOT IN (SELECT id FROM service WHERE type = 'blackbox')"
+
+
 def _one_of(column: str, values: Sequence[str], params: dict[str, Any], name: str) -> str:
     """`column = %(name)s` for one value, `column = ANY(%(name_list)s)` for several; the
     parameters go into `params`."""
@@ -451,6 +464,8 @@ def _conditions(
     params: dict[str, Any] = {}
     jurisdiction_pk = _jurisdiction_pk(jurisdiction, params)
     where = [f"r.jurisdiction_id = {jurisdiction_pk}"]
+    if not search.blackbox:
+        where.append(_PUBLISHED_SERVICE)
     if search.service_request_ids:
         # `=` for one id rather than ANY(array): a lookup by id then gets a generic plan (the
         # unique index) and is not planned again on every call.

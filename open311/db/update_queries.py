@@ -18,6 +18,7 @@ from sqlalchemy import Select, case, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
+from open311.db.request_queries import of_published_service
 from open311.values import ActivityKind
 
 
@@ -31,6 +32,8 @@ class FeedQuery:
     end: datetime | None = None
     after: tuple[datetime, int] | None = None
     limit: int = 1000
+    # Whether updates of blackbox services' requests are included (domain/publication.py).
+    blackbox: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def feed_statement(query: FeedQuery) -> Select:
         .where(Activity.public)
         .where(ServiceRequest.jurisdiction_id == _jurisdiction_pk(query.jurisdiction_id))
     )
+    if not query.blackbox:
+        statement = statement.where(of_published_service(ServiceRequest.service_id))
     if query.start is not None:
         statement = statement.where(Activity.at >= query.start)
     if query.end is not None:

@@ -38,6 +38,7 @@ from open311.db.models import (
     ServiceRequest,
 )
 from open311.db.session import settings_of
+from open311.domain import publication
 from open311.values import (
     CLOSING_UPDATE_STATUSES,
     ActivityKind,
@@ -122,9 +123,11 @@ def emit(
     written: list[OutboxEvent] = []
     for story in stories.values():
         request = story.request
+        # Webhooks go to API clients, the public: none for a request the public reads leave
+        # out (domain/publication.py); the requester's own e-mails still go.
         subscriptions = (
             db.matching_subscriptions(session, request.api_client_id, request.location)
-            if audience.any_subscription
+            if audience.any_subscription and publication.is_published(session, request)
             else []
         )
         emailable = request.id in audience.emailable

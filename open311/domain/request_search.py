@@ -27,6 +27,8 @@ The rules, exactly (README "Open data and area queries" says the same to clients
   capped count. Keyset paging (`page_size` alone, cursors) and the standard query never pay
   for a count: over a large area it would cost as much as the page itself.
 - `q` has at most MAX_QUERY_WORDS words (each is one more condition on the text index).
+- Requests of blackbox services are in none of these answers (lists, by id, counts, exports)
+  unless the settings publish them (domain/publication.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Session
 from open311 import clock
 from open311.db import search_queries
 from open311.db.models import Jurisdiction
-from open311.domain import jurisdictions
+from open311.domain import jurisdictions, publication
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput
 from open311.values import Status
@@ -142,6 +144,7 @@ def plan(
             service_request_ids=args.service_request_ids,
             limit=MAX_RESULTS,
             extensions=args.extensions,
+            blackbox=publication.publishes_blackbox(session),
         )
         return search, Paging("ids")
     sort = parse_sort(args.sort)
@@ -190,6 +193,7 @@ def plan(
         offset=offset,
         after=after,
         extensions=args.extensions,
+        blackbox=publication.publishes_blackbox(session),
     )
     return search, paging
 
@@ -206,20 +210,34 @@ def plan_export(
     unless `sort` says otherwise. `service_request_id` overrides the rest, as in GET requests."""
     if args.service_request_ids:
         return search_queries.RequestSearch(
-            service_request_ids=args.service_request_ids, sort=EXPORT_SORT
+            service_request_ids=args.service_request_ids,
+            sort=EXPORT_SORT,
+            blackbox=publication.publishes_blackbox(session),
         )
     sort = parse_sort(args.sort) if args.sort else EXPORT_SORT
     filters = _filters(session, jurisdiction, args, sort)
     start, end = as_utc(args.start), as_utc(args.end)
     if start is not None and end is not None and end < start:
         raise InvalidInput("end_date is earlier than start_date")
-    return search_queries.RequestSearch(**filters, start=start, end=end, sort=sort)
-
-
-def single(service_request_id: str, extensions: bool) -> search_queries.RequestSearch:
-    """GET requests/{id}: the one request, by the same renderer as lists."""
     return search_queries.RequestSearch(
-        service_request_ids=(service_request_id,), limit=1, extensions=extensions
+        **filters,
+        start=start,
+        end=end,
+        sort=sort,
+        blackbox=publication.publishes_blackbox(session),
+    )
+
+
+def single(
+    session: Session, service_request_id: str, extensions: bool
+) -> search_queries.RequestSearch:
+    """GET requests/{id}: the one request, by the same renderer as lists (a request the public
+    reads leave out, domain/publication.py, is not found, like an unknown id)."""
+    return search_queries.RequestSearch(
+        service_request_ids=(service_request_id,),
+        limit=1,
+        extensions=extensions,
+        blackbox=publication.publishes_blackbox(session),
     )
 
 

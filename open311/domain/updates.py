@@ -20,7 +20,7 @@ from open311 import clock
 from open311.db import request_queries
 from open311.db import update_queries as db
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
-from open311.domain import activity, workflow
+from open311.domain import activity, publication, workflow
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput, NotFound, UnknownRequest
 from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
@@ -48,6 +48,7 @@ class FeedPlan:
 
 
 def plan_feed(
+    session: Session,
     jurisdiction_id: str | None,
     *,
     start: datetime | None,
@@ -58,7 +59,8 @@ def plan_feed(
 ) -> FeedPlan:
     """GET requests' rules (domain.request_search): without paging, no dates mean the last 90
     days, one bound 90 days from or to it, a wider span is a 400; `page_size` or `cursor` lift
-    the window (dates then bound it as given). At most 1000 a page, 1000 by default."""
+    the window (dates then bound it as given). At most 1000 a page, 1000 by default. Updates
+    of requests the public reads leave out (domain/publication.py) are left out too."""
     window = None
     if page_size is None and cursor is None:
         start, end = window = standard_window(start=start, end=end, now=now)
@@ -80,6 +82,7 @@ def plan_feed(
         end=end,
         after=after,
         limit=page_size or MAX_PAGE_SIZE,
+        blackbox=publication.publishes_blackbox(session),
     )
     return FeedPlan(query=query, window=window)
 

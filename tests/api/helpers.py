@@ -417,9 +417,10 @@ def seed(session: Session) -> Seeded:
         description=LONG_DESCRIPTION,
         requested_datetime=now - timedelta(days=3),
     )
+    # Not of the blackbox service: its requests are in no public read (domain/publication.py).
     nasty = make_request(
         session,
-        blackbox,
+        dotted,
         service_request_id=nasty_id,
         description=NASTY_TEXT,
         status_notes=NASTY_TEXT,
