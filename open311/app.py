@@ -37,6 +37,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         deliveries,
         intake,
         moderation,
+        privacy,
         work,
     )
     from open311.api.updates import blp as updates
@@ -45,7 +46,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/login"}
     )
-    staff = (accounts, catalogue, work, intake, moderation, deliveries, audit)
+    staff = (accounts, catalogue, work, intake, moderation, deliveries, audit, privacy)
     for blueprint in (georeport, updates, webhooks, exports, media, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)

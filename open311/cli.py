@@ -11,6 +11,7 @@ from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
 from open311.commands.media import media_group
+from open311.commands.privacy import privacy_group
 from open311.commands.redis_server import redis_group
 from open311.commands.requests import request_group
 from open311.commands.serve import serve
@@ -50,6 +51,7 @@ for command in (
     workorder_group,
     worker,
     media_group,
+    privacy_group,
 ):
     main.add_command(command)
 

@@ -3,12 +3,16 @@
 The staff API notes the call (`watch`) before the view runs; when the view commits, the entry is
 written by a `before_commit` hook, so a change and its audit entry land together or not at all,
 and a refused call (nothing committed) leaves none. Only the names of the fields sent are kept,
-never their values: bodies carry passwords and callers' contact details.
+never their values: bodies carry passwords and callers' contact details. Reads of personal data
+(a requester's contact, a privacy export) are noted the same way, and the views that make them
+commit. Commands and scheduled jobs write theirs with `record`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -28,6 +32,8 @@ class Call:
     route: str
     path: str
     fields: tuple[str, ...]
+    # Counts the call reports (a privacy erasure's rows emptied, ...); never personal values.
+    details: Mapping[str, int] = field(default_factory=dict)
 
 
 def watch(session: Session, call: Call) -> None:
@@ -39,20 +45,39 @@ def watch(session: Session, call: Call) -> None:
     session.info[PENDING] = call
 
 
+def add_details(session: Session, details: Mapping[str, int]) -> None:
+    """Add counts to the entry `watch` will write for this transaction (nothing if none)."""
+    call = session.info.get(PENDING)
+    if call is not None:
+        session.info[PENDING] = replace(call, details={**call.details, **details})
+
+
+def record(session: Session, call: Call, *, now: datetime) -> AuditEntry:
+    """Write `call` now, in the session's transaction: for work done outside the staff API
+    (a command, a scheduled job), which the caller commits with the entry."""
+    entry = _entry(call, now)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _entry(call: Call, at: datetime) -> AuditEntry:
+    return AuditEntry(
+        at=at,
+        actor=call.actor[:255],
+        method=call.method,
+        route=call.route[:255],
+        path=call.path[:1000],
+        fields=sorted(call.fields)[:MAX_FIELDS],
+        details=dict(call.details),
+    )
+
+
 def _before_commit(session: Session) -> None:
     call = session.info.pop(PENDING, None)
     if call is None:
         return
-    session.add(
-        AuditEntry(
-            at=clock.now(),
-            actor=call.actor,
-            method=call.method,
-            route=call.route[:255],
-            path=call.path[:1000],
-            fields=sorted(call.fields)[:MAX_FIELDS],
-        )
-    )
+    session.add(_entry(call, clock.now()))
     session.flush()
 
 

@@ -86,6 +86,9 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("PATCH", "/api/v1/webhooks/<int:subscription_id>"): {A},
     ("GET", "/api/v1/deliveries"): {A},
     ("POST", "/api/v1/deliveries/<int:delivery_id>/replay"): {A},
+    # personal data on a person's request
+    ("POST", "/api/v1/privacy/erasures"): {A},
+    ("GET", "/api/v1/privacy/export"): {A},
 }
 # Signing in is the one staff endpoint without a token.
 OPEN = {("POST", "/api/v1/login")}

@@ -25,3 +25,8 @@ class AuditEntryOut(Schema):
     route = fields.String()
     path = fields.String()
     fields_ = fields.List(fields.String(), data_key="fields", attribute="fields")
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "counts a privacy erasure or retention run reports"},
+    )

@@ -8,6 +8,7 @@ first), a wrong role is 403, and only then are arguments checked (400).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 
@@ -67,6 +68,13 @@ def _call(username: str) -> audit.Call:
     fields = tuple(str(key) for key in body) if isinstance(body, dict) else ()
     rule = request.url_rule.rule if request.url_rule is not None else request.path
     return audit.Call(activity.staff_actor(username), request.method, rule, request.path, fields)
+
+
+def audit_read(*fields: str) -> None:
+    """Note in the audit, like a write, that this call read personal data (`fields` name what,
+    never the values); the view must then commit, or nothing is written."""
+    call = _call(current_user().username)
+    audit.watch(database.session(), replace(call, fields=fields))
 
 
 def current_token() -> StaffToken:

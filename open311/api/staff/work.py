@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.api import database, links
-from open311.api.staff.auth import StaffBlueprint, actor, current_user, staff_required
+from open311.api.staff.auth import (
+    StaffBlueprint,
+    actor,
+    audit_read,
+    current_user,
+    staff_required,
+)
 from open311.api.staff.work_schemas import (
     CancelBody,
     LocationBody,
@@ -203,10 +209,16 @@ def reassign_work_order(body: dict[str, Any], work_order_id: int) -> QueueRow:
 @blp.response(200, StaffRequestOut)
 def get_request(service_request_id: str) -> dict[str, Any]:
     """A request with its routing, work orders and whole activity log. The requester's contact
-    is shown to administrators, supervisors and call takers; crew members see only requests
-    their crews have work orders of, and never the requester."""
+    is shown to administrators, supervisors and call takers (and each such read is written to
+    the audit); crew members see only requests their crews have work orders of, and never the
+    requester."""
     session = database.session()
-    return _request_view(session, _request(session, service_request_id))
+    view = _request_view(session, _request(session, service_request_id))
+    if view.get("requester") is not None:
+        # Reading someone's contact is audited like a change (who, when, which request).
+        audit_read("requester")
+        session.commit()
+    return view
 
 
 @blp.route("/requests/<service_request_id>/notes", methods=["POST"])
