@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
+    case,
     select,
+    update,
 )
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -24,6 +26,44 @@ from open311.db.models import (
 
 def get_staff_user(session: Session, username: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+def count_failed_login(
+    session: Session, user_id: int, *, limit: int, now: datetime, locked_until: datetime
+) -> tuple[int, datetime | None]:
+    """One more wrong password for the user, counted in one UPDATE; the count and lock after it.
+
+    failed_logins + 1 is computed by PostgreSQL under the row lock the UPDATE takes, so parallel
+    wrong passwords each add one (a read in Python and a write back would lose all but one of
+    them). When the count reaches `limit` the same statement sets `locked_until`, unless a lock
+    is running already (more guesses during a lockout do not prolong it).
+    """
+    count = StaffUser.failed_logins + 1
+    running = StaffUser.locked_until.is_not(None) & (StaffUser.locked_until > now)
+    row = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(
+            failed_logins=count,
+            locked_until=case(
+                ((count >= limit) & ~running, locked_until), else_=StaffUser.locked_until
+            ),
+        )
+        .returning(StaffUser.failed_logins, StaffUser.locked_until)
+        .execution_options(synchronize_session="fetch")
+    ).one()
+    return row[0], row[1]
+
+
+def lock_staff_user(session: Session, user_id: int) -> StaffUser | None:
+    """SELECT ... FOR UPDATE, reloading the row: a decision taken on it (a lockout, the last
+    administrator) holds until the transaction ends."""
+    return session.scalar(
+        select(StaffUser)
+        .where(StaffUser.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def find_staff_users(session: Session) -> Sequence[StaffUser]:

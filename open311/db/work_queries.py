@@ -226,6 +226,20 @@ def find_district_crew(
     return session.scalar(query.order_by(*order).limit(1))
 
 
+def lock_request(session: Session, request_pk: int) -> ServiceRequest | None:
+    """SELECT ... FOR NO KEY UPDATE, reloading the row: decisions about a request (is its last
+    work order finished, is it closed, does it still need a location) are taken one
+    transaction at a time. Lock a request before its work orders, never after, so two
+    transactions cannot wait for each other; NO KEY leaves rows that merely refer to it (an
+    activity entry, a new work order) free to be inserted meanwhile."""
+    return session.scalar(
+        select(ServiceRequest)
+        .where(ServiceRequest.id == request_pk)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
 def lock_work_order(session: Session, work_order_id: int) -> WorkOrder | None:
     """SELECT ... FOR UPDATE, reloading the row: whoever waited for the lock sees the state the
     other transaction committed, so two staff cannot complete the same work order twice."""

@@ -14,7 +14,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
-from open311.db import catalogue_queries, district_queries
+from open311.db import catalogue_queries, district_queries, work_queries
 from open311.db.models import Jurisdiction, RequestDistrict, Service, ServiceRequest
 from open311.domain import activity, workflow
 from open311.errors import InvalidInput
@@ -89,8 +89,19 @@ def locate(
     actor: str,
     now: datetime,
 ) -> dict[str, str]:
-    """Give a request its point (staff, after an address-only report) and route it by place."""
+    """Give a request its point (staff, after an address-only report) and route it by place.
+
+    Only a request that needs a location can be located (InvalidInput otherwise), decided on
+    its row locked and read again: of two staff locating it at once, the second is refused
+    rather than placing it in its districts twice.
+    """
     check_in_service_area(session, jurisdiction, lat, long)
+    request = work_queries.lock_request(session, request.id) or request
+    if not request.needs_location:
+        raise InvalidInput(
+            f"request {request.service_request_id} already has a location; only requests that "
+            "need one can be located"
+        )
     request.location = from_shape(Point(long, lat), srid=4326)
     request.needs_location = False
     request.updated_datetime = now

@@ -94,22 +94,28 @@ def login(
 ) -> tuple[StaffToken, str]:
     """A new token for valid credentials of an active user; the plain token is shown once.
 
-    LOCKOUT_AFTER wrong passwords in a row lock the account for LOCKOUT; a locked account is
-    refused with the same answer as a wrong password (which would otherwise tell a guesser
-    which usernames exist), and its password is checked anyway (same timing). Failures are
-    flushed before raising: the caller commits them even though the login failed.
+    LOCKOUT_AFTER wrong passwords in a row lock the account for LOCKOUT (and each further one
+    in the row, once that has passed, locks it again); a locked account is refused with the
+    same answer as a wrong password (which would otherwise tell a guesser which usernames
+    exist), and its password is checked anyway (same timing). Failures are flushed before
+    raising: the caller commits them even though the login failed.
+
+    Safe under concurrency: a wrong password is counted by one atomic UPDATE (parallel guesses
+    each count, and the one reaching the limit sets the lock), and a right one is accepted only
+    after re-reading the user under a row lock, so a lockout committed by a parallel guess
+    meanwhile still refuses it.
     """
     user = staff_queries.get_staff_user(session, username)
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None:
         raise Unauthenticated(LOGIN_REFUSED)
-    if user.locked_until is not None and user.locked_until > now:
-        raise Unauthenticated(LOGIN_REFUSED)
     if not valid:
-        user.failed_logins += 1
-        if user.failed_logins >= LOCKOUT_AFTER:
-            user.failed_logins, user.locked_until = 0, now + LOCKOUT
-        session.flush()
+        staff_queries.count_failed_login(
+            session, user.id, limit=LOCKOUT_AFTER, now=now, locked_until=now + LOCKOUT
+        )
+        raise Unauthenticated(LOGIN_REFUSED)
+    user = staff_queries.lock_staff_user(session, user.id)
+    if user is None or (user.locked_until is not None and user.locked_until > now):
         raise Unauthenticated(LOGIN_REFUSED)
     if not user.active:
         raise Unauthenticated(LOGIN_REFUSED)

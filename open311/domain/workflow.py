@@ -9,6 +9,7 @@ status and status_notes) for citizens. Domain code adds and flushes; the caller 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from open311.db.models import (
 )
 from open311.domain import activity
 from open311.domain.sla import BusinessCalendar, add_business_hours, calendar_for, expected_by
-from open311.errors import InvalidInput, NotFound
+from open311.errors import Forbidden, InvalidInput, NotFound
 from open311.values import (
     CLOSING_UPDATE_STATUSES,
     FINAL_WORK_ORDER_STATES,
@@ -161,11 +162,24 @@ def add_note(
     public: bool,
     now: datetime,
     work_order: WorkOrder | None = None,
+    crews: Collection[int] | None = None,
 ) -> None:
     """A staff note on a request: internal unless `public`, when citizens see it as an update
-    (status unchanged) and as the request's status_notes."""
+    (status unchanged) and as the request's status_notes.
+
+    A note tied to `work_order` is refused unless the work order, locked and read again, is
+    the request's and of one of `crews` (staff.crew_scope; None: any crew).
+    """
     if not note or not note.strip():
         raise InvalidInput("a note needs some text")
+    request = _lock_request(session, request.id)
+    if work_order is not None:
+        work_order = _lock(session, work_order, crews)
+        if work_order.service_request_pk != request.id:
+            raise InvalidInput(
+                f"work_order_id: {work_order.id} is not a work order of request "
+                f"{request.service_request_id}"
+            )
     if public:
         status = current_status(session, request)
         request.status_notes = note
@@ -307,10 +321,27 @@ def start(
     return work_order
 
 
-def _lock(session: Session, work_order: WorkOrder) -> WorkOrder:
+def _lock_request(session: Session, request_pk: int) -> ServiceRequest:
+    """The request's row, locked and read again (work_queries.lock_request): always taken
+    before any of its work orders' rows."""
+    locked = work_queries.lock_request(session, request_pk)
+    if locked is None:
+        raise NotFound(f"request {request_pk} not found")
+    return locked
+
+
+def _lock(
+    session: Session, work_order: WorkOrder, crews: Collection[int] | None = None
+) -> WorkOrder:
+    """The work order's row, locked and read again after its request's row; the crew scope is
+    checked on what was read under the lock, so a reassignment committed between an earlier
+    check and this one cannot let another crew's member act on it."""
+    _lock_request(session, work_order.service_request_pk)
     locked = work_queries.lock_work_order(session, work_order.id)
     if locked is None:
         raise NotFound(f"work order {work_order.id} not found")
+    if crews is not None and locked.crew_id not in crews:
+        raise Forbidden(f"work order {locked.id} is not one of your crews' work orders")
     return locked
 
 
@@ -370,22 +401,26 @@ def transition(
     public_note: str | None = None,
     outcome: str | None = None,
     closing: UpdateStatus = _U.cancelled,
+    crews: Collection[int] | None = None,
     now: datetime,
 ) -> list[WorkOrder]:
     """Move a work order to `to_state` and return the follow-up work orders this created.
 
-    The row is locked (FOR UPDATE) and re-read first, so of two staff completing the same work
-    order the second sees it done and is refused. A refused move raises InvalidInput and changes
-    nothing. Going back to `new` takes the crew away; `assigned` needs a crew. Done opens the
-    next step (WorkflowStep's rule) as a follow-up; with no next step, or on cancel, the request
-    closes once no other work order of it is open.
+    The request's row and then the work order's are locked and re-read first: of two staff
+    completing the same work order the second sees it done and is refused, and of two work
+    orders of one request finishing at the same moment the second sees the first done, so
+    exactly one closes the request. `crews` (staff.crew_scope; None: any crew) is checked on
+    the locked row (Forbidden). A refused move raises InvalidInput and changes nothing. Going
+    back to `new` takes the crew away; `assigned` needs a crew. Done opens the next step
+    (WorkflowStep's rule) as a follow-up; with no next step, or on cancel, the request closes
+    once no other work order of it is open.
 
     `note` stays internal; `public_note` is what citizens are told (status_notes and an update).
     The first start of work on an open request (in_progress) is told, with a default text. A
     request closed by a cancellation gets the update status `closing`.
     """
     target = _parse_state(to_state)
-    locked = _lock(session, work_order)
+    locked = _lock(session, work_order, crews)
     source = locked.state
     _check_move(locked, target, outcome)
     next_step = _next_step(locked.step, outcome) if target is _S.done else None
@@ -601,7 +636,9 @@ def cancel_request(
         choices = ", ".join(CANCELLING_STATUSES)
         raise InvalidInput(f"status {status!r} cannot close a cancelled request; use {choices}")
     notes = notes or f"Cancelled: {reason}"
-    # Lock them all up front, in id order, so two cancellations cannot deadlock.
+    # The request first, then all its open work orders up front, in id order, so two
+    # cancellations (or a cancellation and a transition) cannot deadlock.
+    request = _lock_request(session, request.id)
     open_orders = list(work_queries.find_open_work_orders(session, request, lock=True))
     if not open_orders and request.status is Status.closed:
         raise InvalidInput(f"request {request.service_request_id} is already closed")
@@ -634,8 +671,10 @@ def reopen(
     for the supervisors of the service's agency asks someone to decide what happens next:
     finishing it closes the request again, or they open further work. An open request is
     refused. Returns that work order (None when the agency has no supervisor crew: it waits,
-    unassigned, in the agency's queue).
+    unassigned, in the agency's queue). Decided on the request's row locked and read again:
+    of two reopens at once, the second finds it open.
     """
+    request = _lock_request(session, request.id)
     if request.status is not Status.closed:
         raise InvalidInput(f"request {request.service_request_id} is open: nothing to reopen")
     rule = catalogue_queries.get_routing_rule(session, request.service)

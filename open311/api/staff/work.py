@@ -174,6 +174,7 @@ def transition_work_order(body: dict[str, Any], work_order_id: int) -> Transitio
         note=body.get("note"),
         public_note=body.get("public_note"),
         outcome=body.get("outcome"),
+        crews=staff.crew_scope(current_user()),  # checked again on the locked row
         now=clock.now(),
     )
     session.commit()
@@ -249,6 +250,7 @@ def add_note(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
         public=body["public"],
         now=clock.now(),
         work_order=work_order,
+        crews=staff.crew_scope(current_user()),
     )
     session.commit()
     return _request_view(session, found)
