@@ -8,12 +8,21 @@ The deadline covers the whole attempt, connecting, sending and the answer's stat
 headers (and a short answer's body), not each socket read: see deadline.py. The HTTP session of
 http_session() makes its connections of deadline sockets and still keeps them alive between
 deliveries to the same host.
+
+Pinned addresses. send() resolves the URL's host once and checks every address
+(destinations.pin); its connections then go to those addresses only, never through a second
+lookup: a connection's _new_conn connects to the attempt's pinned addresses, and a kept-alive
+connection to an address this attempt did not check is closed rather than reused. The Host
+header, TLS SNI and the certificate check still use the host name. The session ignores the
+environment's proxies (a proxy would resolve the name again) and follows no redirects.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,8 +31,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
-from open311.notify import deadline
+from open311.notify import deadline, destinations
 from open311.wire import webhooks as wire
 
 
@@ -63,34 +74,94 @@ def signed_request(hook: Webhook, now: datetime) -> tuple[bytes, dict[str, str]]
     return content, headers
 
 
-# --- connections of deadline sockets --------------------------------------------------------
+# --- connections of deadline sockets, to pinned addresses ----------------------------------
+
+# The destination this thread's attempt checked: its connections go there and nowhere else.
+_pinned: ContextVar[destinations.Destination | None] = ContextVar("open311_pinned", default=None)
+
+
+@contextlib.contextmanager
+def pinned(destination: destinations.Destination) -> Iterator[None]:
+    """Connections opened on this thread go to `destination`'s addresses only."""
+    token = _pinned.set(destination)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def _same_host(connection: HTTPConnection, destination: destinations.Destination) -> bool:
+    host = (connection.host or "").strip("[]").rstrip(".").lower()
+    return host == destination.host and connection.port == destination.port
+
+
+def _connect_pinned(connection: HTTPConnection) -> socket.socket:
+    """A connected socket to one of the pinned addresses, in order (as create_connection tries
+    a name's addresses); no name is looked up. With no pin for this host, no connection."""
+    destination = _pinned.get()
+    if destination is None or not _same_host(connection, destination):
+        raise NewConnectionError(connection, "not the destination checked for this attempt")
+    error: OSError | None = None
+    for address in destination.addresses:
+        try:
+            sock = urllib3_connection.create_connection(
+                (address, destination.port),
+                connection.timeout,
+                source_address=connection.source_address,
+                socket_options=connection.socket_options,
+            )
+        except OSError as failed:
+            error = failed
+            continue
+        connection.open311_peer = address  # type: ignore[attr-defined]
+        return sock
+    if isinstance(error, TimeoutError):
+        raise ConnectTimeoutError(connection, f"connection to {connection.host} timed out")
+    raise NewConnectionError(connection, f"failed to establish a new connection: {error}")
 
 
 class _HTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        return deadline.adopt(super()._new_conn())
+        return deadline.adopt(_connect_pinned(self))
 
 
 class _HTTPSConnection(HTTPSConnection):
-    # The TLS socket wrapped around this one is the context's DeadlineSSLSocket.
+    # The TLS socket wrapped around this one is the context's DeadlineSSLSocket; SNI and the
+    # certificate check use self.host, the name, not the pinned address.
     def _new_conn(self) -> socket.socket:
-        return deadline.adopt(super()._new_conn())
+        return deadline.adopt(_connect_pinned(self))
+
+
+def _checked(connection: Any) -> Any:
+    """A pooled connection kept alive to an address this attempt did not check is closed, so
+    that it connects again, to a pinned address."""
+    destination = _pinned.get()
+    peer = getattr(connection, "open311_peer", None)
+    if connection.sock is not None and (destination is None or peer not in destination.addresses):
+        connection.close()
+    return connection
 
 
 class _HTTPPool(HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _checked(super()._get_conn(timeout))
+
 
 class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _checked(super()._get_conn(timeout))
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 class _DeadlineAdapter(HTTPAdapter):
-    """requests' adapter with urllib3 pools whose connections are deadline sockets (through
-    an HTTP proxy too; a SOCKS proxy's connections keep plain sockets and per-read timeouts)."""
+    """requests' adapter with urllib3 pools whose connections are deadline sockets to the
+    attempt's pinned addresses."""
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
@@ -99,19 +170,13 @@ class _DeadlineAdapter(HTTPAdapter):
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        if proxy in self.proxy_manager or proxy.lower().startswith("socks"):
-            return super().proxy_manager_for(proxy, **proxy_kwargs)
-        proxy_kwargs.setdefault("ssl_context", deadline.tls_context())
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager
-
 
 def http_session() -> requests.Session:
     """An HTTP session for webhook attempts: each one obeys the deadline send() sets. One per
-    thread: requests does not promise that a Session is safe to share between threads."""
+    thread: requests does not promise that a Session is safe to share between threads.
+    Environment proxies are not used: a proxy would resolve the receiver's name itself."""
     http = requests.Session()
+    http.trust_env = False
     adapter = _DeadlineAdapter()
     http.mount("http://", adapter)
     http.mount("https://", adapter)
@@ -134,16 +199,33 @@ def _finish(response: requests.Response) -> None:
     response.close()
 
 
-def send(http: requests.Session, hook: Webhook, *, timeout_s: float, now: datetime) -> Outcome:
+def send(
+    http: requests.Session,
+    hook: Webhook,
+    *,
+    timeout_s: float,
+    now: datetime,
+    allow_private: bool,
+    resolver: destinations.Resolver = destinations.system_resolver,
+) -> Outcome:
     """POST the delivery to its subscription's URL; only a 2xx answer counts as delivered.
 
-    The attempt is over within `timeout_s` whatever the receiver does (with a session from
-    http_session(); another session's sockets only time out per read). Redirects are not
-    followed (a 3xx is a failure): the URL was checked when subscribing, its redirect target
-    was not."""
+    The URL's host is resolved once, here, with `resolver`; unless `allow_private`
+    (OPEN311_WEBHOOK_ALLOW_PRIVATE) an address outside the public internet refuses the attempt
+    for good, and the POST connects to the checked addresses only (with a session from
+    http_session(); another session's connections would look the name up again, and its
+    sockets only time out per read). The attempt is over within `timeout_s` whatever the
+    receiver does (name resolution apart). Redirects are not followed (a 3xx is a failure):
+    their target was never checked."""
+    try:
+        destination = destinations.pin(hook.url, allow_private=allow_private, resolver=resolver)
+    except destinations.NotAllowed:
+        return Outcome(False, error="destination not allowed", permanent=True)
+    except destinations.Unresolved:
+        return Outcome(False, error="name not resolved")
     content, headers = signed_request(hook, now)
     timed_out = Outcome(False, error=f"timeout: no answer within {timeout_s:g} s")
-    with deadline.within(timeout_s):
+    with deadline.within(timeout_s), pinned(destination):
         try:
             response = http.post(
                 hook.url,

@@ -50,7 +50,7 @@ from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import Delivery
 from open311.notify import email, webhook
-from open311.notify.destinations import private_destination
+from open311.notify.destinations import Resolver, system_resolver
 from open311.values import DeliveryChannel, DeliveryState
 
 log = logging.getLogger(__name__)
@@ -105,15 +105,17 @@ class Job:
 
 @dataclass
 class Worker:
-    """What one worker needs; `now` and `rng` can be replaced in tests. Its methods may run in
-    several threads at once: each claim and record uses a session of its own, and each thread
-    an HTTP session of its own unless `http` is given."""
+    """What one worker needs; `now`, `rng` and `resolver` can be replaced in tests. Its methods
+    may run in several threads at once: each claim and record uses a session of its own, and
+    each thread an HTTP session of its own unless `http` is given."""
 
     sessions: sessionmaker[Session]
     settings: Settings
     http: requests.Session | None = None
     rng: random.Random = field(default_factory=random.Random)
     now: Callable[[], datetime] = clock.now
+    # What webhook hosts resolve to (a test may say).
+    resolver: Resolver = system_resolver
     stopping: bool = False
     _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
@@ -156,13 +158,15 @@ class Worker:
             return self._transmit(job.message)
         assert job.hook is not None
         try:
-            # Before every attempt: what the name resolves to may have changed since.
-            if not self.settings.webhook_allow_private and private_destination(
-                job.hook.url, unresolved_is_private=True
-            ):
-                return webhook.Outcome(False, error="destination not allowed", permanent=True)
+            # The name is resolved and checked at every attempt (what it resolves to may have
+            # changed since), once, and the POST goes to the address checked.
             return webhook.send(
-                self._http(), job.hook, timeout_s=self.settings.webhook_timeout_s, now=self.now()
+                self._http(),
+                job.hook,
+                timeout_s=self.settings.webhook_timeout_s,
+                now=self.now(),
+                allow_private=self.settings.webhook_allow_private,
+                resolver=self.resolver,
             )
         except Exception as error:  # never leave a due row that fails the same way forever
             log.exception("delivery %s: unexpected error while sending", job.pk)

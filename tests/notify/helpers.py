@@ -36,6 +36,7 @@ from open311.domain import intake
 from open311.values import SubscriptionScope
 from open311.wire.webhooks import ALL_EVENTS
 from tests.factories import make_api_client, make_jurisdiction, make_service
+from tests.helpers import Receiver, _handler
 
 # --- an SMTP server -----------------------------------------------------------------------------
 
@@ -350,6 +351,42 @@ def timed_receiver(delay_s: float = 0.2) -> Iterator[TimedReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- webhook destinations -----------------------------------------------------------------------
+
+# 169.254.169.254 (the cloud metadata service) and 10.0.0.1 inside IPv6 addresses: a NAT64
+# gateway, a 6to4 or Teredo relay, a dual-stack socket would deliver them there.
+EMBEDDING_METADATA = [
+    "::ffff:a9fe:a9fe",  # IPv4-mapped
+    "::a9fe:a9fe",  # IPv4-compatible
+    "::ffff:0:a9fe:a9fe",  # IPv4-translated (SIIT)
+    "64:ff9b::a9fe:a9fe",  # NAT64, well-known prefix
+    "64:ff9b::10.0.0.1",
+    "64:ff9b:1::a9fe:a9fe",  # NAT64, local-use prefix (/96)
+    "64:ff9b:1:a9fe:a9:fe00::",  # NAT64, local-use prefix cut at /48
+    "2002:a9fe:a9fe::1",  # 6to4
+    "2002:a00:1::1",  # 6to4 of 10.0.0.1
+    "2001:0:a9fe:a9fe::1",  # Teredo, the server's address
+    "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, the client's (inverted) address
+]
+
+
+@contextmanager
+def receiver_at(host: str, port: int) -> Iterator[Receiver]:
+    """tests/helpers.py's receiver, on a loopback address and port of the test's choosing (two
+    of them on one port, 127.0.0.1 and 127.0.0.2, tell which address a connection went to)."""
+    state = Receiver()
+    server = ThreadingHTTPServer((host, port), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://{host}:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -28,3 +28,20 @@ def test_the_callers_setting_wins_over_the_environment(monkeypatch):
 def test_a_bad_url_is_refused_even_where_private_addresses_are_allowed():
     with pytest.raises(InvalidInput, match="absolute http or https URL"):
         check_url("file:///etc/passwd", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[64:ff9b::a9fe:a9fe]",  # NAT64 of 169.254.169.254
+        "[64:ff9b:1::a9fe:a9fe]",
+        "[2002:a9fe:a9fe::1]",  # 6to4
+        "[2001:0:4136:e378:8000:63bf:5601:5601]",  # Teredo, client 169.254.169.254
+        "[::a9fe:a9fe]",
+        "[::ffff:0:a9fe:a9fe]",
+        "localhost.",
+    ],
+)
+def test_ipv4_embedded_in_ipv6_is_refused_when_subscribing(host):
+    with pytest.raises(InvalidInput, match="public internet addresses only"):
+        check_url(f"https://{host}/latest/meta-data/", allow_private=False)

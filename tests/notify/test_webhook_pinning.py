@@ -1,0 +1,167 @@
+"""A webhook attempt resolves its host once, checks every address and connects to the address it
+checked (issue 12: server-side request forgery through DNS rebinding and IPv4 in IPv6).
+
+Real local receivers; what a name resolves to is said by a resolver function passed in, the
+seam webhook.send and the worker take.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from open311.config import Settings
+from open311.db.models import Delivery
+from open311.notify import webhook
+from open311.notify.worker import Worker
+from open311.values import DeliveryChannel, DeliveryState
+from tests.helpers import Receiver, receiver
+from tests.notify.helpers import (
+    EMBEDDING_METADATA,
+    file_request,
+    make_city,
+    receiver_at,
+    subscribe,
+)
+
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+
+
+class Resolver:
+    """Answers each lookup with the next of `answers` (the last one again when they run out),
+    and remembers each name asked."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.asked: list[tuple[str, int]] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append((host, port))
+        return self.answers[min(len(self.asked), len(self.answers)) - 1]
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as state:
+        yield state
+
+
+def hook_to(url: str) -> webhook.Webhook:
+    return webhook.Webhook(url, "secret", "d-1", "request.created", {"a": 1})
+
+
+def port_of(state: Receiver) -> int:
+    return int(state.url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+@pytest.mark.parametrize("address", EMBEDDING_METADATA)
+def test_an_embedded_private_address_is_refused_at_send_time(address):
+    http = webhook.http_session()
+    outcome = webhook.send(
+        http, hook_to(f"http://[{address}]/"), timeout_s=2, now=NOW, allow_private=False
+    )
+    assert outcome == webhook.Outcome(False, error="destination not allowed", permanent=True)
+
+
+@pytest.mark.parametrize("answer", ["127.0.0.1", "::ffff:127.0.0.1", "64:ff9b::7f00:1"])
+def test_a_name_resolving_to_a_private_address_is_refused_unsent(hook, answer):
+    resolver = Resolver([answer])
+    url = f"http://hooks.example.com:{port_of(hook)}/hook"
+    outcome = webhook.send(
+        webhook.http_session(),
+        hook_to(url),
+        timeout_s=2,
+        now=NOW,
+        allow_private=False,
+        resolver=resolver,
+    )
+    assert outcome == webhook.Outcome(False, error="destination not allowed", permanent=True)
+    assert resolver.asked == [("hooks.example.com", port_of(hook))]
+    assert hook.received == []
+
+
+def test_rebinding_the_name_after_the_check_reaches_nothing(hook):
+    """First answer public, every later one the receiver on 127.0.0.1: the attempt looks once and
+    connects to the public address it checked (unreachable here), never to the receiver."""
+    # 8.8.8.8 is public, and nothing answers on the receiver's port there.
+    resolver = Resolver(["8.8.8.8"], ["127.0.0.1"])
+    url = f"http://rebind.example.com:{port_of(hook)}/hook"
+
+    outcome = webhook.send(
+        webhook.http_session(),
+        hook_to(url),
+        timeout_s=1,
+        now=NOW,
+        allow_private=False,
+        resolver=resolver,
+    )
+
+    assert not outcome.ok
+    assert outcome.error in ("connection failed", "timeout: no answer within 1 s")
+    assert len(resolver.asked) == 1
+    assert hook.received == []
+
+
+def test_the_connection_goes_to_the_address_checked_not_a_fresh_lookup():
+    """Two receivers on one port, 127.0.0.1 and 127.0.0.2; the name resolves to the first, then
+    the second. Each attempt reaches the address its own lookup gave, with the name in Host, and
+    a connection kept alive to the first is not reused for the second."""
+    with receiver_at("127.0.0.1", 0) as first, receiver_at("127.0.0.2", port_of(first)) as second:
+        resolver = Resolver(["127.0.0.1"], ["127.0.0.2"])
+        url = f"http://hooks.example.test:{port_of(first)}/hook"
+        http = webhook.http_session()
+
+        sent = [
+            webhook.send(
+                http, hook_to(url), timeout_s=2, now=NOW, allow_private=True, resolver=resolver
+            )
+            for _ in range(2)
+        ]
+        http.close()
+
+    assert [outcome.ok for outcome in sent] == [True, True]
+    assert len(resolver.asked) == 2  # once per attempt
+    (got_first,) = first.received
+    (got_second,) = second.received
+    assert got_first.headers["Host"] == f"hooks.example.test:{port_of(first)}"
+    assert got_second.headers["Host"] == got_first.headers["Host"]
+
+
+def test_redirects_to_private_addresses_are_not_followed():
+    with receiver() as target, receiver() as redirecting:
+        redirecting.answers.append(307)
+        outcome = webhook.send(
+            webhook.http_session(),
+            hook_to(redirecting.url),
+            timeout_s=2,
+            now=NOW,
+            allow_private=True,
+        )
+    assert (outcome.ok, outcome.status) == (False, 307)
+    assert target.received == []
+
+
+def test_the_worker_parks_a_delivery_whose_name_turned_private(db, session_factory, hook):
+    city = make_city(db)
+    subscribe(db, city.app, f"http://hooks.example.com:{port_of(hook)}/hook")
+    file_request(db, city)
+    resolver = Resolver(["169.254.169.254"])
+    settings = Settings(smtp_host="", webhook_timeout_s=2.0, webhook_allow_private=False)
+    worker = Worker(session_factory, settings, rng=random.Random(7), resolver=resolver)
+
+    assert worker.run_batch(10) == 1
+
+    db.expire_all()
+    (delivery,) = db.scalars(
+        select(Delivery).where(Delivery.channel == DeliveryChannel.webhook)
+    ).all()
+    assert (delivery.state, delivery.last_error) == (
+        DeliveryState.parked,
+        "destination not allowed",
+    )
+    assert resolver.asked == [("hooks.example.com", port_of(hook))]
+    assert hook.received == []
