@@ -38,8 +38,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from open311.config import Settings  # noqa: E402
-from open311.db.cluster import free_port  # noqa: E402
+from open311.config import LOCAL_CLUSTER_DIR, Settings  # noqa: E402
+from open311.db.cluster import LocalCluster, free_port, prepare_database  # noqa: E402
 from open311.db.migrate import upgrade  # noqa: E402
 from open311.wire import webhooks as wire  # noqa: E402
 
@@ -83,14 +83,20 @@ def receiver():
 
 @contextmanager
 def scratch_database():
-    server = make_url(Settings().resolved_database_url())
+    settings = Settings()
+    server = make_url(settings.resolved_database_url())
     name = f"open311_bench_deliveries_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(
-        host=server.host, port=server.port, user=server.username, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    if settings.database_url:
+        # DATABASE_URL's role creates the database (it must be allowed to, and PostGIS must
+        # be there or creatable).
+        admin = _connect(server.set(database="postgres").render_as_string(hide_password=False))
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    else:
+        # The local cluster: its superuser makes the database for the app's role.
+        admin = LocalCluster(LOCAL_CLUSTER_DIR, settings.local_cluster_port()).connect_superuser()
+        prepare_database(admin, name, server.username)
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(url)
@@ -103,9 +109,8 @@ def scratch_database():
 
 def _connect(url: str):
     parsed = make_url(url)
-    return psycopg2.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database
-    )
+    params = parsed.translate_connect_args(username="user", database="dbname")
+    return psycopg2.connect(**params)
 
 
 def queue(url: str, hook_url: str, count: int, subscriptions: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loadgen import Outcome
+from sqlalchemy.engine import URL
 
 # The GeoReport request fields, in the order the API renders them, as plain columns.
 REQUEST_COLUMNS = """
@@ -53,7 +54,14 @@ def connect(dsn: dict[str, Any], autocommit: bool = True) -> Any:
 
     from open311.db.session import make_engine
 
-    url = f"postgresql+psycopg2://{dsn['user']}@{dsn['host']}:{dsn['port']}/{dsn['dbname']}"
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=dsn["user"],
+        password=dsn.get("password"),
+        host=dsn["host"],
+        port=dsn["port"],
+        database=dsn["dbname"],
+    ).render_as_string(hide_password=False)
     engine = make_engine(url, poolclass=NullPool)
     wrapper = engine.raw_connection()
     connection = wrapper.dbapi_connection

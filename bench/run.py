@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+from sqlalchemy.engine import URL, make_url
+
+from open311.config import LOCAL_CLUSTER_APP_ROLE as APP_ROLE
+from open311.db.cluster import LocalCluster, prepare_database
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -109,7 +113,7 @@ COMMANDS: list[str] = []
 def run(args: list[str], env: dict[str, str] | None = None, quiet: bool = False) -> str:
     shown = " ".join(shlex.quote(a.replace(str(ROOT) + "/", "")) for a in args)
     if env and "DATABASE_URL" in env:
-        shown = f"DATABASE_URL={env['DATABASE_URL']} {shown}"
+        shown = f"DATABASE_URL={hidden(env['DATABASE_URL'])} {shown}"
     COMMANDS.append(shown)
     if not quiet:
         print(f"$ {shown}", flush=True)
@@ -125,19 +129,35 @@ def run(args: list[str], env: dict[str, str] | None = None, quiet: bool = False)
 
 
 def cluster_port() -> int:
-    port = int(PORT_FILE.read_text()) if PORT_FILE.exists() else 54311
-    try:
-        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres").close()
-    except psycopg2.OperationalError:
-        run([OPEN311, "db", "up"], env={})
-        port = int(PORT_FILE.read_text())
-    return port
+    """The local cluster's port, after `open311 db up` (which also brings a cluster made before
+    passwords to them, and does nothing when all is in place)."""
+    run([OPEN311, "db", "up"], env={})
+    return int(PORT_FILE.read_text())
 
 
 def admin_connection(port: int) -> Any:
-    connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+    """The local cluster's superuser (its password from var/): for creating and dropping the
+    benchmark's databases only; the app and the floor connect as the app's role (dsn_of)."""
+    connection = LocalCluster(CLUSTER_DIR, port).connect_superuser()
     connection.autocommit = True
     return connection
+
+
+def create_database(admin: Any, name: str) -> None:
+    """A database for the app's role, with PostGIS, as `open311 db up` makes the demo's."""
+    prepare_database(admin, name, APP_ROLE)
+
+
+def dsn_of(port: int, name: str) -> dict[str, Any]:
+    """The app role's connection parameters of database `name` of the local cluster."""
+    password = LocalCluster(CLUSTER_DIR, port).app_password_file.read_text().strip()
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": APP_ROLE,
+        "password": password,
+        "dbname": name,
+    }
 
 
 def seed_supports_requests() -> bool:
@@ -226,7 +246,19 @@ def stand_in_fill(dsn: dict[str, Any], requests: int) -> int:
 
 
 def url_of(dsn: dict[str, Any]) -> str:
-    return f"postgresql+psycopg2://{dsn['user']}@{dsn['host']}:{dsn['port']}/{dsn['dbname']}"
+    return URL.create(
+        "postgresql+psycopg2",
+        username=dsn["user"],
+        password=dsn.get("password"),
+        host=dsn["host"],
+        port=dsn["port"],
+        database=dsn["dbname"],
+    ).render_as_string(hide_password=False)
+
+
+def hidden(url: str) -> str:
+    """`url` without its password, for what is printed and written to the results."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -557,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     port = cluster_port()
     admin = admin_connection(port)
     name = args.reuse_db or f"open311_bench_{uuid.uuid4().hex[:8]}"
-    dsn = {"host": "127.0.0.1", "port": port, "user": "postgres", "dbname": name}
+    dsn = dsn_of(port, name)
     url = url_of(dsn)
     # No rate limits: the benchmark is one client making a million calls.
     env = {"DATABASE_URL": url, "OPEN311_RATE_LIMITS": "off"}
@@ -566,10 +598,10 @@ def main(argv: list[str] | None = None) -> int:
     seeded: dict[str, Any] = {"seconds": None, "how": f"reused database {name}", "output": ""}
     try:
         if not args.reuse_db:
-            with admin.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
+            create_database(admin, name)
             COMMANDS.append(
                 f"psql -h 127.0.0.1 -p {port} -U postgres -c 'CREATE DATABASE \"{name}\"'"
+                f" (and, in it, CREATE EXTENSION postgis; ALTER SCHEMA public OWNER TO {APP_ROLE})"
             )
         # Also on a reused database: the code under test may have brought new migrations.
         run([OPEN311, "db", "upgrade"], env=env)

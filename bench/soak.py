@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     port = bench.cluster_port()
     admin = bench.admin_connection(port)
     name = args.reuse_db or f"open311_bench_{uuid.uuid4().hex[:8]}"
-    dsn = {"host": "127.0.0.1", "port": port, "user": "postgres", "dbname": name}
+    dsn = bench.dsn_of(port, name)
     env = {"DATABASE_URL": bench.url_of(dsn), "OPEN311_RATE_LIMITS": "off"}
     log_dir = Path(f"/tmp/{name}-soak-{started_at:%H%M%S}")
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -335,8 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {}
     try:
         if not args.reuse_db:
-            with admin.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
+            bench.create_database(admin, name)
         bench.run([bench.OPEN311, "db", "upgrade"], env=env)
         if not args.reuse_db:
             seeded = bench.seed(args.requests, env, dsn)["how"]
@@ -353,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        bench.COMMANDS.append(f"DATABASE_URL={env['DATABASE_URL']} open311 worker")
+        bench.COMMANDS.append(f"DATABASE_URL={bench.hidden(env['DATABASE_URL'])} open311 worker")
         try:
             result = soak(args, env, dsn, api_key, log_dir, worker, fault)
         finally:

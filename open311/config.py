@@ -7,11 +7,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLUSTER_DIR = PROJECT_ROOT / "var" / "postgres"
 LOCAL_CLUSTER_PORT = 54311
 LOCAL_CLUSTER_PORT_FILE = LOCAL_CLUSTER_DIR.parent / "postgres.port"
+# The local cluster's roles: the bootstrap superuser, which only `open311 db up` uses, and the
+# app's own role, which owns the app's schema and nothing else. `db up` generates a password for
+# each and keeps it beside the data directory (mode 0600); the default URL reads the app's.
+LOCAL_CLUSTER_SUPERUSER = "postgres"
+LOCAL_CLUSTER_APP_ROLE = "open311"
+SUPERUSER_PASSWORD_FILE_NAME = "postgres-superuser.password"
+APP_PASSWORD_FILE_NAME = "postgres-app.password"
+LOCAL_CLUSTER_APP_PASSWORD_FILE = LOCAL_CLUSTER_DIR.parent / APP_PASSWORD_FILE_NAME
 LOCAL_REDIS_DIR = PROJECT_ROOT / "var" / "redis"
 LOCAL_REDIS_PORT = 63311
 LOCAL_REDIS_PORT_FILE = LOCAL_REDIS_DIR.parent / "redis.port"
@@ -187,11 +196,15 @@ class Settings:
         return self.redis_url or f"redis://127.0.0.1:{self.local_redis_port()}/0"
 
     def resolved_database_url(self) -> str:
-        """DATABASE_URL, else the URL of the project-local cluster that `open311 db up` starts."""
-        return (
-            self.database_url
-            or f"postgresql+psycopg2://postgres@127.0.0.1:{self.local_cluster_port()}/open311"
-        )
+        """DATABASE_URL, else the URL of the project-local cluster that `open311 db up` starts,
+        as its app role (never the superuser), with the password `db up` generated."""
+        if self.database_url:
+            return self.database_url
+        try:
+            password = LOCAL_CLUSTER_APP_PASSWORD_FILE.read_text().strip()
+        except OSError:
+            password = ""  # no cluster made yet: the server will say no password was given
+        return local_cluster_url(self.local_cluster_port(), "open311", password=password)
 
     def flask_config(self) -> dict[str, Any]:
         """The app's config: every field under its variable's name (what the views read), the
@@ -209,6 +222,14 @@ class Settings:
                 "MAX_FORM_MEMORY_SIZE": self.max_body_bytes,
             }
         )
+
+
+def local_cluster_url(
+    port: int, database: str, *, password: str = "", user: str = LOCAL_CLUSTER_APP_ROLE
+) -> str:
+    """The SQLAlchemy URL of a database of a project-local cluster (on 127.0.0.1)."""
+    auth = f"{user}:{quote(password, safe='')}" if password else user
+    return f"postgresql+psycopg2://{auth}@127.0.0.1:{port}/{database}"
 
 
 def geodata_dir() -> Path:

@@ -26,6 +26,7 @@ from open311.db.cluster import LocalCluster, free_port
 from open311.db.migrate import upgrade
 from open311.db.redis_server import LocalRedis
 from open311.db.session import make_engine
+from tests.helpers import register_superuser
 
 
 def _external_database(base_url: str) -> Iterator[str]:
@@ -54,7 +55,11 @@ def _throwaway_cluster() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="open311-test-pg-"))
     cluster = LocalCluster(root / "data", free_port(), durable=False)
     try:
-        yield cluster.up("open311_test")
+        # The app's role, as in `make run`: the suite runs without superuser powers, except
+        # where helpers.empty_database makes a database (with the cluster's superuser).
+        url = cluster.up("open311_test")
+        register_superuser(url, cluster.superuser_url())
+        yield url
     finally:
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)

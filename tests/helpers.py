@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import io
 import json
+import shutil
+import tempfile
 import threading
 import uuid
 from collections import deque
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pillow_heif
@@ -22,23 +25,44 @@ from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 from sqlalchemy.engine import make_url
 
+from open311.db.cluster import prepare_database
 from open311.db.migrate import upgrade
 
 # --- a database of its own ----------------------------------------------------------------------
 
 
+# The superuser URL of each throwaway cluster this process started (tests/conftest.py tells
+# it), by (host, port): the app's role there may not create databases, nor PostGIS.
+_SUPERUSERS: dict[tuple[str | None, int | None], str] = {}
+
+
+def register_superuser(server_url: str, superuser_url: str) -> None:
+    """Let empty_database make databases on `server_url`'s server as `superuser_url`."""
+    parsed = make_url(server_url)
+    _SUPERUSERS[(parsed.host, parsed.port)] = superuser_url
+
+
+def _connect(url: str, database: str):
+    params = make_url(url).translate_connect_args(username="user", database="dbname")
+    return psycopg2.connect(**(params | {"dbname": database}))
+
+
 @contextmanager
 def empty_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the test server, with nothing in it (not even PostGIS);
-    dropped at the end, whatever is connected to it then."""
+    """A database of its own on the test server, empty but for PostGIS on a throwaway cluster
+    (its superuser creates the extension, as an operator would: the app's role cannot), for
+    `server_url`'s role to migrate; dropped at the end, whatever is connected to it then.
+    On a DATABASE_URL server that role creates it, with nothing in it."""
     parsed = make_url(server_url)
-    admin = psycopg2.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, dbname="postgres"
-    )
+    superuser = _SUPERUSERS.get((parsed.host, parsed.port))
+    admin = _connect(superuser or server_url, "postgres")
     admin.autocommit = True
     name = f"open311_scratch_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    if superuser:
+        prepare_database(admin, name, parsed.username)
+    else:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
     try:
         yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -54,6 +78,18 @@ def scratch_database(server_url: str) -> Iterator[str]:
     with empty_database(server_url) as url:
         upgrade(url)
         yield url
+
+
+@contextmanager
+def server_directory(prefix: str) -> Iterator[Path]:
+    """A temporary directory for a server's files (a cluster's data), removed afterwards. Not
+    under pytest's tmp_path: each pytest session that starts makes /tmp/pytest-of-<user>
+    private again, which shuts out the `postgres` user that a cluster runs as under root."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- a webhook receiver -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.engine import make_url
 
 from open311.config import LOCAL_CLUSTER_DIR, LOCAL_CLUSTER_PORT_FILE, Settings
 from open311.db.cluster import ClusterError, LocalCluster, free_port, port_is_free
@@ -39,7 +40,9 @@ def db_up() -> None:
     except ClusterError as exc:
         raise click.ClickException(str(exc)) from None
     LOCAL_CLUSTER_PORT_FILE.write_text(f"{cluster.port}\n")
-    click.echo(f"local PostgreSQL running: {url}")
+    # The password stays in its file (var/postgres-app.password), out of terminals and logs.
+    shown = make_url(url).render_as_string(hide_password=True)
+    click.echo(f"local PostgreSQL running: {shown}")
 
 
 @db_group.command("down")

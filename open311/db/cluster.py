@@ -2,20 +2,112 @@
 
 PostgreSQL refuses to run as root, so when we are root the server programs run as the
 `postgres` system user that Debian's package creates, and the data directory belongs to it.
+
+Nobody is trusted: every connection, over TCP or the socket, signs in with a password (SCRAM).
+Two roles: the bootstrap superuser `postgres`, which only this module uses (to create the
+database, the PostGIS extension and the app's role), and `open311`, the app's role, which owns
+the app's schema, runs the migrations and can do nothing else: no superuser, no new databases
+or roles, no server files or programs. Their generated passwords are kept beside the data
+directory, each in a file of mode 0600. A cluster made before this arrangement (trust) is
+brought to it by `up`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import encrypt_password
+
+from open311.config import (
+    APP_PASSWORD_FILE_NAME,
+    LOCAL_CLUSTER_APP_ROLE,
+    LOCAL_CLUSTER_SUPERUSER,
+    SUPERUSER_PASSWORD_FILE_NAME,
+    local_cluster_url,
+)
+
+SUPERUSER = LOCAL_CLUSTER_SUPERUSER
+APP_ROLE = LOCAL_CLUSTER_APP_ROLE
+
+# The cluster's pg_hba.conf, written at initdb and over a trust cluster's: a password for
+# everyone, on the socket and on loopback (the server listens on nothing else).
+HBA = """\
+# open311 (open311/db/cluster.py writes this file): every connection signs in with its role's
+# password (SCRAM); nothing is trusted, the local socket included.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+# The app's role, as `up` creates it and sets it again each time: it signs in and owns what
+# it is given, nothing more (no pg_read_server_files, pg_execute_server_program ... either).
+APP_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+
+# What the app role is handed in its database: the schema public, and every object in it that
+# an extension does not own (a trust cluster's migrations ran as the superuser).
+_HAND_OVER = """
+DO $$
+DECLARE
+    item record;
+BEGIN
+    FOR item IN
+        SELECT c.oid::regclass AS name,
+               CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                              WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS kind
+        FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace
+          AND c.relkind IN ('r', 'p', 'S', 'v', 'm', 'f')
+          AND c.relowner <> %(role)s::regrole
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                          AND d.objid = c.oid AND d.deptype = 'e')
+          -- a sequence owned by a column follows its table
+          AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
+    LOOP
+        EXECUTE format('ALTER %%s %%s OWNER TO %%I', item.kind, item.name, %(role)s);
+    END LOOP;
+    FOR item IN
+        SELECT p.oid::regprocedure AS name,
+               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
+                              ELSE 'FUNCTION' END AS kind
+        FROM pg_proc p
+        WHERE p.pronamespace = 'public'::regnamespace
+          AND p.proowner <> %(role)s::regrole
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER %%s %%s OWNER TO %%I', item.kind, item.name, %(role)s);
+    END LOOP;
+    FOR item IN
+        SELECT t.oid::regtype AS name
+        FROM pg_type t
+        WHERE t.typnamespace = 'public'::regnamespace
+          AND t.typtype IN ('e', 'd', 'r')
+          AND t.typowner <> %(role)s::regrole
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                          AND d.objid = t.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('ALTER TYPE %%s OWNER TO %%I', item.name, %(role)s);
+    END LOOP;
+END
+$$
+"""
 
 
 class ClusterError(RuntimeError):
@@ -56,6 +148,64 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def secret(path: Path) -> str:
+    """The password kept in `path`, generated and written there first if it is not yet: the
+    file is created with mode 0600 (O_EXCL: never an existing file), so no other user can read
+    it at any moment; one found open to others is closed to them again."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        password = path.read_text().strip()
+        if not password:
+            raise ClusterError(f"{path} is empty; remove it (and the cluster beside it)") from None
+        return password
+    password = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as file:
+        file.write(f"{password}\n")
+    return password
+
+
+def _scram(password: str, role: str, conn: Connection) -> str:
+    """The SCRAM verifier of `password`, made here: the password itself never reaches the
+    server (nor, then, its logs)."""
+    return encrypt_password(password, role, conn, "scram-sha-256")
+
+
+def prepare_database(superuser: Connection, name: str, owner: str) -> None:
+    """Create database `name` if missing, with PostGIS (which needs a superuser, once), for the
+    role `owner` to migrate and use: it owns the schema public and what is in it, and only it
+    (besides superusers) may connect. `superuser` is a connection to another database of the
+    server; the database itself stays the superuser's. Idempotent."""
+    superuser.autocommit = True
+    database = sql.Identifier(name)
+    with superuser.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(database))
+        cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+        cur.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                database, sql.Identifier(owner)
+            )
+        )
+    params = superuser.get_dsn_parameters()
+    inside = psycopg2.connect(
+        host=params["host"],
+        port=params["port"],
+        user=params["user"],
+        password=superuser.info.password,
+        dbname=name,
+    )
+    with closing(inside):
+        inside.autocommit = True
+        with inside.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+            cur.execute(_HAND_OVER, {"role": owner})
+
+
 @dataclass
 class LocalCluster:
     """One PostgreSQL data directory with its own port, started and stopped with pg_ctl."""
@@ -78,8 +228,47 @@ class LocalCluster:
     def socket_dir(self) -> Path:
         return self.datadir.parent / "run"
 
+    @property
+    def superuser_password_file(self) -> Path:
+        return self.datadir.parent / SUPERUSER_PASSWORD_FILE_NAME
+
+    @property
+    def app_password_file(self) -> Path:
+        return self.datadir.parent / APP_PASSWORD_FILE_NAME
+
     def url(self, database: str = "open311") -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+        """The app role's URL of `database`, with its password (what the app connects with)."""
+        return local_cluster_url(self.port, database, password=secret(self.app_password_file))
+
+    def superuser_url(self, database: str = "postgres") -> str:
+        """The bootstrap superuser's URL: for creating databases and roles, never for the app."""
+        password = secret(self.superuser_password_file)
+        return local_cluster_url(self.port, database, password=password, user=SUPERUSER)
+
+    def connect_superuser(self, database: str = "postgres", timeout_s: float = 30) -> Connection:
+        """A connection as the bootstrap superuser, waiting for a server still starting."""
+        password = secret(self.superuser_password_file)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return psycopg2.connect(
+                    host="127.0.0.1",
+                    port=self.port,
+                    user=SUPERUSER,
+                    password=password,
+                    dbname=database,
+                )
+            except psycopg2.OperationalError as exc:
+                if "password authentication failed" in str(exc):
+                    raise ClusterError(
+                        f"the cluster refuses the superuser's password in "
+                        f"{self.superuser_password_file}; if that file was lost, stop the "
+                        f"cluster and remove {self.datadir} (its data goes with it) to start "
+                        "afresh"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         program = (self.bindir or find_bindir()) / args[0]
@@ -119,22 +308,58 @@ class LocalCluster:
         except (OSError, IndexError, ValueError):
             return None
 
+    @contextmanager
+    def _pwfile(self) -> Iterator[Path]:
+        """The superuser's password in a file initdb can read (as root initdb runs as the
+        `postgres` user, which cannot read ours): a private directory of that user's, removed
+        afterwards."""
+        password = secret(self.superuser_password_file)
+        folder = Path(tempfile.mkdtemp(prefix="open311-initdb-"))
+        try:
+            path = folder / "pwfile"
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(f"{password}\n")
+            if self.as_root:
+                shutil.chown(path, "postgres", "postgres")
+                shutil.chown(folder, "postgres", "postgres")
+            yield path
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @property
+    def hba_file(self) -> Path:
+        return self.datadir / "pg_hba.conf"
+
+    def _hba_is_ours(self) -> bool:
+        try:
+            return self.hba_file.read_text() == HBA
+        except OSError:
+            return False
+
+    def _write_hba(self) -> None:
+        # Written in place: the file keeps its owner (the postgres user, when we are root).
+        with open(self.hba_file, "w") as file:
+            file.write(HBA)
+
     def init(self) -> None:
         self._own(self.datadir.parent)
         self._own(self.datadir)
         self._own(self.socket_dir)
-        result = self._run(
-            "initdb",
-            "-D",
-            str(self.datadir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        )
+        with self._pwfile() as pwfile:
+            result = self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            )
         if result.returncode:
             raise ClusterError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+        self._write_hba()
 
     def start(self) -> None:
         if not port_is_free(self.port):
@@ -175,27 +400,65 @@ class LocalCluster:
             if result.returncode:
                 raise ClusterError(f"could not stop PostgreSQL:\n{result.stderr}")
 
+    def trusts(self) -> bool:
+        """Whether the running server lets the superuser in without its password (a cluster
+        made before passwords, or a pg_hba.conf not yet reloaded)."""
+        try:
+            psycopg2.connect(
+                host="127.0.0.1",
+                port=self.port,
+                user=SUPERUSER,
+                password=f"not-{secrets.token_hex(8)}",
+                dbname="postgres",
+            ).close()
+        except psycopg2.OperationalError:
+            return False
+        return True
+
+    def _require_passwords(self, superuser: Connection) -> None:
+        """Bring a running cluster made with trust to passwords: the superuser's password set
+        (while trust still lets us in), then our pg_hba.conf, reloaded, and waited for."""
+        with superuser.cursor() as cur:
+            verifier = _scram(secret(self.superuser_password_file), SUPERUSER, superuser)
+            cur.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(SUPERUSER)),
+                (verifier,),
+            )
+        self._write_hba()
+        with superuser.cursor() as cur:
+            cur.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while self.trusts():
+            if time.monotonic() > deadline:
+                raise ClusterError(f"PostgreSQL still lets anyone in after {self.hba_file}")
+            time.sleep(0.1)
+
+    def ensure_app_role(self, superuser: Connection) -> None:
+        """The app's role, with the attributes and the password (of its file) it must have."""
+        superuser.autocommit = True
+        role = sql.Identifier(APP_ROLE)
+        verifier = _scram(secret(self.app_password_file), APP_ROLE, superuser)
+        with superuser.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                sql.SQL(f"{verb} ROLE {{}} {APP_ROLE_ATTRIBUTES} PASSWORD %s").format(role),
+                (verifier,),
+            )
+
     def ensure_database(self, name: str = "open311") -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = psycopg2.connect(
-                    host="127.0.0.1", port=self.port, user="postgres", dbname="postgres"
-                )
-                break
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
+        """Passwords required (a trust cluster converted), the app's role, and database `name`
+        ready for it (see prepare_database)."""
+        with closing(self.connect_superuser()) as superuser:
+            superuser.autocommit = True
+            if not self._hba_is_ours():
+                self._require_passwords(superuser)
+            self.ensure_app_role(superuser)
+            prepare_database(superuser, name, APP_ROLE)
 
     def up(self, database: str = "open311") -> str:
-        """Initialise if needed, start unless already running, create the database; idempotent."""
+        """Initialise if needed, start unless already running, create the app's role and the
+        database; idempotent. Returns the app role's URL of the database."""
         if not self.initialized():
             self.init()
         if self.running():

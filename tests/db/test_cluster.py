@@ -17,19 +17,22 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
 
 from open311.db.cluster import ClusterError, LocalCluster, find_bindir, free_port, port_is_free
+from tests.helpers import server_directory
 
 DATABASE = "open311_cluster_test"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path_factory.mktemp("cluster") / "data", free_port(), durable=False)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+def cluster() -> Iterator[LocalCluster]:
+    with server_directory("open311-test-cluster-") as root:
+        cluster = LocalCluster(root / "data", free_port(), durable=False)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
 
 
 @contextmanager
@@ -41,10 +44,9 @@ def occupied_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def query(port: int, sql: str, database: str = DATABASE) -> list[tuple]:
-    with closing(
-        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=database)
-    ) as conn:
+def query(cluster: LocalCluster, sql: str, database: str = DATABASE) -> list[tuple]:
+    """`sql` as the cluster's superuser (its password from the file beside the data)."""
+    with closing(cluster.connect_superuser(database)) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(sql)
@@ -62,22 +64,32 @@ def test_up_initialises_starts_and_creates_the_database(cluster):
 
     url = cluster.up(DATABASE)
 
-    assert url == f"postgresql+psycopg2://postgres@127.0.0.1:{port}/{DATABASE}"
+    # The app's role, with the password generated for it, never the superuser.
+    password = cluster.app_password_file.read_text().strip()
+    assert url == f"postgresql+psycopg2://open311:{password}@127.0.0.1:{port}/{DATABASE}"
     assert cluster.initialized() and cluster.running()
     assert cluster.running_port() == port
     assert not port_is_free(port)
-    assert query(port, "SELECT current_database(), current_user") == [(DATABASE, "postgres")]
+    with (
+        closing(
+            psycopg2.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("SELECT current_database(), current_user")
+        assert cur.fetchall() == [(DATABASE, "open311")]
+    assert query(cluster, "SELECT current_user") == [("postgres",)]
     # A throwaway cluster (durable=False) does not wait on the disk; it listens on loopback only.
-    assert query(port, "SHOW fsync") == [("off",)]
-    assert query(port, "SHOW listen_addresses") == [("127.0.0.1",)]
-    assert query(port, "SHOW server_encoding") == [("UTF8",)]
+    assert query(cluster, "SHOW fsync") == [("off",)]
+    assert query(cluster, "SHOW listen_addresses") == [("127.0.0.1",)]
+    assert query(cluster, "SHOW server_encoding") == [("UTF8",)]
 
 
 def test_up_again_changes_nothing_and_adopts_the_running_port(cluster):
     cluster.up(DATABASE)
     pid = postmaster_pid(cluster)
     table = f"t_{uuid.uuid4().hex[:8]}"
-    query(cluster.port, f"CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (7)")
+    query(cluster, f"CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (7)")
 
     assert cluster.up(DATABASE) == cluster.url(DATABASE)
     assert postmaster_pid(cluster) == pid
@@ -85,23 +97,22 @@ def test_up_again_changes_nothing_and_adopts_the_running_port(cluster):
     # Another handle on the same data directory, told a different port, finds the server where
     # it runs instead of starting a second one.
     other = LocalCluster(cluster.datadir, free_port(), durable=False)
-    assert (
-        other.up(DATABASE) == f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/{DATABASE}"
-    )
+    assert other.up(DATABASE) == cluster.url(DATABASE)
+    assert f"@127.0.0.1:{cluster.port}/" in cluster.url(DATABASE)
     assert other.port == cluster.port
     assert postmaster_pid(cluster) == pid
-    assert query(cluster.port, f"SELECT n FROM {table}") == [(7,)]
+    assert query(cluster, f"SELECT n FROM {table}") == [(7,)]
 
     # A second database is created on demand, the first one left alone.
     assert cluster.up("open311_other") == cluster.url("open311_other")
-    names = query(cluster.port, "SELECT datname FROM pg_database ORDER BY 1", "postgres")
+    names = query(cluster, "SELECT datname FROM pg_database ORDER BY 1", "postgres")
     assert {("open311_other",), (DATABASE,)} <= set(names)
 
 
 def test_stop_then_up_keeps_the_data(cluster):
     cluster.up(DATABASE)
     table = f"t_{uuid.uuid4().hex[:8]}"
-    query(cluster.port, f"CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (42)")
+    query(cluster, f"CREATE TABLE {table} (n int); INSERT INTO {table} VALUES (42)")
 
     cluster.stop()
     assert not cluster.running()
@@ -113,7 +124,7 @@ def test_stop_then_up_keeps_the_data(cluster):
 
     cluster.up(DATABASE)
     assert cluster.running()
-    assert query(cluster.port, f"SELECT n FROM {table}") == [(42,)]
+    assert query(cluster, f"SELECT n FROM {table}") == [(42,)]
 
 
 def test_start_on_a_port_in_use_says_so(tmp_path):
@@ -128,20 +139,21 @@ def test_start_on_a_port_in_use_says_so(tmp_path):
     assert not cluster.running()
 
 
-def test_initdb_failure_is_a_cluster_error_with_initdb_s_reason(tmp_path):
-    datadir = tmp_path / "data"
-    datadir.mkdir()
-    (datadir / "notes.txt").write_text("not a cluster")
-    cluster = LocalCluster(datadir, free_port())
+def test_initdb_failure_is_a_cluster_error_with_initdb_s_reason():
+    with server_directory("open311-test-initdb-") as root:
+        datadir = root / "data"
+        datadir.mkdir()
+        (datadir / "notes.txt").write_text("not a cluster")
+        cluster = LocalCluster(datadir, free_port())
 
-    with pytest.raises(ClusterError) as failed:
-        cluster.up()
+        with pytest.raises(ClusterError) as failed:
+            cluster.up()
 
-    message = str(failed.value)
-    assert message.startswith("initdb failed:")
-    assert "exists but is not empty" in message
-    assert (datadir / "notes.txt").read_text() == "not a cluster"
-    assert not cluster.initialized()
+        message = str(failed.value)
+        assert message.startswith("initdb failed:")
+        assert "exists but is not empty" in message
+        assert (datadir / "notes.txt").read_text() == "not a cluster"
+        assert not cluster.initialized()
 
 
 def test_a_server_that_will_not_start_is_a_cluster_error_with_its_log(cluster):

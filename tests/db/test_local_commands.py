@@ -26,6 +26,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from open311.db.cluster import LocalCluster, free_port, port_is_free
+from tests.helpers import server_directory
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # The console script setup.py installs beside the interpreter running the tests.
@@ -63,9 +64,17 @@ class Checkout:
             check=False,
         )
 
+    def app_password(self) -> str:
+        return (self.var / "postgres-app.password").read_text().strip()
+
     def query(self, sql: str, *params: object) -> list[tuple]:
+        """`sql` as the app's role, with the password `db up` generated (as the app would)."""
         conn = psycopg2.connect(
-            host="127.0.0.1", port=self.recorded_port(), user="postgres", dbname="open311"
+            host="127.0.0.1",
+            port=self.recorded_port(),
+            user="open311",
+            password=self.app_password(),
+            dbname="open311",
         )
         with closing(conn), conn.cursor() as cur:
             cur.execute(sql, params)
@@ -98,12 +107,13 @@ def postmaster_pid(cluster: LocalCluster) -> int:
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Checkout]:
-    checkout = copy_checkout(tmp_path_factory.mktemp("checkout"), migrations=True)
-    try:
-        yield checkout
-    finally:
-        LocalCluster(checkout.var / "postgres", 0).stop()
+def checkout() -> Iterator[Checkout]:
+    with server_directory("open311-test-checkout-") as root:
+        checkout = copy_checkout(root, migrations=True)
+        try:
+            yield checkout
+        finally:
+            LocalCluster(checkout.var / "postgres", 0).stop()
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +150,7 @@ def test_db_up_initialises_and_starts_the_local_cluster_then_leaves_it_be(checko
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout
-        == f"local PostgreSQL running: postgresql+psycopg2://postgres@127.0.0.1:{port}/open311\n"
+        == f"local PostgreSQL running: postgresql+psycopg2://open311:***@127.0.0.1:{port}/open311\n"
     )
     assert (checkout.var / "postgres" / "PG_VERSION").exists()
     assert (checkout.var / "postgres.port").read_text() == f"{port}\n"
@@ -238,7 +248,7 @@ def test_db_down_stops_the_cluster_and_db_up_brings_it_back_with_its_data(runnin
     assert up.returncode == 0, up.stderr
     assert (
         up.stdout
-        == f"local PostgreSQL running: postgresql+psycopg2://postgres@127.0.0.1:{port}/open311\n"
+        == f"local PostgreSQL running: postgresql+psycopg2://open311:***@127.0.0.1:{port}/open311\n"
     )
     assert running.cluster.running()
     assert running.query("SELECT count(*) FROM api_client") == marker
@@ -265,7 +275,7 @@ def test_db_up_on_a_taken_port(running):
         new_port = running.recorded_port()
         assert new_port != recorded
         assert moved.stdout == (
-            f"local PostgreSQL running: postgresql+psycopg2://postgres@127.0.0.1:{new_port}/open311\n"
+            f"local PostgreSQL running: postgresql+psycopg2://open311:***@127.0.0.1:{new_port}/open311\n"
         )
         assert running.cluster.running_port() == new_port
     assert running.query("SELECT version_num FROM alembic_version") == [(head_revision(),)]

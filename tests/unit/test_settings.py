@@ -8,8 +8,15 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from open311.config import ENV, GEODATA_DIR, PROJECT_ROOT, Settings
+from open311.config import (
+    ENV,
+    GEODATA_DIR,
+    LOCAL_CLUSTER_APP_PASSWORD_FILE,
+    PROJECT_ROOT,
+    Settings,
+)
 
 VARIABLES = {f.metadata[ENV] for f in fields(Settings)}
 
@@ -46,9 +53,21 @@ def test_the_flask_config_holds_every_field_under_its_variable():
     assert (config["API_TITLE"], config["API_VERSION"]) == ("open311", "v2")
 
 
-def test_without_database_url_the_config_names_the_local_cluster():
+def test_without_database_url_the_config_names_the_local_cluster_as_the_app_role():
     config = Settings(database_url="", pgport=55432).flask_config()
-    assert config["DATABASE_URL"] == "postgresql+psycopg2://postgres@127.0.0.1:55432/open311"
+    url = make_url(config["DATABASE_URL"])
+    # Never the superuser: the app's role, with the password `open311 db up` keeps in var/.
+    assert (url.username, url.host, url.port, url.database) == (
+        "open311",
+        "127.0.0.1",
+        55432,
+        "open311",
+    )
+    try:
+        password = LOCAL_CLUSTER_APP_PASSWORD_FILE.read_text().strip()
+    except FileNotFoundError:
+        password = None  # no local cluster made in this checkout
+    assert url.password == password
 
 
 def test_settings_read_back_from_a_changed_flask_config():
