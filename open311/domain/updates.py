@@ -138,7 +138,8 @@ def post_update(
     """
     now = now or clock.now()
     request = request_queries.get_request(session, jurisdiction, update.service_request_id)
-    if request is None:
+    # Apps know only the ids the public reads show: a request they leave out is not found.
+    if request is None or not publication.is_published(session, request):
         raise UnknownRequest(f"service_request_id {update.service_request_id} not found")
     existing = db.get_client_update(session, client.id, update.update_id)
     if existing is not None:

@@ -13,8 +13,14 @@ from open311.db.models import Delivery, ServiceRequest
 from open311.db.search_queries import RequestSearch, Unresolved, count_sql, page_sql
 from open311.domain import activity
 from open311.values import DeliveryChannel, ServiceType, StaffRole
-from tests.api.helpers import BASE, bearer, make_staff, url
-from tests.factories import make_api_client, make_jurisdiction, make_request, make_service
+from tests.api.helpers import BASE, bearer, make_staff, post_update, url
+from tests.factories import (
+    make_api_client,
+    make_api_key,
+    make_jurisdiction,
+    make_request,
+    make_service,
+)
 
 SECRET = "Complaint about my neighbour at 12 Oak St"
 LAT, LONG = 34.0522, -118.2437
@@ -133,6 +139,17 @@ def test_a_token_does_not_lead_to_a_blackbox_request_unless_published(client, ci
     response = client.get(url("tokens/tk-feedback", fmt))
     assert response.status_code == (200 if publish else 404)
     assert ("FB-1" in response.get_data(as_text=True)) is publish
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_apps_cannot_post_updates_to_blackbox_requests_unless_published(
+    client, db, city, publish, fmt
+):
+    key = make_api_key(db)
+    response = post_update(client, key, fmt, service_request_id="FB-1")
+    assert response.status_code == (200 if publish else 404)
+    unknown = post_update(client, key, fmt, service_request_id="NO-SUCH", update_id="fms-2")
+    assert unknown.status_code == 404
 
 
 def test_staff_see_blackbox_requests_whatever_the_setting(client, db, city, publish):
