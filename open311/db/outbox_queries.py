@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from open311.db.models import (
     Activity,
+    ApiClient,
     Delivery,
     OutboxEvent,
     Requester,
@@ -328,7 +329,16 @@ def find_subscriptions(
     return session.scalars(statement).all()
 
 
-def count_active_subscriptions(session: Session, api_client_id: int) -> int:
+def count_active_subscriptions(session: Session, api_client_id: int, *, lock: bool = False) -> int:
+    """The client's active subscriptions. `lock` first locks the client's row (FOR NO KEY
+    UPDATE) until the transaction ends, so of two subscriptions added at once the second counts
+    the first: a cap checked on this count holds."""
+    if lock:
+        session.execute(
+            select(ApiClient.id)
+            .where(ApiClient.id == api_client_id)
+            .with_for_update(key_share=True)
+        )
     return session.scalar(
         select(func.count()).where(
             WebhookSubscription.api_client_id == api_client_id, WebhookSubscription.active

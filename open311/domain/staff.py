@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -79,8 +80,16 @@ def create_user(
         password_hash=generate_password_hash(password),
         crews=crews,
     )
-    session.add(user)
-    session.flush()
+    try:
+        # A savepoint: the same username created at the same moment by someone else passed the
+        # check above too, and meets us at the unique constraint; that is a Conflict, not a 500.
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        if staff_queries.get_staff_user(session, username) is None:
+            raise
+        raise Conflict(f"username: {username} is taken") from None
     return user
 
 

@@ -96,8 +96,10 @@ def subscribe(
     now: datetime,
 ) -> tuple[WebhookSubscription, str]:
     """A new active subscription and its signing secret (the caller shows it once). A client
-    has at most MAX_SUBSCRIPTIONS active ones: each costs work on every matching event."""
-    if db.count_active_subscriptions(session, client.id) >= MAX_SUBSCRIPTIONS:
+    has at most MAX_SUBSCRIPTIONS active ones: each costs work on every matching event. The
+    count is taken with the client's row locked, so parallel requests cannot each see room for
+    one more."""
+    if db.count_active_subscriptions(session, client.id, lock=True) >= MAX_SUBSCRIPTIONS:
         raise InvalidInput(
             f"this client has {MAX_SUBSCRIPTIONS} active subscriptions already; delete one first"
         )

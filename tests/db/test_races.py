@@ -2,7 +2,8 @@
 database of their own: parallel wrong passwords all count and lock the account; a right
 password waits for a lockout being set; a crew member's move waits for a reassignment and is
 then refused; two work orders of one request finishing at once close it exactly once; two
-staff locating one request at once place it once.
+staff locating one request at once place it once; two subscriptions added at once cannot pass
+a client's cap together; one username created twice at once is a Conflict, not a 500.
 
 The deterministic ones hold the first transaction open (its change flushed, not committed),
 start the second in a thread, wait until PostgreSQL shows it waiting for a lock (or until it
@@ -28,21 +29,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from open311 import create_app
 from open311.db.models import (
     Activity,
+    ApiClient,
     Crew,
     Jurisdiction,
     RequestDistrict,
     ServiceRequest,
     StaffToken,
     StaffUser,
+    WebhookSubscription,
     WorkOrder,
 )
 from open311.db.session import make_session_factory
-from open311.domain import routing, staff, workflow
-from open311.errors import InvalidInput, Unauthenticated
-from open311.values import ActivityKind, CrewKind, Status, WorkOrderState
+from open311.domain import routing, staff, subscriptions, workflow
+from open311.errors import Conflict, InvalidInput, Unauthenticated
+from open311.values import ActivityKind, CrewKind, StaffRole, Status, WorkOrderState
 from tests.api.helpers import PASSWORD, bearer, make_staff
 from tests.factories import (
     make_agency,
+    make_api_client,
     make_boundary_layer,
     make_crew,
     make_district,
@@ -367,3 +371,64 @@ def test_two_staff_locating_one_request_at_once_place_it_once(sessions, watcher)
             Activity.service_request_pk == request_pk, Activity.kind == ActivityKind.located
         )
         assert check.scalar(located.select_from(Activity)) == 1
+
+
+# --- caps and unique names checked before an insert ------------------------------------------
+
+
+def _subscribe(session: Session, client_id: int) -> WebhookSubscription:
+    wish = subscriptions.SubscriptionRequest("http://receiver.test/hook", ["request.created"])
+    client = session.get_one(ApiClient, client_id)
+    subscription, _secret = subscriptions.subscribe(
+        session, client, wish, actor="client:test", now=datetime.now(UTC)
+    )
+    return subscription
+
+
+def test_two_subscriptions_added_at_once_cannot_pass_the_cap_together(sessions, watcher):
+    with sessions() as setup:
+        client, _key = make_api_client(setup, _name())
+        for _ in range(subscriptions.MAX_SUBSCRIPTIONS - 1):
+            _subscribe(setup, client.id)
+        setup.commit()
+        client_id = client.id
+
+    def subscribe_and_commit() -> None:
+        with sessions() as session:
+            _subscribe(session, client_id)
+            session.commit()
+
+    with sessions() as first:
+        _subscribe(first, client_id)  # the last one there is room for, not committed yet
+        second = Second(subscribe_and_commit)
+        second.start_and_wait_until_blocked(watcher)
+        first.commit()
+    refused = second.result()
+    assert isinstance(refused, InvalidInput), refused
+    with sessions() as check:
+        active = select(func.count()).where(
+            WebhookSubscription.api_client_id == client_id, WebhookSubscription.active
+        )
+        assert check.scalar(active.select_from(WebhookSubscription)) == (
+            subscriptions.MAX_SUBSCRIPTIONS
+        )
+
+
+def test_one_username_created_twice_at_once_is_a_conflict_not_an_error(sessions, watcher):
+    username = _name()
+
+    def create_and_commit() -> None:
+        with sessions() as session:
+            staff.create_user(session, username, password=PASSWORD, role="call_taker")
+            session.commit()
+
+    with sessions() as first:
+        staff.create_user(first, username, password=PASSWORD, role="supervisor")
+        second = Second(create_and_commit)
+        second.start_and_wait_until_blocked(watcher)
+        first.commit()
+    refused = second.result()
+    assert isinstance(refused, Conflict), refused
+    with sessions() as check:
+        user = check.scalar(select(StaffUser).where(StaffUser.username == username))
+        assert user.role is StaffRole.supervisor
