@@ -170,6 +170,11 @@ def _json_number(expr: str) -> str:
     )
 
 
+# What a spreadsheet takes for the start of a formula (OWASP, CSV injection): `=`, `+`, `-`,
+# `@`, tab and carriage return. chr() rather than E'\t' keeps the SQL free of escapes.
+_CSV_FORMULA_STARTS = "('=', '+', '-', '@', chr(9), chr(13))"
+
+
 def _csv_text(expr: str) -> str:
     """A text CSV field, always quoted (RFC 4180), empty when null or blank, and prefixed with
     a single quote when it starts like a formula (OWASP), so that a spreadsheet shows the text
@@ -182,11 +187,6 @@ def _csv_text(expr: str) -> str:
 
 def _item_fields(near: bool) -> list[tuple[str, str]]:
     """(field, JSON text expression) of an item in wire order; `r` is the page, `s` the
-# What a spreadsheet takes for the start of a formula (OWASP, CSV injection): `=`, `+`, `-`,
-# `@`, tab and carriage return. chr() rather than E'\t' keeps the SQL free of escapes.
-_CSV_FORMULA_STARTS = "('=', '+', '-', '@', chr(9), chr(13))"
-
-
     service."""
     fields = [
         ("service_request_id", _json_string("r.service_request_id")),
