@@ -13,7 +13,7 @@ import contextlib
 import re
 import smtplib
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote, urlencode
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.config import Settings
+from open311.db import email_queries
 from open311.db.models import Activity, Delivery, Jurisdiction, Requester, ServiceRequest
 from open311.notify import deadline, messages
 from open311.values import DeliveryChannel, EmailTemplate, Status
@@ -31,6 +32,13 @@ from open311.values import DeliveryChannel, EmailTemplate, Status
 class PermanentFailure(Exception):
     """This delivery can never be sent (no e-mail address any more, no such template): retrying
     cannot help, so the worker should park it at once rather than back off and try again."""
+
+
+class Suppressed(PermanentFailure):
+    """The recipient has had OPEN311_EMAILS_PER_RECIPIENT_PER_DAY e-mails in the last 24 hours:
+    this one is not sent (parked, for staff to see; replaying it later checks again)."""
+
+    reason = "suppressed: the recipient's daily e-mail limit is reached"
 
 
 class Refused(smtplib.SMTPResponseException):
@@ -74,6 +82,8 @@ def compose(
         raise PermanentFailure(
             f"delivery {delivery.delivery_id}: the requester has no e-mail address any more"
         )
+    now = now or clock.now()
+    _within_daily_limit(session, delivery, requester.email, settings, now)
     activity = session.get(Activity, event.activity_id) if event.activity_id else None
     facts = _facts(session, request, activity, delivery.template, settings)
     rendered = messages.render(delivery.template, requester.language, facts)
@@ -82,7 +92,7 @@ def compose(
     message["From"] = settings.smtp_from
     message["To"] = requester.email
     message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(now or clock.now())
+    message["Date"] = format_datetime(now)
     # The same id on every attempt, so a retry after a lost reply shows as the same message.
     message["Message-ID"] = f"<{delivery.delivery_id}@{_domain(settings.smtp_from)}>"
     # RFC 3834: no vacation replies or bounces to auto-responders; Exchange reads its own header.
@@ -92,6 +102,21 @@ def compose(
     # After set_content, which drops every Content-* header it finds.
     message["Content-Language"] = rendered.language
     return message
+
+
+def _within_daily_limit(
+    session: Session, delivery: Delivery, address: str, settings: Settings, now: datetime
+) -> None:
+    """Raise Suppressed when `address` has had its day's e-mails. Anyone with an API key can
+    file requests giving any address: without a limit the city's mail server would write to it
+    as often as they like. Counted in PostgreSQL under a lock keyed by a hash of the address,
+    so two workers cannot both send the last one allowed."""
+    email_queries.lock_recipient(session, address)
+    sent = email_queries.count_emails_to(
+        session, address, since=now - timedelta(days=1), now=now, besides=delivery.id
+    )
+    if sent >= settings.emails_per_recipient_per_day:
+        raise Suppressed(f"delivery {delivery.delivery_id}: {Suppressed.reason}")
 
 
 class _SMTP(smtplib.SMTP):

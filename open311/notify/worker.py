@@ -230,7 +230,8 @@ class Worker:
         )
         if delivery.channel is DeliveryChannel.email:
             try:
-                return replace(job, message=email.compose(session, delivery, self.settings))
+                message = email.compose(session, delivery, self.settings, now=self.now())
+                return replace(job, message=message)
             except SQLAlchemyError:
                 raise
             except Exception as error:  # its text might hold an address: name only
@@ -262,7 +263,10 @@ class Worker:
 
 
 def _failure(error: Exception) -> webhook.Outcome:
-    """An e-mail's failure in words that name no one: the error's type and SMTP code."""
+    """An e-mail's failure in words that name no one: the error's type and SMTP code (or, for
+    one the worker decided not to send, why)."""
+    if isinstance(error, email.Suppressed):
+        return webhook.Outcome(False, error=error.reason, permanent=True)
     code = getattr(error, "smtp_code", None)
     permanent = isinstance(error, email.PermanentFailure) or bool(
         getattr(error, "permanent", False)
