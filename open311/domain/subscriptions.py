@@ -49,6 +49,10 @@ def check_url(url: str, *, allow_private: bool) -> str:
     parts = urlsplit(url)
     if len(url) > MAX_URL_LENGTH or parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
         raise InvalidInput("url: an absolute http or https URL is required")
+    try:
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise InvalidInput("url: the port must be a number from 0 to 65535") from None
     if not allow_private and private_destination(url, unresolved_is_private=False):
         raise InvalidInput("url: webhooks go to public internet addresses only")
     return url

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses it resolves to, as text, in the order to try them. A plain
 # function, so a test can say what a name resolves to (and count how often it is asked).
@@ -119,7 +121,15 @@ def public(address: Address) -> bool:
 
 
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").rstrip(".")
+    """The URL's host, lower case, without a final dot; a non-ASCII name as the ASCII one the
+    HTTP client sends and connects for (IDNA, as requests encodes it)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            raise Unresolved(host) from None
+    return host.lower()
 
 
 def _local_name(host: str) -> bool:
@@ -156,13 +166,16 @@ def pin(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) 
     them a connection would reach is not ours to choose."""
     parts = urlsplit(url)
     host = _host(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # not a port number: nowhere to send to, ever
+        raise NotAllowed(host) from None
     if not allow_private and _local_name(host):
         raise NotAllowed(host)
     addresses = resolve(host, port, resolver)
     if not allow_private and not all(public(address) for address in addresses):
         raise NotAllowed(host)
-    return Destination(host.lower(), port, tuple(str(address) for address in addresses))
+    return Destination(host, port, tuple(str(address) for address in addresses))
 
 
 def private_destination(

@@ -131,6 +131,23 @@ def test_the_connection_goes_to_the_address_checked_not_a_fresh_lookup():
     assert got_second.headers["Host"] == got_first.headers["Host"]
 
 
+def test_an_international_name_is_resolved_and_sent_as_its_ascii_form(hook):
+    resolver = Resolver(["127.0.0.1"])
+    url = f"http://bücher.example:{port_of(hook)}/hook"
+    outcome = webhook.send(
+        webhook.http_session(),
+        hook_to(url),
+        timeout_s=2,
+        now=NOW,
+        allow_private=True,
+        resolver=resolver,
+    )
+    assert outcome.ok
+    assert resolver.asked == [("xn--bcher-kva.example", port_of(hook))]
+    (got,) = hook.received
+    assert got.headers["Host"] == f"xn--bcher-kva.example:{port_of(hook)}"
+
+
 def test_redirects_to_private_addresses_are_not_followed():
     with receiver() as target, receiver() as redirecting:
         redirecting.answers.append(307)

@@ -45,3 +45,8 @@ def test_a_bad_url_is_refused_even_where_private_addresses_are_allowed():
 def test_ipv4_embedded_in_ipv6_is_refused_when_subscribing(host):
     with pytest.raises(InvalidInput, match="public internet addresses only"):
         check_url(f"https://{host}/latest/meta-data/", allow_private=False)
+
+
+def test_a_port_that_is_no_port_is_refused():
+    with pytest.raises(InvalidInput, match="port"):
+        check_url("https://hooks.example.com:99999/x", allow_private=True)
