@@ -9,6 +9,16 @@ export PORT
 
 .PHONY: run test contract system database demo lint clean
 
+# `make run`: the hosts it answers for (another Host header is a 400) and the URL it advertises
+# and keeps in photos' media_url: this machine's names and the listen address, unless the
+# environment sets them (listening on 0.0.0.0, name the public host in both).
+LISTEN_HOST := $(or $(OPEN311_LISTEN_HOST),127.0.0.1)
+comma := ,
+OPEN311_TRUSTED_HOSTS ?= 127.0.0.1,localhost$(addprefix $(comma),$(filter-out 127.0.0.1 localhost,$(LISTEN_HOST)))
+OPEN311_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(LISTEN_HOST)),127.0.0.1,$(LISTEN_HOST)):$(PORT)/open311/v2
+run: export OPEN311_TRUSTED_HOSTS := $(OPEN311_TRUSTED_HOSTS)
+run: export OPEN311_PUBLIC_URL := $(OPEN311_PUBLIC_URL)
+
 # nginx in front of gunicorn (open311 serve), and the worker (webhooks, e-mail) beside them; Ctrl-C
 # or SIGTERM stops all three. Both run in the background so that the shell's trap runs at once:
 # a shell waiting for a foreground command would put the signal off until that command ended.

@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from open311.api import contract, database, errors, limits, ratelimits
+from open311.api import contract, database, errors, limits, ratelimits, security
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
@@ -22,7 +22,8 @@ def build_app(overrides: dict | None = None) -> Flask:
         # One proxy (open311 serve's nginx, or production's) sets these headers itself, so the
         # client's address and scheme are its last entries; without it they are anyone's to forge.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
-    limits.init_app(app)  # first: a body too large is refused before any other work
+    security.init_app(app)  # first: a Host not trusted is refused before any other work
+    limits.init_app(app)  # then a body too large, before any other work
     database.init_app(app)
     ratelimits.init_app(app)
     api = Api(app, spec_kwargs={"extra_plugins": [contract.ContractPlugin()]})

@@ -1,4 +1,5 @@
-"""Absolute URLs as clients should see them: under OPEN311_PUBLIC_URL, else the host used."""
+"""URLs of this server: in answers under OPEN311_PUBLIC_URL, else the host used; stored ones never
+from the Host header."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ def site_url(path: str) -> str:
     endpoint it names without its /open311/v2), else on the host the client used."""
     public = current_app.config.get("OPEN311_PUBLIC_URL", "")
     return media_root(public, request.host_url, BASE_PATH) + path
+
+
+def stored_url(path: str) -> str:
+    """`path` of this server as a URL to keep (a request's media_url, a webhook's payload):
+    absolute on OPEN311_PUBLIC_URL's site, else the site-relative path itself. Never built
+    from the Host header, which, without OPEN311_TRUSTED_HOSTS, is whatever the client sent:
+    a forged one would otherwise be stored and handed to every later reader."""
+    public = current_app.config.get("OPEN311_PUBLIC_URL", "")
+    return media_root(public, "", BASE_PATH) + path if public else path
 
 
 def next_page_link(drop: tuple[str, ...] = (), **changes: str) -> str:

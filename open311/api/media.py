@@ -23,9 +23,9 @@ def store() -> MediaStore:
 
 
 def media_url(name: str) -> str:
-    """The absolute URL a stored file is served at (OPEN311_PUBLIC_URL's site, else the host
-    the client used)."""
-    return links.site_url(f"{blp.url_prefix}/{name}")
+    """The URL a stored file is served at, as kept in the request or update: absolute on
+    OPEN311_PUBLIC_URL's site, else the path `/media/<name>` (never the Host header's)."""
+    return links.stored_url(f"{blp.url_prefix}/{name}")
 
 
 @blp.route("/<name>", methods=["GET"])

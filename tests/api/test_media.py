@@ -95,7 +95,7 @@ def test_a_jpeg_with_gps_is_served_back_without_any_metadata(
     request = stored_request(db)
     assert answer["service_request_id"] == request.service_request_id
     (row,) = media_rows(db)
-    assert request.media_url == f"http://localhost/media/{row.name}"
+    assert request.media_url == f"/media/{row.name}"
     assert (row.content_type, row.width, row.height, row.position) == ("image/jpeg", 640, 480, 0)
     assert row.activity_id is None and row.service_request_pk == request.id
     assert files_in(media_dir) == sorted([row.name, row.thumbnail_name])
@@ -208,7 +208,7 @@ def test_an_uploaded_photo_outranks_a_linked_media_url(client, db, pothole, api_
     )
 
     (row,) = media_rows(db)
-    assert stored_request(db).media_url == f"http://localhost/media/{row.name}"
+    assert stored_request(db).media_url == f"/media/{row.name}"
 
 
 def test_the_public_url_gives_the_media_url_its_site(client, app, db, pothole, api_key, media_dir):
@@ -436,7 +436,7 @@ def test_photos_of_an_update_reach_the_feed_once_published(
     rows = media_rows(db)
     assert [r.activity_id for r in rows] == [int(update_id)] * 2
     assert all(r.service_request_pk == request_u1.id for r in rows)
-    urls = [f"http://localhost/media/{r.name}" for r in rows]
+    urls = [f"/media/{r.name}" for r in rows]
     expected = [*urls, "https://img.example.org/linked.jpg"]
     _user, token = make_staff(db, StaffRole.supervisor, "mod")
     listed = client.get("/api/v1/requests/U-1/app-updates", headers=bearer(token)).json
@@ -528,7 +528,7 @@ def test_all_photos_are_listed_in_extended_attributes(
         api_key=api_key,
     )
     request = stored_request(db)
-    expected = [f"http://localhost/media/{row.name}" for row in media_rows(db)]
+    expected = [f"/media/{row.name}" for row in media_rows(db)]
     assert expected[0] == request.media_url
     resource = f"requests/{request.service_request_id}" if single else "requests"
 

@@ -385,6 +385,9 @@ def test_sign_in_is_limited_per_address_whatever_the_username(client, db):
     refused = login(client, "d")
 
     assert "for this address" in check_refusal(refused, "json", "login-ip", 3)
+    # A staff answer, refusals included: never kept by a cache, never sniffed.
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert refused.headers["X-Content-Type-Options"] == "nosniff"
     assert login(client, "d", **OTHER_ADDRESS).status_code == 401
 
 

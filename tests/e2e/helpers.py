@@ -35,11 +35,24 @@ class Served:
 
 @contextmanager
 def served(
-    database_url: str, log_dir: Path, *, proxy: bool, workers: int = 2, **env: str
+    database_url: str,
+    log_dir: Path,
+    *,
+    proxy: bool,
+    workers: int = 2,
+    as_make_run: bool = False,
+    **env: str,
 ) -> Iterator[Served]:
     """`open311 serve` on a free port: as `make run` runs it (nginx in front of gunicorn on a
-    unix socket) with `proxy`, else with --no-proxy (gunicorn alone on the port)."""
+    unix socket) with `proxy`, else with --no-proxy (gunicorn alone on the port). With
+    `as_make_run`, it answers for 127.0.0.1 and localhost only and keeps URLs under its own
+    base (OPEN311_TRUSTED_HOSTS and OPEN311_PUBLIC_URL, as `make run` sets them)."""
     port = free_port()
+    if as_make_run:
+        env = {
+            "OPEN311_TRUSTED_HOSTS": "127.0.0.1,localhost",
+            "OPEN311_PUBLIC_URL": Served(port, Path(), None).base,
+        } | env
     args = [sys.executable, "-m", "open311.cli", "serve", "--port", str(port)]
     args += ["--workers", str(workers)] + ([] if proxy else ["--no-proxy"])
     access_log, log_path = log_dir / "access.log", log_dir / "serve.log"
@@ -58,9 +71,11 @@ def served(
 
 
 @contextmanager
-def gunicorn(database_url: str, log_dir: Path, **env: str) -> Iterator[str]:
+def gunicorn(
+    database_url: str, log_dir: Path, *, as_make_run: bool = False, **env: str
+) -> Iterator[str]:
     """`open311 serve --no-proxy` (gunicorn alone) on a free port; yields the GeoReport base URL."""
-    with served(database_url, log_dir, proxy=False, **env) as server:
+    with served(database_url, log_dir, proxy=False, as_make_run=as_make_run, **env) as server:
         yield server.base
 
 

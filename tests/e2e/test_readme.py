@@ -43,7 +43,7 @@ def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]
         engine.dispose()
         (workdir / "var").mkdir()
         (workdir / "var" / "demo-api-key").write_text(key + "\n")
-        with gunicorn(url, workdir) as base:
+        with gunicorn(url, workdir, as_make_run=True) as base:
             yield base, workdir, url
 
 
@@ -187,7 +187,7 @@ def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
         assert not namespace["verified"](
             "wrong secret", mine[0].body, mine[0].headers["X-Open311-Signature"]
         )
-        # The photo's URL is built from the host the request was filed through: this server.
+        # The photo's URL is built from OPEN311_PUBLIC_URL (make run's), never the Host header.
         photo = urllib.request.urlopen(mine[0].json["service_request"]["media_url"]).read()
     image = Image.open(io.BytesIO(photo))
     assert image.format == "JPEG" and image.size == (640, 480)

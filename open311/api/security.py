@@ -1,0 +1,55 @@
+"""The Host a request names, and the headers every answer carries (README: Security and privacy).
+
+Host: with OPEN311_TRUSTED_HOSTS set, a request naming any other host is refused with 400 in
+the GeoReport error format before any other hook or view runs, so nothing is stored and no URL
+of the answer can name a forged host. Without it any host is answered, which is why nothing
+persisted is ever built from the Host header (see links.stored_url).
+
+Headers: every answer says `X-Content-Type-Options: nosniff` (a browser must not take a JSON
+error or a CSV export for HTML); every staff answer (/api/v1: tokens, requesters' contact
+details) says `Cache-Control: no-store`, errors included, so that no shared or browser cache
+keeps it. Public GeoReport answers keep their own caching headers (photos are immutable).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import BadRequest
+from werkzeug.sansio.utils import host_is_trusted
+
+STAFF_PREFIX = "/api/v1/"
+UNTRUSTED_HOST = "the Host header names a host this server does not answer for"
+
+
+def init_app(app: Flask) -> None:
+    """Registered before every other hook: a forged Host meets no rate limit, body or view."""
+    app.before_request(check_host)
+    app.after_request(security_headers)
+
+
+def trusted_hosts(value: str) -> list[str]:
+    """OPEN311_TRUSTED_HOSTS as a list: comma-separated names, blanks dropped."""
+    return [host.strip() for host in value.split(",") if host.strip()]
+
+
+def check_host() -> None:
+    """400 unless the request's Host (its port aside, in any case) is one of
+    OPEN311_TRUSTED_HOSTS; a name with a leading dot also trusts its subdomains (werkzeug's
+    rule)."""
+    hosts = trusted_hosts(current_app.config.get("OPEN311_TRUSTED_HOSTS", "").lower())
+    if not hosts:
+        return
+    # The raw header, not request.host: behind ProxyFix (x_for and x_proto only) it is the
+    # Host the client sent to nginx, which passes it on unchanged.
+    host = request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")
+    if not host_is_trusted(host.lower(), hosts):
+        error = BadRequest()
+        error.open311_message = UNTRUSTED_HOST  # type: ignore[attr-defined]
+        raise error
+
+
+def security_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith(STAFF_PREFIX) or request.path == STAFF_PREFIX.rstrip("/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
