@@ -535,6 +535,8 @@ class Requester(PersonalDetails, Base):
             "id",
             postgresql_where=text(f"{_PERSONAL_PRESENT} OR device_id IS NOT NULL"),
         ),
+        # The e-mails one address had today (notify/email.py's daily limit), found by address.
+        Index("ix_requester_email_lower", text("lower(email)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
