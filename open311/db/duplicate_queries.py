@@ -105,15 +105,29 @@ def find_open_nearby(session: Session, **criteria: Any) -> list[Nearby]:
 
 
 def lock_requests(session: Session, pks: Sequence[int]) -> Sequence[ServiceRequest]:
-    """Lock the requests (FOR UPDATE) in id order, so two merges cannot deadlock, and re-read
-    them: of two supervisors merging at once, the second sees what the first did."""
+    """Lock the requests (FOR NO KEY UPDATE) in id order, so two merges cannot deadlock, and
+    re-read them: of two supervisors merging at once, the second sees what the first did.
+    NO KEY, as work_queries.lock_request: a merge waits for a work order an escalation holds,
+    and that escalation's activity entry (a row referring to the request) must not wait for
+    the merge."""
     return session.scalars(
         select(ServiceRequest)
         .where(ServiceRequest.id.in_(list(pks)))
         .order_by(ServiceRequest.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).all()
+
+
+def share_lock_request(session: Session, pk: int) -> ServiceRequest | None:
+    """The request re-read under FOR SHARE: a merge or a close of it under way is waited for
+    (and seen), and none can start until this transaction ends."""
+    return session.scalar(
+        select(ServiceRequest)
+        .where(ServiceRequest.id == pk)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
 
 
 def find_duplicates_of(session: Session, parent_pk: int) -> Sequence[ServiceRequest]:

@@ -79,8 +79,9 @@ def find_suspected_parent(
     session: Session, jurisdiction: Jurisdiction, request: ServiceRequest, *, now: datetime
 ) -> tuple[Nearby, ServiceRequest] | None:
     """The nearest open request of the same service within the jurisdiction's duplicate radius,
-    filed within its window before `now`, and the root it should be linked to; None when there
-    is none, detection is off (radius 0) or the request has no point."""
+    filed within its window before `now`, and the root it should be linked to (locked FOR SHARE
+    until the caller commits, see _locked_root); None when there is none, detection is off
+    (radius 0) or the request has no point."""
     radius = jurisdiction.duplicate_radius_m
     point = request.point
     if point is None or not radius or radius <= 0:
@@ -100,9 +101,23 @@ def find_suspected_parent(
     if not found:
         return None
     nearest = found[0]
-    candidate = session.get(ServiceRequest, nearest.duplicate_of_pk or nearest.id)
-    assert candidate is not None  # a foreign key, or the row just found
-    return nearest, root(candidate)
+    parent = _locked_root(session, nearest.duplicate_of_pk or nearest.id)
+    if parent is None:
+        return None
+    return nearest, parent
+
+
+def _locked_root(session: Session, pk: int) -> ServiceRequest | None:
+    """The root of the links from request `pk`, each step read under a share lock: a merge of
+    one of them committed after the search is followed to where it went (linking to the
+    merged request would make a chain two steps long), and none can be merged away until the
+    new link is committed (a merge then finds it and moves it along)."""
+    for _ in range(MAX_CHAIN):
+        request = duplicate_queries.share_lock_request(session, pk)
+        if request is None or request.duplicate_of_pk is None:
+            return request
+        pk = request.duplicate_of_pk
+    return None
 
 
 def detect(

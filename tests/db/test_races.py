@@ -3,7 +3,8 @@ database of their own: parallel wrong passwords all count and lock the account; 
 password waits for a lockout being set; a crew member's move waits for a reassignment and is
 then refused; two work orders of one request finishing at once close it exactly once; two
 staff locating one request at once place it once; two subscriptions added at once cannot pass
-a client's cap together; one username created twice at once is a Conflict, not a 500.
+a client's cap together; one username created twice at once is a Conflict, not a 500; a
+duplicate found at intake while its parent is being merged is linked to where it was merged.
 
 The deterministic ones hold the first transaction open (its change flushed, not committed),
 start the second in a thread, wait until PostgreSQL shows it waiting for a lock (or until it
@@ -33,6 +34,7 @@ from open311.db.models import (
     Crew,
     Jurisdiction,
     RequestDistrict,
+    Service,
     ServiceRequest,
     StaffToken,
     StaffUser,
@@ -40,7 +42,7 @@ from open311.db.models import (
     WorkOrder,
 )
 from open311.db.session import make_session_factory
-from open311.domain import routing, staff, subscriptions, workflow
+from open311.domain import duplicates, routing, staff, subscriptions, workflow
 from open311.errors import Conflict, InvalidInput, Unauthenticated
 from open311.values import ActivityKind, CrewKind, StaffRole, Status, WorkOrderState
 from tests.api.helpers import PASSWORD, bearer, make_staff
@@ -432,3 +434,54 @@ def test_one_username_created_twice_at_once_is_a_conflict_not_an_error(sessions,
     with sessions() as check:
         user = check.scalar(select(StaffUser).where(StaffUser.username == username))
         assert user.role is StaffRole.supervisor
+
+
+# --- duplicates: a link found at intake while its parent is merged -----------------------------
+
+
+def test_a_link_found_while_its_parent_is_merged_goes_to_where_it_was_merged(sessions, watcher):
+    """Intake found P, open, nearby; a supervisor is merging P into Q meanwhile. The new link
+    must wait for the merge and point to Q (a chain stays one step long), not to P."""
+    with sessions() as setup:
+        city = make_jurisdiction(setup, jurisdiction_id=f"{_name()}.org")
+        service = make_service(setup, city)
+        parent = make_request(setup, service, lat=34.0522, long=-118.2437)
+        target = make_request(setup, service, lat=34.0700, long=-118.2000)
+        setup.commit()
+        ids = {"city": city.id, "service": service.id, "parent": parent.id, "target": target.id}
+
+    def report_again() -> int | None:
+        with sessions() as session:
+            again = make_request(
+                session, session.get_one(Service, ids["service"]), lat=34.0523, long=-118.2437
+            )
+            found = duplicates.detect(
+                session,
+                session.get_one(Jurisdiction, ids["city"]),
+                again,
+                actor="client:app",
+                now=datetime.now(UTC),
+            )
+            session.commit()
+            return found.id if found is not None else None
+
+    with sessions() as supervisor:
+        duplicates.merge(
+            supervisor,
+            supervisor.get_one(ServiceRequest, ids["parent"]),
+            supervisor.get_one(ServiceRequest, ids["target"]),
+            actor="staff:sam",
+            now=datetime.now(UTC),
+        )
+        second = Second(report_again)
+        second.start_and_wait_until_blocked(watcher)
+        supervisor.commit()
+    assert second.result() == ids["target"]
+    with sessions() as check:
+        linked = check.scalars(
+            select(ServiceRequest.duplicate_of_pk).where(
+                ServiceRequest.service_id == ids["service"],
+                ServiceRequest.id.not_in([ids["parent"], ids["target"]]),
+            )
+        ).all()
+        assert linked == [ids["target"]]
