@@ -28,6 +28,9 @@ from open311.db.redis_server import LocalRedis
 from open311.db.session import make_engine
 from tests.helpers import register_superuser
 
+# Every test fails if a personal value or secret it sent turns up in the log (tests/logscan.py).
+pytest_plugins = ["tests.logscan"]
+
 
 def _external_database(base_url: str) -> Iterator[str]:
     url = make_url(base_url)

@@ -8,7 +8,7 @@ from flask import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from open311.api import database
-from open311.db.session import is_timeout, is_unavailable
+from open311.db.session import FAILURES, failure_text, is_timeout, is_unavailable
 from open311.errors import (
     Conflict,
     Forbidden,
@@ -83,8 +83,12 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_unexpected(error: Exception) -> Response:
-    # The traceback goes to the log; the client learns only that it was our fault.
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The traceback goes to the log; the client learns only that it was our fault. A database
+    # error's own text may quote the row (a requester's e-mail): failure_text leaves it out.
+    if isinstance(error, FAILURES):
+        log.error("unhandled error on %s %s: %s", request.method, request.path, failure_text(error))
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, ["internal server error"])
 
 

@@ -36,7 +36,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         target = scripts.get_revision(revision)
     except AlembicError as exc:
         raise MigrationError(str(exc)) from None
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, hide_parameters=True)
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()

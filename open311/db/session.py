@@ -3,6 +3,7 @@ and a web connection under time limits. What a driver error means for a caller i
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import psycopg2
@@ -45,6 +46,9 @@ def make_engine(
         # No JIT: PostGIS declares its functions costly, so radius pages passed jit_above_cost
         # and LLVM compiled them anew on every call, 20-400 ms for a 15 ms query.
         connect_args={"options": options},
+        # An error's message and the engine's logging never carry a statement's parameters:
+        # an INSERT's are a requester's e-mail, phone and name, and the message reaches logs.
+        hide_parameters=True,
         **kwargs,
     )
 
@@ -118,3 +122,33 @@ def is_unavailable(error: Exception, engine: Engine) -> bool:
 def is_timeout(error: Exception) -> bool:
     """A statement cancelled by statement_timeout."""
     return getattr(_driver_error(error), "pgcode", None) == QUERY_CANCELED
+
+
+def describe_failure(error: BaseException) -> str:
+    """A database error for a log, without the values it was about: its class and SQLSTATE,
+    the constraint, table and column, the statement with its placeholders, and the server's
+    message unless it quotes a value (data exceptions, class 22). The driver's DETAIL is left
+    out: "Failing row contains (...)" and "Key (email)=(...)" hold a requester's data."""
+    driver = _driver_error(error) if isinstance(error, Exception) else error
+    if not isinstance(driver, psycopg2.Error):
+        return type(error).__name__
+    code = driver.pgcode or "none"
+    diag = driver.diag
+    parts = [f"{type(error).__name__} ({type(driver).__name__}, SQLSTATE {code})"]
+    if not code.startswith("22") and diag.message_primary:
+        parts.append(diag.message_primary)
+    for name in ("constraint_name", "table_name", "column_name"):
+        value = getattr(diag, name)
+        if value:
+            parts.append(f"{name.removesuffix('_name')} {value}")
+    statement = getattr(error, "statement", None)
+    if statement:
+        parts.append(f"statement: {' '.join(str(statement).split())[:500]}")
+    return "; ".join(parts)
+
+
+def failure_text(error: BaseException) -> str:
+    """describe_failure with the traceback of where the statement was run, for a log record
+    instead of exc_info (whose text would carry the driver's DETAIL)."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{describe_failure(error)}"

@@ -49,6 +49,7 @@ from open311 import clock
 from open311.config import Settings
 from open311.db import outbox_queries as db
 from open311.db.models import Delivery
+from open311.db.session import failure_text
 from open311.notify import email, webhook
 from open311.notify.destinations import Resolver, system_resolver
 from open311.values import DeliveryChannel, DeliveryState
@@ -425,8 +426,12 @@ def _sender(
                 bell.wait(seen, poll_s)
     except BaseException as error:
         # A bug, not the weather: stop the whole worker (non-zero exit) rather than go on with
-        # one thread fewer without anybody knowing.
-        log.exception("sending thread failed; stopping")
+        # one thread fewer without anybody knowing. A database error's own text may quote a
+        # row (an e-mail address): failure_text leaves it out.
+        if isinstance(error, DATABASE_ERRORS):
+            log.error("sending thread failed; stopping: %s", failure_text(error))
+        else:
+            log.exception("sending thread failed; stopping")
         tally.fail(error)
         worker.stopping = True
         bell.ring()
