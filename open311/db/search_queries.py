@@ -21,10 +21,11 @@ How each filter meets an index (EXPLAIN checked in tests/api/test_area_queries.p
   page 10,000 costs what page 1 does.
 - q: `search_vector @@ websearch_to_tsquery('english', :q)` uses the GIN index of the generated
   column (migration 0003).
-- publication (domain/publication.py): unless `blackbox` is asked, `r.service_id NOT IN (SELECT
-  id FROM service WHERE type = 'blackbox')`. NOT IN of a subquery is not turned into a join: it
-  stays a filter on whatever scan the other conditions chose (a hashed SubPlan, the few
-  service ids read once per statement), so every index above applies as before.
+- publication (domain/publication.py): unless `blackbox` is asked, `r.service_id NOT IN
+  (SELECT id FROM service WHERE jurisdiction_id = ... AND type = 'blackbox')`. NOT IN of a
+  subquery is not turned into a join: it stays a filter on whatever scan the other conditions
+  chose (a hashed SubPlan, the few service ids read once per statement), so every index above
+  applies as before.
 The page itself is chosen in a subquery (ORDER BY ... LIMIT) and only its rows are rendered.
 Lookups by id resolve the jurisdiction inside the statement (Unresolved) and run prepared.
 """
@@ -444,8 +445,12 @@ def near_scales(near: Near) -> tuple[float, float]:
 
 # Requests whose service is not blackbox. NOT IN (not NOT EXISTS, which the planner would turn
 # into an anti-join): a filter that keeps the scan and order the other conditions chose.
-# service.id is the primary key, never NULL, so NOT IN means what it says.
-_PUBLISHED_SERVICE = "r.service_id NOT IN (SELECT id FROM service WHERE type = 'blackbox')"
+# service.id is the primary key, never NULL, so NOT IN means what it says. The jurisdiction's
+# services are found by their index, as the service_code filter finds them.
+_PUBLISHED_SERVICE = (
+    "r.service_id NOT IN (SELECT id FROM service "
+    "WHERE jurisdiction_id = {jurisdiction_pk} AND type = 'blackbox')"
+)
 
 
 def _one_of(column: str, values: Sequence[str], params: dict[str, Any], name: str) -> str:
@@ -465,7 +470,7 @@ def _conditions(
     jurisdiction_pk = _jurisdiction_pk(jurisdiction, params)
     where = [f"r.jurisdiction_id = {jurisdiction_pk}"]
     if not search.blackbox:
-        where.append(_PUBLISHED_SERVICE)
+        where.append(_PUBLISHED_SERVICE.format(jurisdiction_pk=jurisdiction_pk))
     if search.service_request_ids:
         # `=` for one id rather than ANY(array): a lookup by id then gets a generic plan (the
         # unique index) and is not planned again on every call.
