@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -244,6 +245,44 @@ print(json.dumps(answer.json))
         "SELECT count(*) FROM service_request WHERE service_request_id = %s",
         json.loads(body)[0]["service_request_id"],
     ) == [(1,)]
+
+
+def test_the_readme_s_roles_for_an_existing_database_work(checkout):
+    """README's SQL for a DBA (Using an existing PostGIS database), run as it stands but for the
+    names, on the checkout's server: the role it makes migrates the database and has no powers."""
+    readme = (REPOSITORY / "README.md").read_text()
+    section = readme.split("### Using an existing PostGIS database", 1)[1].split("\n### ", 1)[0]
+    (block,) = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    block = re.sub(r"\bopen311\b", "readme_app", block)
+    psql = subprocess.run(
+        ["psql", "-w", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(checkout.port)]
+        + ["-U", "postgres", "-d", "postgres"],
+        input=block,
+        env=checkout.env(PGPASSWORD=checkout.password("superuser"), PGPASSFILE=os.devnull),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert psql.returncode == 0, psql.stderr
+    url = f"postgresql+psycopg2://readme_app:secret@127.0.0.1:{checkout.port}/readme_app"
+    assert ok(checkout.open311("db", "upgrade", DATABASE_URL=url)) == "database migrated to head\n"
+
+    def as_readme_app(sql: str) -> list[tuple]:
+        conn = checkout.connect("readme_app", "secret", dbname="readme_app")
+        with closing(conn), conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    assert as_readme_app(
+        "SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename <> 'spatial_ref_sys'"
+    ) == [("readme_app",)]
+    assert as_readme_app(
+        "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    ) == [(False, False)]
+    with pytest.raises(errors.InsufficientPrivilege):
+        as_readme_app("COPY (SELECT 1) TO PROGRAM 'true'")
 
 
 def test_the_suite_itself_runs_as_a_role_without_powers(db, database_url):
