@@ -144,7 +144,8 @@ def admin_connection(port: int) -> Any:
 
 
 def create_database(admin: Any, name: str) -> None:
-    """A database for the app's role, with PostGIS, as `open311 db up` makes the demo's."""
+    """A database for the app's role, with PostGIS, as `open311 db up` makes the demo's (an
+    existing one is left as it is but for what the role must own)."""
     prepare_database(admin, name, APP_ROLE)
 
 
@@ -597,8 +598,9 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(exist_ok=True)
     seeded: dict[str, Any] = {"seconds": None, "how": f"reused database {name}", "output": ""}
     try:
+        # A reused database too: one made before the app's role gets handed to it.
+        create_database(admin, name)
         if not args.reuse_db:
-            create_database(admin, name)
             COMMANDS.append(
                 f"psql -h 127.0.0.1 -p {port} -U postgres -c 'CREATE DATABASE \"{name}\"'"
                 f" (and, in it, CREATE EXTENSION postgis; ALTER SCHEMA public OWNER TO {APP_ROLE})"

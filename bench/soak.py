@@ -334,8 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     seeded = f"reused database {name}"
     result: dict[str, Any] = {}
     try:
-        if not args.reuse_db:
-            bench.create_database(admin, name)
+        bench.create_database(admin, name)  # a reused one: handed to the app's role if need be
         bench.run([bench.OPEN311, "db", "upgrade"], env=env)
         if not args.reuse_db:
             seeded = bench.seed(args.requests, env, dsn)["how"]
