@@ -380,13 +380,17 @@ EMBEDDING_METADATA = [
 
 
 @contextmanager
-def receiver_at(host: str, port: int) -> Iterator[Receiver]:
+def receiver_at(host: str, port: int, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     """tests/helpers.py's receiver, on a loopback address and port of the test's choosing (two
-    of them on one port, 127.0.0.1 and 127.0.0.2, tell which address a connection went to)."""
+    of them on one port, 127.0.0.1 and 127.0.0.2, tell which address a connection went to);
+    over TLS with `tls`."""
     state = Receiver()
     server = ThreadingHTTPServer((host, port), _handler(state))
     server.daemon_threads = True
-    state.url = f"http://{host}:{server.server_address[1]}/hook"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://{host}:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,8 +8,12 @@ seam webhook.send and the worker take.
 from __future__ import annotations
 
 import random
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -182,3 +186,59 @@ def test_the_worker_parks_a_delivery_whose_name_turned_private(db, session_facto
     )
     assert resolver.asked == [("hooks.example.com", port_of(hook))]
     assert hook.received == []
+
+
+@pytest.fixture(scope="module")
+def named_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for the name hooks.example.test only (no address in it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl program to make a certificate with")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_to_a_pinned_address_checks_the_certificate_of_the_name(named_certificate):
+    """Connected to 127.0.0.1, the TLS handshake still names hooks.example.test (SNI) and the
+    certificate is checked against that name: pinning changes where, not whom, we talk to."""
+    cert, key = named_certificate
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _context: names.append(name)
+    with receiver() as state:
+        port = port_of(state)
+    with receiver_at("127.0.0.1", port, tls=context) as secure:
+        http = webhook.http_session()
+        http.verify = str(cert)
+        resolver = Resolver(["127.0.0.1"])
+        ok = webhook.send(
+            http,
+            hook_to(f"https://hooks.example.test:{port}/hook"),
+            timeout_s=5,
+            now=NOW,
+            allow_private=True,
+            resolver=resolver,
+        )
+        # The same address under another name: the certificate does not name it.
+        wrong = webhook.send(
+            http,
+            hook_to(f"https://other.example.test:{port}/hook"),
+            timeout_s=5,
+            now=NOW,
+            allow_private=True,
+            resolver=resolver,
+        )
+        http.close()
+    assert ok.ok
+    assert not wrong.ok
+    assert names[0] == "hooks.example.test"
+    assert "other.example.test" in names
+    assert len(secure.received) == 1
