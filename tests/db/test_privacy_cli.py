@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from open311.cli import main
@@ -228,3 +229,43 @@ def test_erase_and_export_from_the_command_line(url, session, tmp_path):
     assert "not found" in unknown.output
     neither = cli(url, tmp_path, "erase")
     assert neither.exit_code == 1
+
+
+def test_a_retention_batch_reads_only_the_rows_still_holding_details(db):
+    """20,000 requests closed long ago, all but 50 emptied already: the batch's statement finds
+    the 50 through the partial index, never by reading the whole requester table."""
+    from open311.db import privacy_queries
+
+    service = make_service(db, make_jurisdiction(db), "POT-01")
+    db.execute(
+        text(
+            "INSERT INTO service_request (jurisdiction_id, service_id, status, "
+            "requested_datetime, updated_datetime) SELECT :jurisdiction, :service, 'closed', "
+            "now() - interval '2 years', now() - interval '2 years' FROM generate_series(1, 20000)"
+        ),
+        {"jurisdiction": service.jurisdiction_id, "service": service.id},
+    )
+    db.execute(
+        text(
+            "INSERT INTO requester (service_request_pk, email) SELECT id, "
+            "CASE WHEN id % 400 = 0 THEN 'held@example.org' END FROM service_request"
+        )
+    )
+    db.execute(text("ANALYZE service_request"))
+    db.execute(text("ANALYZE requester"))
+    statement = privacy_queries.expired_requesters(NOW - timedelta(days=365), 0, 1000)
+    compiled = statement.compile(dialect=postgresql.dialect())
+    with db.connection().connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params)
+        [plan] = cursor.fetchone()[0]
+    nodes = []
+
+    def walk(node: dict) -> None:
+        nodes.append((node["Node Type"], node.get("Relation Name"), node.get("Index Name")))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    assert any(index == "ix_requester_personal" for _type, _table, index in nodes), nodes
+    assert ("Seq Scan", "requester", None) not in nodes
+    assert len(db.scalars(statement).all()) == 50
