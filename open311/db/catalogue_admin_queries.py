@@ -52,6 +52,31 @@ def get_service(session: Session, jurisdiction: Jurisdiction, service_code: str)
     )
 
 
+def lock_service(session: Session, service_id: int) -> Service | None:
+    """The service locked (FOR NO KEY UPDATE) and read again with its definition: two
+    administrators changing its definition or routing rule at once go one after the other, the
+    second starting from what the first committed."""
+    return session.scalar(
+        select(Service)
+        .where(Service.id == service_id)
+        .with_for_update(key_share=True, of=Service)
+        .options(_SERVICE_DEFINITION)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_workflow(session: Session, workflow_id: int) -> Workflow | None:
+    """The workflow locked (FOR NO KEY UPDATE) and read again with its steps: two replacements
+    of its steps go one after the other."""
+    return session.scalar(
+        select(Workflow)
+        .where(Workflow.id == workflow_id)
+        .with_for_update(key_share=True, of=Workflow)
+        .options(*_WORKFLOW_STEPS)
+        .execution_options(populate_existing=True)
+    )
+
+
 def find_agencies(session: Session, jurisdiction: Jurisdiction) -> Sequence[Agency]:
     return session.scalars(
         select(Agency).where(Agency.jurisdiction_id == jurisdiction.id).order_by(Agency.code)

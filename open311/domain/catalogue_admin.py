@@ -124,6 +124,12 @@ def touch_catalogue(jurisdiction: Jurisdiction, now: datetime) -> None:
 # --- services and their definitions -------------------------------------------------------------
 
 
+def _locked_service(session: Session, service: Service) -> Service:
+    locked = admin_queries.lock_service(session, service.id)
+    assert locked is not None  # the caller found it; services are never deleted
+    return locked
+
+
 def create_service(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -234,8 +240,11 @@ def replace_definition(
     *,
     now: datetime,
 ) -> None:
-    """Make `attributes`, in order, the service's whole definition (empty: none)."""
+    """Make `attributes`, in order, the service's whole definition (empty: none). Compared and
+    replaced with the service's row locked: of two replacements at once, the second replaces
+    what the first committed (rather than rows already gone, a 500)."""
     check_definition(attributes)
+    service = _locked_service(session, service)
     if current_definition(service) == tuple(attributes):
         return
     # Answers are stored by code and nothing points at these rows, so the definition is replaced
@@ -280,6 +289,8 @@ def set_routing_rule(
         if workflow is None:
             problems.append(f"workflow: no workflow {draft.workflow}")
     _fail_if(problems)
+    # Locked: of two first rules set at once, the second finds the first's and changes it.
+    service = _locked_service(session, service)
     rule = catalogue_queries.get_routing_rule(session, service)
     if rule is None:
         rule = RoutingRule(service=service)
@@ -395,8 +406,12 @@ def replace_workflow(
 ) -> None:
     """Give the workflow this name and these steps, in order. Work orders point at their step's
     row, so a step that keeps its code keeps its row (updated in place), and a step that work
-    orders point at cannot be removed."""
+    orders point at cannot be removed. The workflow's row is locked first: two replacements at
+    once go one after the other."""
     refs = _resolve_steps(session, jurisdiction, steps)
+    locked = admin_queries.lock_workflow(session, workflow.id)
+    assert locked is not None  # the caller found it; workflows are never deleted
+    workflow = locked
     wanted = {draft.code for draft in steps}
     removed = [step for step in workflow.steps if step.code not in wanted]
     in_use = admin_queries.count_work_orders_by_step(session, [step.id for step in removed])

@@ -4,7 +4,8 @@ password waits for a lockout being set; a crew member's move waits for a reassig
 then refused; two work orders of one request finishing at once close it exactly once; two
 staff locating one request at once place it once; two subscriptions added at once cannot pass
 a client's cap together; one username created twice at once is a Conflict, not a 500; a
-duplicate found at intake while its parent is being merged is linked to where it was merged.
+duplicate found at intake while its parent is being merged is linked to where it was merged;
+two definitions of one service put at once are applied one after the other.
 
 The deterministic ones hold the first transaction open (its change flushed, not committed),
 start the second in a thread, wait until PostgreSQL shows it waiting for a lock (or until it
@@ -35,6 +36,7 @@ from open311.db.models import (
     Jurisdiction,
     RequestDistrict,
     Service,
+    ServiceAttribute,
     ServiceRequest,
     StaffToken,
     StaffUser,
@@ -42,9 +44,16 @@ from open311.db.models import (
     WorkOrder,
 )
 from open311.db.session import make_session_factory
-from open311.domain import duplicates, routing, staff, subscriptions, workflow
+from open311.domain import (
+    catalogue_admin,
+    duplicates,
+    routing,
+    staff,
+    subscriptions,
+    workflow,
+)
 from open311.errors import Conflict, InvalidInput, Unauthenticated
-from open311.values import ActivityKind, CrewKind, StaffRole, Status, WorkOrderState
+from open311.values import ActivityKind, CrewKind, Datatype, StaffRole, Status, WorkOrderState
 from tests.api.helpers import PASSWORD, bearer, make_staff
 from tests.factories import (
     make_agency,
@@ -485,3 +494,49 @@ def test_a_link_found_while_its_parent_is_merged_goes_to_where_it_was_merged(ses
             )
         ).all()
         assert linked == [ids["target"]]
+
+
+# --- catalogue administration -------------------------------------------------------------------
+
+
+def test_two_definitions_put_at_once_are_applied_one_after_the_other(sessions, watcher):
+    """Each replaces the definition wholesale: the second must start from what the first
+    committed, not delete rows the first already deleted (a 500)."""
+    with sessions() as setup:
+        city = make_jurisdiction(setup, jurisdiction_id=f"{_name()}.org")
+        service = make_service(setup, city)
+        catalogue_admin.replace_definition(
+            setup, city, service, [_question("OLD")], now=datetime.now(UTC)
+        )
+        setup.commit()
+        city_pk, service_pk = city.id, service.id
+
+    def define(session: Session, code: str) -> None:
+        catalogue_admin.replace_definition(
+            session,
+            session.get_one(Jurisdiction, city_pk),
+            session.get_one(Service, service_pk),
+            [_question(code)],
+            now=datetime.now(UTC),
+        )
+
+    def define_and_commit() -> None:
+        with sessions() as session:
+            define(session, "SECOND")
+            session.commit()
+
+    with sessions() as first:
+        define(first, "FIRST")
+        second = Second(define_and_commit)
+        second.start_and_wait_until_blocked(watcher)
+        first.commit()
+    assert second.result() is None
+    with sessions() as check:
+        codes = check.scalars(
+            select(ServiceAttribute.code).where(ServiceAttribute.service_id == service_pk)
+        ).all()
+        assert codes == ["SECOND"]
+
+
+def _question(code: str) -> catalogue_admin.AttributeDraft:
+    return catalogue_admin.AttributeDraft(code, Datatype.string, f"What about {code}?")
