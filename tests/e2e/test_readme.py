@@ -160,7 +160,7 @@ def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
     namespace: dict = {}
     exec(verify_source, namespace)  # the README's receiver check, as printed
     private = {"OPEN311_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver listens on 127.0.0.1
-    with receiver() as hook, gunicorn(url, workdir, **private) as base:
+    with receiver() as hook, gunicorn(url, workdir, as_make_run=True, **private) as base:
         script = webhooks.replace("https://app.example.org/hooks/311", hook.url)
         subscribed = run("set -euo pipefail\n" + script, base, workdir)
         assert subscribed.returncode == 0, subscribed.stdout + subscribed.stderr
