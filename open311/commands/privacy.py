@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 import click
@@ -49,7 +50,7 @@ def _summary(outcome: privacy.Outcome) -> str:
     return ", ".join(f"{name} {count}" for name, count in outcome.counts().items())
 
 
-def _person_options(command):
+def _person_options(command: Callable[..., None]) -> Callable[..., None]:
     command = click.option("--request", "service_request_id", help="Who filed this request.")(
         command
     )

@@ -242,7 +242,9 @@ def find_authored_updates(
     ).all()  # type: ignore[return-value]
 
 
-def find_photos(session: Session, request_pks: Sequence[int], activity_ids: Sequence[int]):
+def find_photos(
+    session: Session, request_pks: Sequence[int], activity_ids: Sequence[int]
+) -> Sequence[Media]:
     """Photos of these requests (their own) and of these app updates."""
     arms = []
     if request_pks:
