@@ -213,6 +213,9 @@ def _error_pages() -> tuple[str, str]:
                 # No type from the path's .json or .xml (mime.types): this one.
                 "        types {}\n"
                 f'        default_type "{content_type}";\n'
+                # The headers the app gives its own errors (api/security.py).
+                "        add_header X-Content-Type-Options nosniff always;\n"
+                "        add_header Cache-Control no-store always;\n"
                 f"        return {status} '{_quoted(body)}';\n"
                 "    }\n"
             )

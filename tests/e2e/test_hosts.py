@@ -22,8 +22,15 @@ def behind_nginx(database_url: str, tmp_path_factory) -> Iterator[Served]:
             make_service(session, make_jurisdiction(session), "POTHOLE")
             session.commit()
         engine.dispose()
+        # Photo limits made small, so that nginx's own 413 takes a small body.
         with served(
-            url, tmp_path_factory.mktemp("hosts"), proxy=True, workers=1, as_make_run=True
+            url,
+            tmp_path_factory.mktemp("hosts"),
+            proxy=True,
+            workers=1,
+            as_make_run=True,
+            OPEN311_MEDIA_MAX_COUNT="1",
+            OPEN311_MEDIA_MAX_BYTES="65536",
         ) as server:
             yield server
 
@@ -60,3 +67,17 @@ def test_staff_answers_through_nginx_are_no_store(behind_nginx: Served):
     assert response.status_code == 401
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_nginx_s_own_errors_carry_the_same_headers(behind_nginx: Served):
+    response = requests.post(
+        f"{behind_nginx.base}/requests.json",
+        data=b"x" * (3 * 1024 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+
+    assert response.status_code == 413
+    assert response.json() == [{"code": 413, "description": "the request body is too large"}]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
