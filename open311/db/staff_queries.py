@@ -56,12 +56,13 @@ def count_failed_login(
 
 
 def lock_staff_user(session: Session, user_id: int) -> StaffUser | None:
-    """SELECT ... FOR UPDATE, reloading the row: a decision taken on it (a lockout, the last
-    administrator) holds until the transaction ends."""
+    """SELECT ... FOR UPDATE, reloading the row and its crews: a decision taken on it (a
+    lockout, a crew member's crews) holds until the transaction ends."""
     return session.scalar(
         select(StaffUser)
         .where(StaffUser.id == user_id)
-        .with_for_update()
+        .with_for_update(of=StaffUser)
+        .options(selectinload(StaffUser.crews))
         .execution_options(populate_existing=True)
     )
 

@@ -5,7 +5,8 @@ then refused; two work orders of one request finishing at once close it exactly 
 staff locating one request at once place it once; two subscriptions added at once cannot pass
 a client's cap together; one username created twice at once is a Conflict, not a 500; a
 duplicate found at intake while its parent is being merged is linked to where it was merged;
-two definitions of one service put at once are applied one after the other.
+two definitions of one service put at once are applied one after the other; two changes of
+one user at once cannot make a crew member of no crew.
 
 The deterministic ones hold the first transaction open (its change flushed, not committed),
 start the second in a thread, wait until PostgreSQL shows it waiting for a lock (or until it
@@ -540,3 +541,40 @@ def test_two_definitions_put_at_once_are_applied_one_after_the_other(sessions, w
 
 def _question(code: str) -> catalogue_admin.AttributeDraft:
     return catalogue_admin.AttributeDraft(code, Datatype.string, f"What about {code}?")
+
+
+# --- staff users ---------------------------------------------------------------------------------
+
+
+def test_two_changes_of_one_user_at_once_keep_a_crew_member_in_a_crew(
+    committed_url, sessions, watcher
+):
+    """One administrator makes a supervisor with a crew a crew member while another takes the
+    crews away: each is fine alone, together they made a crew member of no crew."""
+    with sessions() as setup:
+        city = make_jurisdiction(setup, jurisdiction_id=f"{_name()}.org")
+        crew = make_crew(setup, make_agency(setup, city))
+        user = staff.create_user(setup, _name(), password=PASSWORD, role="supervisor", crews=[crew])
+        _admin, admin_token = make_staff(setup, "administrator", _name())
+        setup.commit()
+        user_pk, username, crew_pk = user.id, user.username, crew.id
+    app = create_app({"DATABASE_URL": committed_url, "TESTING": True})
+    with sessions() as first:
+        # What PATCH {"role": "crew_member"} does, held before its commit.
+        changing = first.get_one(StaffUser, user_pk, with_for_update=True)
+        changing.role = StaffRole.crew_member
+        first.flush()
+        second = Second(
+            lambda: app.test_client().patch(
+                f"/api/v1/users/{username}", json={"crew_ids": []}, headers=bearer(admin_token)
+            )
+        )
+        second.start_and_wait_until_blocked(watcher)
+        first.commit()
+    answer = second.result()
+    assert not isinstance(answer, BaseException), answer
+    assert answer.status_code == 400, answer.json
+    with sessions() as check:
+        user = check.get_one(StaffUser, user_pk)
+        assert user.role is StaffRole.crew_member
+        assert [crew.id for crew in user.crews] == [crew_pk]

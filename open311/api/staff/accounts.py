@@ -139,7 +139,10 @@ def change_user(body: dict[str, Any], username: str) -> StaffUser:
     """Change a user's name, role, crews, password or active flag. Disabling a user or setting
     a password revokes every token the user has."""
     session = database.session()
-    user = _user(username)
+    # Locked and read again (crews too): two administrators changing one user at once go one
+    # after the other, so the rule that a crew member has a crew holds for what is committed.
+    user = staff_queries.lock_staff_user(session, _user(username).id)
+    assert user is not None  # just found; users are never deleted
     if "display_name" in body:
         user.display_name = body["display_name"]
     if "role" in body:
