@@ -74,17 +74,32 @@ FORMAT_CHOICES = {
     "/open311/v2/requests/{service_request_id}.{fmt}": ["json", "xml", "geojson"],
     "/open311/v2/exports/requests.{fmt}": ["csv", "ndjson", "geojson"],
 }
+# The key of an API client, in the body, the query or the X-API-Key header (georeport_base).
+API_KEY = {
+    "type": "string",
+    "description": "The API client's key; or send it in the X-API-Key header instead, which "
+    "keeps it out of URLs and logs",
+}
+API_KEY_HEADER = {
+    "in": "header",
+    "name": "X-API-Key",
+    "required": False,
+    "schema": {"type": "string"},
+}
 # The GeoReport POST bodies read by forms.read_body, as a form (attribute[CODE] answers too).
+# The api_key is required unless the X-API-Key header carries it.
 POST_FIELDS: dict[str, dict[str, Any]] = {
     "/open311/v2/requests.{fmt}": {
-        "api_key": {"type": "string"},
+        "api_key": API_KEY,
         "service_code": {"type": "string"},
     },
     "/open311/v2/servicerequestupdates.{fmt}": {
-        "api_key": {"type": "string"},
+        "api_key": API_KEY,
         "service_request_id": {"type": "string"},
     },
 }
+OPTIONAL_FIELDS = frozenset({"api_key"})
+WEBHOOKS = ("/open311/v2/webhooks.json", "/open311/v2/webhooks/{subscription_id}.json")
 
 
 def error_content(xml: bool) -> dict[str, Any]:
@@ -169,6 +184,25 @@ class ContractPlugin(BasePlugin):
                 )
             if path in POST_FIELDS and method == "post":
                 operation["requestBody"] = form_body(POST_FIELDS[path])
+            if path.startswith(GEOREPORT):
+                document_api_key(path, method, operation)
+
+
+def document_api_key(path: str, method: str, operation: dict[str, Any]) -> None:
+    """The X-API-Key header on every GeoReport operation (a write's key; a read's, for the
+    client's own rate limit); on webhooks' GET and DELETE, the api_key of the query too."""
+    parameters = operation.setdefault("parameters", [])
+    described = {(p.get("in"), p.get("name")) for p in parameters if isinstance(p, dict)}
+    if method in WRITES or path in WEBHOOKS:
+        purpose = "The API client's key, instead of the api_key parameter."
+    else:
+        purpose = "An API client's key: the call counts against the client's own rate limit."
+    if ("header", "X-API-Key") not in described:
+        parameters.append({**API_KEY_HEADER, "description": purpose})
+    if path in WEBHOOKS and method in ("get", "delete") and ("query", "api_key") not in described:
+        parameters.append(
+            {"in": "query", "name": "api_key", "required": False, "schema": {**API_KEY}}
+        )
 
 
 def exclusive_bounds(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
@@ -222,7 +256,7 @@ def form_body(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     schema = {
         "type": "object",
         "properties": fields,
-        "required": list(fields),
+        "required": [name for name in fields if name not in OPTIONAL_FIELDS],
         # Other fields are read too (the standard's, and attribute[CODE] answers).
         "additionalProperties": {"type": "string"},
     }

@@ -10,7 +10,7 @@ from flask import Response, current_app, g, request
 
 from open311.api import database, idempotency, media, ratelimits
 from open311.api.forms import read_body, read_photos
-from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
+from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
 from open311.api.schemas import (
     JurisdictionArgs,
     RequestArgs,
@@ -80,7 +80,7 @@ def post_request() -> Response:
     """File a service request (api_key required), with photos as multipart `media` parts."""
     fields, answers = read_body(request)
     session = database.session()
-    client = apikeys.authenticate(session, fields.get("api_key"))
+    client = apikeys.authenticate(session, api_key(fields))
     # Only a known client's photos are read (and, further down, decoded).
     uploads = read_photos(request)
     retry = idempotency.attempt(session, client, fields, answers, uploads)

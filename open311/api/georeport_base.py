@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,10 @@ from open311.wire import jsonp
 from open311.wire.datetimes import precise_w3c
 from open311.wire.formats import CONTENT_TYPES, FORMATS, render
 from open311.wire.georeport import BASE_PATH
+
+# The API key may come in this header instead of the api_key parameter: a header stays out of
+# URLs, and so out of access logs, browser histories and Referer headers.
+API_KEY_HEADER = "X-API-Key"
 
 
 class GeoReportBlueprint(Blueprint):
@@ -108,3 +113,14 @@ def next_page_link(
         start, end = window
         changes["start_date"], changes["end_date"] = precise_w3c(start), precise_w3c(end)
     return links.next_page_link(("page", "cursor", "page_size"), **changes)
+
+
+def api_key(fields: Mapping[str, Any] | None = None, *, query: bool = False) -> str | None:
+    """The key the client sent: the X-API-Key header, or the api_key of the body's `fields`
+    (and, with `query`, of the query string). A header and a parameter that differ are a 400
+    rather than a guess at which one the client meant."""
+    header = request.headers.get(API_KEY_HEADER, "").strip() or None
+    parameter = (fields or {}).get("api_key") or (request.args.get("api_key") if query else None)
+    if header and parameter and header != parameter:
+        raise InvalidInput(f"api_key: the {API_KEY_HEADER} header and the api_key differ")
+    return header or parameter

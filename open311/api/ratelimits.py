@@ -7,9 +7,9 @@ Each call is counted under the policies of its kind (README: Rate limits):
   known only once the view has read the body and checked the api_key, so the count is taken at
   that moment (domain.apikeys.on_authenticated), before any work is stored; a write without a
   valid key is refused with 403 as before and counts against nothing.
-- `reads`: the other GeoReport calls, per client when the query carries a valid api_key (at
-  the client's own limit, else OPEN311_RATE_LIMIT_READS), else per address at
-  OPEN311_RATE_LIMIT_READS.
+- `reads`: the other GeoReport calls, per client when the X-API-Key header or the query
+  carries a valid api_key (at the client's own limit, else OPEN311_RATE_LIMIT_READS), else per
+  address at OPEN311_RATE_LIMIT_READS.
 - `exports`: the bulk exports, OPEN311_RATE_LIMIT_EXPORTS per client or address: a file of
   millions of rows costs more than a page, whatever the client's own limit.
 - `login-ip` and `login-user`: POST /api/v1/login, per address and per username, each checked
@@ -53,6 +53,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from open311.api import database
+from open311.api.georeport_base import API_KEY_HEADER
 from open311.config import Settings
 from open311.db.models import ApiClient
 from open311.domain import apikeys
@@ -257,9 +258,10 @@ def _charge_write(client: ApiClient) -> None:
 
 
 def _query_client() -> ApiClient | None:
-    """The client whose valid api_key the query carries; None for none or a wrong one (a read
-    needs no key, so a wrong one is only not counted as the client's)."""
-    key = request.args.get("api_key")
+    """The client whose valid key the X-API-Key header or the query's api_key carries; None
+    for none or a wrong one (a read needs no key, so a wrong one is only not counted as the
+    client's)."""
+    key = request.headers.get(API_KEY_HEADER, "").strip() or request.args.get("api_key")
     if not key:
         return None
     try:

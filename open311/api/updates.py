@@ -11,7 +11,7 @@ from marshmallow import ValidationError, fields, pre_load, validate
 from open311 import clock
 from open311.api import database, media, ratelimits
 from open311.api.forms import FORM_TYPES, read_body, read_photos
-from open311.api.georeport_base import GeoReportBlueprint, next_page_link, respond
+from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
 from open311.api.schemas import CALLBACK_DOC, CursorField, JurisdictionArgs, W3CDateTime
 from open311.api.smorest import BaseSchema, load
 from open311.db import update_queries as feed
@@ -156,7 +156,7 @@ def post_update() -> Response:
     or a request to reopen. Idempotent on the client's update_id."""
     fields_, _answers = read_body(request)
     session = database.session()
-    client = apikeys.authenticate(session, fields_.get("api_key"))
+    client = apikeys.authenticate(session, api_key(fields_))
     # Only a known client's photos are read (and, further down, decoded).
     uploads = read_photos(request)
     form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})

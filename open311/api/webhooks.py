@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from open311 import clock
 from open311.api import database, ratelimits
 from open311.api.forms import FORM_TYPES, reject_forbidden
-from open311.api.georeport_base import GeoReportBlueprint, respond
+from open311.api.georeport_base import GeoReportBlueprint, api_key, respond
 from open311.db import outbox_queries as db
 from open311.db.models import ApiClient, WebhookSubscription
 from open311.domain import activity, apikeys, subscriptions
@@ -54,8 +54,7 @@ def _body() -> MultiDict:
 
 
 def _client(fields: MultiDict) -> ApiClient:
-    key = fields.get("api_key") or request.args.get("api_key")
-    return apikeys.authenticate(database.session(), key)
+    return apikeys.authenticate(database.session(), api_key(fields, query=True))
 
 
 def _own(client: ApiClient, subscription_id: int) -> WebhookSubscription:
