@@ -36,17 +36,22 @@ def count_failed_login(
     failed_logins + 1 is computed by PostgreSQL under the row lock the UPDATE takes, so parallel
     wrong passwords each add one (a read in Python and a write back would lose all but one of
     them). When the count reaches `limit` the same statement sets `locked_until`, unless a lock
-    is running already (more guesses during a lockout do not prolong it).
+    is running already (guesses during a lockout are counted but do not prolong it). After a
+    lockout has passed, the count starts again from this wrong password.
     """
-    count = StaffUser.failed_logins + 1
     running = StaffUser.locked_until.is_not(None) & (StaffUser.locked_until > now)
+    passed = StaffUser.locked_until.is_not(None) & (StaffUser.locked_until <= now)
+    count = case((passed, 1), else_=StaffUser.failed_logins + 1)
     row = session.execute(
         update(StaffUser)
         .where(StaffUser.id == user_id)
         .values(
             failed_logins=count,
             locked_until=case(
-                ((count >= limit) & ~running, locked_until), else_=StaffUser.locked_until
+                (running, StaffUser.locked_until),
+                (count >= limit, locked_until),
+                (passed, None),
+                else_=StaffUser.locked_until,
             ),
         )
         .returning(StaffUser.failed_logins, StaffUser.locked_until)

@@ -103,11 +103,11 @@ def login(
 ) -> tuple[StaffToken, str]:
     """A new token for valid credentials of an active user; the plain token is shown once.
 
-    LOCKOUT_AFTER wrong passwords in a row lock the account for LOCKOUT (and each further one
-    in the row, once that has passed, locks it again); a locked account is refused with the
-    same answer as a wrong password (which would otherwise tell a guesser which usernames
-    exist), and its password is checked anyway (same timing). Failures are flushed before
-    raising: the caller commits them even though the login failed.
+    LOCKOUT_AFTER wrong passwords in a row lock the account for LOCKOUT (wrong ones meanwhile
+    are counted but do not prolong it; once it has passed, the count starts again); a locked
+    account is refused with the same answer as a wrong password (which would otherwise tell a
+    guesser which usernames exist), and its password is checked anyway (same timing). Failures
+    are flushed before raising: the caller commits them even though the login failed.
 
     Safe under concurrency: a wrong password is counted by one atomic UPDATE (parallel guesses
     each count, and the one reaching the limit sets the lock), and a right one is accepted only

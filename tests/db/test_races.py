@@ -578,3 +578,18 @@ def test_two_changes_of_one_user_at_once_keep_a_crew_member_in_a_crew(
         user = check.get_one(StaffUser, user_pk)
         assert user.role is StaffRole.crew_member
         assert [crew.id for crew in user.crews] == [crew_pk]
+
+
+def test_after_a_lockout_has_passed_wrong_passwords_are_counted_afresh(sessions):
+    username = _name()
+    with sessions() as setup:
+        user = staff.create_user(setup, username, password=PASSWORD, role="supervisor")
+        user.failed_logins = staff.LOCKOUT_AFTER + 3  # some guessed during the lockout too
+        user.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+        setup.commit()
+    for count in range(1, staff.LOCKOUT_AFTER + 1):
+        assert _sign_in(sessions, username, "still not it") == "refused"
+        with sessions() as check:
+            user = check.scalar(select(StaffUser).where(StaffUser.username == username))
+            assert user.failed_logins == count
+            assert (user.locked_until is not None) is (count == staff.LOCKOUT_AFTER)
