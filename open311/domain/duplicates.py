@@ -182,7 +182,10 @@ def merge(
             f"request {parent.service_request_id} is not of the jurisdiction of request "
             f"{request.service_request_id}"
         )
-    _lock(session, request, parent)
+    # Where `parent` went is guessed before locking, so that all three rows are locked in one
+    # id-ordered statement (two merges cannot wait for each other); it is read again under the
+    # locks, and only a merge committed in between costs a second, later lock.
+    _lock(session, request, parent, _merged_root(parent))
     target = _merged_root(parent)
     if target.id != parent.id:
         _lock(session, request, target)
