@@ -112,7 +112,7 @@ def login(
     Safe under concurrency: a wrong password is counted by one atomic UPDATE (parallel guesses
     each count, and the one reaching the limit sets the lock), and a right one is accepted only
     after re-reading the user under a row lock, so a lockout committed by a parallel guess
-    meanwhile still refuses it.
+    meanwhile still refuses it, and so does a new password or a disabled account.
     """
     user = staff_queries.get_staff_user(session, username)
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
@@ -123,8 +123,13 @@ def login(
             session, user.id, limit=LOCKOUT_AFTER, now=now, locked_until=now + LOCKOUT
         )
         raise Unauthenticated(LOGIN_REFUSED)
+    checked = user.password_hash
     user = staff_queries.lock_staff_user(session, user.id)
     if user is None or (user.locked_until is not None and user.locked_until > now):
+        raise Unauthenticated(LOGIN_REFUSED)
+    if user.password_hash != checked:
+        # A new password was set while this one was checked: its tokens were all revoked, and
+        # one issued now for the old password would outlive the change.
         raise Unauthenticated(LOGIN_REFUSED)
     if not user.active:
         raise Unauthenticated(LOGIN_REFUSED)

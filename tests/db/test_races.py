@@ -593,3 +593,26 @@ def test_after_a_lockout_has_passed_wrong_passwords_are_counted_afresh(sessions)
             user = check.scalar(select(StaffUser).where(StaffUser.username == username))
             assert user.failed_logins == count
             assert (user.locked_until is not None) is (count == staff.LOCKOUT_AFTER)
+
+
+def test_a_sign_in_with_the_old_password_during_a_password_change_gets_no_token(sessions, watcher):
+    """The old password was checked just before an administrator's new one was committed:
+    PATCH revoked every token it found, so a token issued after it must not be."""
+    username = _name()
+    with sessions() as setup:
+        user = staff.create_user(setup, username, password=PASSWORD, role="supervisor")
+        setup.commit()
+        user_pk = user.id
+    with sessions() as admin:
+        # What PATCH {"password": ...} does, held before its commit.
+        changing = admin.get_one(StaffUser, user_pk, with_for_update=True)
+        staff.set_password(changing, "a brand new password")
+        staff.revoke_all(admin, changing, now=datetime.now(UTC))
+        admin.flush()
+        second = Second(lambda: _sign_in(sessions, username, PASSWORD))
+        second.start_and_wait_until_blocked(watcher)
+        admin.commit()
+    assert second.result() == "refused"
+    with sessions() as check:
+        tokens = select(func.count()).where(StaffToken.staff_user_id == user_pk)
+        assert check.scalar(tokens.select_from(StaffToken)) == 0
