@@ -70,6 +70,7 @@ def _serve_behind_nginx(settings: Settings, host: str, port: int, workers: int) 
         client_timeout_s=settings.client_timeout_s,
         upstream_timeout_s=settings.worker_timeout_s,
         max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        access_log=str(run_dir / "access.log"),
     )
     config = run_dir / "nginx.conf"
     config.write_text(nginx.render_main(site, run_dir))

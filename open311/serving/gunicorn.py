@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from open311.serving.redaction import SECRET_HEADERS, redact
 
 
 def command(bind: str, workers: int, timeout_s: int) -> list[str]:
@@ -24,5 +29,26 @@ def command(bind: str, workers: int, timeout_s: int) -> list[str]:
         str(timeout_s),
         "--access-logfile",
         "-",
+        # Its lines without secrets: an api_key in the query is written [REDACTED].
+        "--logger-class",
+        f"{RedactingLogger.__module__}.{RedactingLogger.__qualname__}",
         "open311:create_app()",
     ]
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, whose access log writes no secret: the request line, query, Referer
+    and any URL-like value have their secret parameters' values redacted (redaction.redact),
+    and the Authorization, Cookie and X-API-Key headers are left out, whatever the format."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if not isinstance(value, str):
+                continue
+            bare = name[1:-2].removeprefix("http_").replace("_", "-") if name[0] == "{" else ""
+            if bare in SECRET_HEADERS:
+                atoms[name] = "-"
+            elif "=" in value:
+                atoms[name] = redact(value)
+        return atoms

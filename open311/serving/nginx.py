@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from open311.config import PROJECT_ROOT
+from open311.serving.redaction import PLACEHOLDER, SECRET_NAME_PARTS
 from open311.wire.formats import CONTENT_TYPES, error_payload, render
 
 NGINX = Path("/usr/sbin/nginx")
@@ -44,6 +45,7 @@ map $uri $open311_error_format {
     ~\\.(json|geojson)$ json;
 }
 
+{{access_log_format}}
 upstream open311 {
     server unix:{{socket}};
 }
@@ -59,6 +61,8 @@ server {
     keepalive_timeout {{client_timeout}}s;
     # The largest body the app accepts (form fields and photos); a larger one never reaches it.
     client_max_body_size {{max_body}};
+    # Each request, its secret query values redacted (the open311 format above).
+    access_log {{access_log}};
 
 {{error_pages}}
     location / {
@@ -97,7 +101,8 @@ events {
 }
 
 http {
-    # gunicorn's access log has every request that reached the app, with the client's address.
+    # gunicorn's access log, on standard output, has every request that reached the app, with
+    # the client's address; the site's own (access_log there) is kept here while nginx runs.
     access_log off;
     server_tokens off;
     types {}
@@ -126,6 +131,8 @@ class Site:
     server_name: str = "_"
     # The certificate and key files of a TLS site (production); None: plain HTTP.
     tls: tuple[str, str] | None = None
+    # The file of the access log (the open311 format, secrets redacted); None: no access log.
+    access_log: str | None = None
 
 
 def render_site(site: Site) -> str:
@@ -147,6 +154,8 @@ def render_site(site: Site) -> str:
         max_body=str(site.max_body_bytes),
         error_pages=error_pages,
         error_locations=error_locations,
+        access_log_format=_access_log_format(),
+        access_log=f"{site.access_log} open311" if site.access_log else "off",
     )
 
 
@@ -169,6 +178,51 @@ def render_main(site: Site, run_dir: Path) -> str:
         connections=str(max(nofile // 2, 512)),
         site=_indent(render_site(site)),
     )
+
+
+# How many secret parameters of one request are redacted one by one; past that the whole
+# query is. nginx has no global substitution: each map below replaces one value.
+_REDACTED_ONE_BY_ONE = 3
+
+
+def _access_log_format() -> str:
+    """The open311 log format and the maps it reads: the request line with each secret query
+    value (redaction.SECRET_NAME_PARTS) written as PLACEHOLDER, the Referer without its query,
+    no user name; otherwise nginx's combined format, with the request time."""
+    name = "[^?&;=]*(?:" + "|".join(re.escape(part) for part in SECRET_NAME_PARTS) + ")[^&;=]*"
+    placeholder = re.escape(PLACEHOLDER)
+    unredacted = f"{name}=(?!{placeholder}(?:[&;#]|$))"
+    lines = [
+        "# Access log lines without secrets: the value of a query parameter named like a key,",
+        f"# a token, a password or a secret (api_key above all) is written {PLACEHOLDER}, up to",
+        f"# {_REDACTED_ONE_BY_ONE} of them, then the whole query; the Referer without its query.",
+    ]
+    source = "$request_uri"
+    for n in range(1, _REDACTED_ONE_BY_ONE + 1):
+        head, tail = f"open311_uri_head_{n}", f"open311_uri_tail_{n}"
+        pattern = f"~*^(?<{head}>.*[?&;]{unredacted})[^&;#]*(?<{tail}>.*)$"
+        lines += [
+            f"map {source} $open311_uri_{n} {{",
+            f'    "{pattern}" "${{{head}}}{PLACEHOLDER}${{{tail}}}";',
+            f"    default {source};",
+            "}",
+        ]
+        source = f"$open311_uri_{n}"
+    lines += [
+        f"map {source} $open311_logged_uri {{",
+        f'    "~*^(?<open311_uri_path>[^?]*)\\?(?:.*[&;])?{unredacted}"'
+        f' "${{open311_uri_path}}?{PLACEHOLDER}";',
+        f"    default {source};",
+        "}",
+        "map $http_referer $open311_logged_referer {",
+        f'    "~^(?<open311_referer_path>[^?#]*)[?#]" "${{open311_referer_path}}?{PLACEHOLDER}";',
+        "    default $http_referer;",
+        "}",
+        "log_format open311 '$remote_addr - - [$time_local] "
+        '"$request_method $open311_logged_uri $server_protocol" $status $body_bytes_sent '
+        '"$open311_logged_referer" "$http_user_agent" $request_time\';',
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def listen_address(host: str, port: int) -> str:

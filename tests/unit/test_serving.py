@@ -20,6 +20,7 @@ SECTION = "## Running in production"
 SOCKET = Path("/run/open311/gunicorn.sock")
 CERTIFICATE = "/etc/letsencrypt/live/311.example.org/fullchain.pem"
 KEY = "/etc/letsencrypt/live/311.example.org/privkey.pem"
+ACCESS_LOG = "/var/log/nginx/open311.access.log"
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def production_site(settings: Settings) -> nginx.Site:
         max_body_bytes=settings.flask_config()["MAX_CONTENT_LENGTH"],
         server_name="311.example.org",
         tls=(CERTIFICATE, KEY),
+        access_log=ACCESS_LOG,
     )
 
 
