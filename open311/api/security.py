@@ -1,9 +1,11 @@
 """The Host a request names, and the headers every answer carries (README: Security and privacy).
 
 Host: with OPEN311_TRUSTED_HOSTS set, a request naming any other host is refused with 400 in
-the GeoReport error format before any other hook or view runs, so nothing is stored and no URL
-of the answer can name a forged host. Without it any host is answered, which is why nothing
-persisted is ever built from the Host header (see links.stored_url).
+the GeoReport error format before any other before-request hook (body limit, rate limits) or
+view runs, so nothing is stored and no URL of the answer can name a forged host. Only the
+routing's own checks come first (an unknown path or format suffix is a 404 either way).
+Without it any host is answered, which is why nothing persisted is ever built from the Host
+header (see links.stored_url).
 
 Headers: every answer says `X-Content-Type-Options: nosniff` (a browser must not take a JSON
 error or a CSV export for HTML); every staff answer (/api/v1: tokens, requesters' contact

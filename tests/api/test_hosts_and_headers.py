@@ -87,6 +87,21 @@ def test_a_post_under_an_untrusted_host_stores_nothing(
     assert counts(db) == before and media_rows(db) == []
 
 
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("/open311/v2/exports/requests.csv", "json"),  # as the exports' own errors
+        ("/open311/v2/exports/requests.ndjson", "json"),
+        ("/open311/v2/requests.geojson", "json"),
+        ("/open311/v2/nowhere", "xml"),  # the spec's default
+    ],
+)
+def test_an_untrusted_host_elsewhere_is_a_400_in_the_path_s_error_format(
+    client, pothole, trusted, path, fmt
+):
+    errors(client.get(path, headers=EVIL), fmt, 400)
+
+
 def test_an_untrusted_host_on_the_staff_api_is_a_json_400(client, db, trusted):
     _user, token = make_staff(db, StaffRole.supervisor, "sam")
 
