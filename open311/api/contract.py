@@ -190,7 +190,7 @@ class ContractPlugin(BasePlugin):
 
 def document_api_key(path: str, method: str, operation: dict[str, Any]) -> None:
     """The X-API-Key header on every GeoReport operation (a write's key; a read's, for the
-    client's own rate limit); on webhooks' GET and DELETE, the api_key of the query too."""
+    client's own rate limit); on the webhooks' operations, the api_key of the query too."""
     parameters = operation.setdefault("parameters", [])
     described = {(p.get("in"), p.get("name")) for p in parameters if isinstance(p, dict)}
     if method in WRITES or path in WEBHOOKS:
@@ -199,7 +199,7 @@ def document_api_key(path: str, method: str, operation: dict[str, Any]) -> None:
         purpose = "An API client's key: the call counts against the client's own rate limit."
     if ("header", "X-API-Key") not in described:
         parameters.append({**API_KEY_HEADER, "description": purpose})
-    if path in WEBHOOKS and method in ("get", "delete") and ("query", "api_key") not in described:
+    if path in WEBHOOKS and ("query", "api_key") not in described:
         parameters.append(
             {"in": "query", "name": "api_key", "required": False, "schema": {**API_KEY}}
         )
