@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -39,7 +40,13 @@ def command(bind: str, workers: int, timeout_s: int) -> list[str]:
 class RedactingLogger(Logger):
     """gunicorn's logger, whose access log writes no secret: the request line, query, Referer
     and any URL-like value have their secret parameters' values redacted (redaction.redact),
-    and the Authorization, Cookie and X-API-Key headers are left out, whatever the format."""
+    and the Authorization, Cookie and X-API-Key headers are left out, whatever the format. Its
+    error log's messages are redacted too ("Error handling request /path?api_key=...")."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, _RedactMessages) for f in self.error_log.filters):
+            self.error_log.addFilter(_RedactMessages())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)
@@ -52,3 +59,11 @@ class RedactingLogger(Logger):
             elif "=" in value:
                 atoms[name] = redact(value)
         return atoms
+
+
+class _RedactMessages(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "=" in message:
+            record.msg, record.args = redact(message), ()
+        return True

@@ -58,3 +58,15 @@ def test_gunicorn_access_atoms_carry_no_secret():
     assert atoms["q"] == "api_key=[REDACTED]"
     assert atoms["f"] == "https://app.example.org/?token=[REDACTED]"
     assert "s3cret" not in repr(atoms)
+
+
+def test_gunicorn_error_log_messages_carry_no_secret(caplog):
+    logger = RedactingLogger(Config())
+    logger.error_log.propagate = True  # for caplog; gunicorn's own handlers are its streams
+    try:
+        logger.exception("Error handling request %s", "/open311/v2/webhooks.json?api_key=s3cret-5")
+    finally:
+        logger.error_log.propagate = False
+
+    assert "api_key=[REDACTED]" in caplog.text
+    assert "s3cret" not in caplog.text
