@@ -8,7 +8,14 @@ from flask import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from open311.api import database
-from open311.db.session import FAILURES, failure_text, is_timeout, is_unavailable
+from open311.db.session import (
+    FAILURES,
+    describe_failure,
+    failure_text,
+    is_timeout,
+    is_unavailable,
+    is_unique_violation,
+)
 from open311.errors import (
     Conflict,
     Forbidden,
@@ -108,6 +115,11 @@ def handle_database_error(error: Exception) -> Response:
             return error_response(503, ["the database connection was lost"])  # not sent
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         problem = "the database is unavailable for a moment; try again shortly"
+    elif is_unique_violation(error):
+        # What the losing request checked was free when it looked: a 409, as for a code taken
+        # before it started (errors.Conflict), not a 500. Nothing was stored.
+        log.info("conflict on %s %s: %s", request.method, request.path, describe_failure(error))
+        return error_response(409, ["that exists already: it was created at the same moment"])
     elif is_timeout(error):
         log.warning("statement timeout on %s %s", request.method, request.path)
         problem = (

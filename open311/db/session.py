@@ -91,6 +91,7 @@ FAILURES: tuple[type[Exception], ...] = (DBAPIError, psycopg2.Error)
 # cannot_connect_now (starting up or in recovery); class 08 is connection_exception.
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03"})
 QUERY_CANCELED = "57014"  # statement_timeout, or pg_cancel_backend()
+UNIQUE_VIOLATION = "23505"
 
 
 def _driver_error(error: Exception) -> Exception:
@@ -122,6 +123,12 @@ def is_unavailable(error: Exception, engine: Engine) -> bool:
 def is_timeout(error: Exception) -> bool:
     """A statement cancelled by statement_timeout."""
     return getattr(_driver_error(error), "pgcode", None) == QUERY_CANCELED
+
+
+def is_unique_violation(error: Exception) -> bool:
+    """Another transaction stored the same key first: two creations of one code or name at
+    the same moment, which each checked and found it free."""
+    return getattr(_driver_error(error), "pgcode", None) == UNIQUE_VIOLATION
 
 
 def describe_failure(error: BaseException) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from open311.db import duplicate_queries
 from open311.db.duplicate_queries import Nearby
 from open311.db.models import Jurisdiction, ServiceRequest
-from open311.domain import activity, workflow
+from open311.domain import activity, publication, workflow
 from open311.errors import InvalidInput
 from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
@@ -197,6 +197,12 @@ def merge(
         raise InvalidInput(f"request {sid} was already merged into request {into}")
     if request.status is Status.closed:
         raise InvalidInput(f"request {sid} is closed: only an open request can be merged")
+    if publication.is_published(session, request) != publication.is_published(session, target):
+        # Each side's public notes name the other: a blackbox request's id would be published.
+        raise InvalidInput(
+            f"request {sid} and request {target.service_request_id} cannot be merged: one is "
+            "of a blackbox service, which is not published, and the other is published"
+        )
     if any(linked.id == request.id for linked in chain(target)[1:]):
         raise InvalidInput(
             f"request {target.service_request_id} is linked as a duplicate of request {sid}: "

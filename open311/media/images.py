@@ -14,6 +14,7 @@ size), with no copy of the full-size pixels made along the way.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,10 @@ from functools import cache
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from open311.errors import InvalidInput
+
+# PIL logs the EXIF values it reads (a photographer's name) at DEBUG, before we strip them: an
+# operator turning on DEBUG logging must not get requesters' personal data in the log.
+logging.getLogger("PIL").setLevel(logging.INFO)
 
 # Pillow's format names of what we accept; HEIF is read by pillow-heif (iPhones' HEIC).
 ACCEPTED = ("JPEG", "PNG", "WEBP", "HEIF")

@@ -19,7 +19,7 @@ from open311.db import duplicate_queries
 from open311.db.models import Activity, ServiceRequest
 from open311.domain import catalogue, duplicates, intake, jurisdictions, workflow
 from open311.errors import InvalidInput
-from open311.values import DuplicateState, Status
+from open311.values import DuplicateState, ServiceType, Status
 from tests.factories import make_jurisdiction, make_request, make_service
 
 GAFFEY_1230 = (33.73280359, -118.2922555)
@@ -259,3 +259,20 @@ def test_the_detection_query_uses_a_gist_index(db, la):
     # full one); which, the planner decides from statistics other tests leave behind.
     spatial = {"ix_service_request_location_open", "idx_service_request_location"}
     assert spatial & indexes_used(db, sql, params)
+
+
+def test_a_blackbox_request_is_merged_with_no_published_one(db, la):
+    """Each side's public notes name the other, so a merge either way would publish the id of a
+    blackbox service's request (not published, OPEN311_PUBLISH_BLACKBOX off)."""
+    public = file(db, la, GAFFEY_1230)
+    feedback = make_request(db, make_service(db, la, "FEEDBACK-X", type=ServiceType.blackbox))
+    db.flush()
+    before = db.scalar(select(func.count()).select_from(Activity))
+
+    for request, parent in ((public, feedback), (feedback, public)):
+        with pytest.raises(InvalidInput, match="cannot be merged: one is of a blackbox service"):
+            duplicates.merge(db, request, parent, actor=ACTOR, now=NOW)
+
+    assert db.scalar(select(func.count()).select_from(Activity)) == before
+    assert public.duplicate_of is None and feedback.duplicate_of is None
+    assert public.status is Status.open and feedback.status is Status.open

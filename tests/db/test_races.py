@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from open311 import create_app
 from open311.db.models import (
     Activity,
+    Agency,
     ApiClient,
     Crew,
     Jurisdiction,
@@ -616,3 +617,45 @@ def test_a_sign_in_with_the_old_password_during_a_password_change_gets_no_token(
     with sessions() as check:
         tokens = select(func.count()).where(StaffToken.staff_user_id == user_pk)
         assert check.scalar(tokens.select_from(StaffToken)) == 0
+
+
+def test_one_code_created_twice_at_once_is_a_conflict_not_an_error(database_url):
+    """Both POSTs find the agency code free; the second's INSERT waits on the unique index for
+    the first and then meets its key: 409 with the error list, as a code taken earlier is, not
+    a 500 (api.errors maps SQLSTATE 23505). Nothing of the second is stored. A database of its
+    own: the staff catalogue needs the only jurisdiction to be this one."""
+    code = _name().upper()
+    with scratch_database(database_url) as url:
+        engine = create_engine(url)
+        sessions = make_session_factory(engine)
+        with sessions() as setup:
+            city = make_jurisdiction(setup)
+            _admin, admin_token = make_staff(setup, "administrator", _name())
+            setup.commit()
+            city_pk = city.id
+        app = create_app({"DATABASE_URL": url, "TESTING": True})
+        with (
+            engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
+            sessions() as first,
+        ):
+            first.add(Agency(jurisdiction_id=city_pk, code=code, name="First"))
+            first.flush()
+            second = Second(
+                lambda: app.test_client().post(
+                    "/api/v1/agencies",
+                    json={"code": code, "name": "Second"},
+                    headers=bearer(admin_token),
+                )
+            )
+            second.start_and_wait_until_blocked(watcher)
+            first.commit()
+        answer = second.result()
+        with sessions() as check:
+            names = check.scalars(select(Agency.name).where(Agency.code == code)).all()
+        engine.dispose()
+    assert not isinstance(answer, BaseException), answer
+    assert answer.status_code == 409, answer.json
+    assert answer.json == [
+        {"code": 409, "description": "that exists already: it was created at the same moment"}
+    ]
+    assert names == ["First"]

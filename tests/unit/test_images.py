@@ -4,10 +4,11 @@ liars refused, files written whole."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 
 from open311.media import images
 from open311.media.photos import Photo, kept
@@ -15,6 +16,7 @@ from open311.media.storage import DirectoryStore, new_name
 from tests.helpers import (
     RED,
     assert_no_metadata,
+    camera_exif,
     close_to,
     heic_with_exif,
     jpeg_with_gps,
@@ -168,3 +170,15 @@ def test_kept_keeps_the_files_when_the_block_succeeds(tmp_path):
         pass
 
     assert sorted(os.listdir(tmp_path)) == sorted([photo.name, photo.thumbnail_name])
+
+
+def test_reading_a_photo_logs_none_of_its_exif_at_debug(caplog):
+    """PIL logs EXIF values at DEBUG while it reads them, before they are stripped; a DEBUG log
+    level set by an operator must not carry the photographer's name into the log."""
+    exif = camera_exif()
+    exif[ExifTags.Base.Artist] = "Jane Personal-Name"
+    buffer = io.BytesIO()
+    solid().save(buffer, "JPEG", exif=exif)
+    with caplog.at_level(logging.DEBUG):
+        images.clean(buffer.getvalue(), "photo 1")
+    assert "Personal-Name" not in caplog.text
