@@ -15,9 +15,16 @@ keeps it. Public GeoReport answers keep their own caching headers (photos are im
 
 from __future__ import annotations
 
+from datetime import timedelta
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.sansio.utils import host_is_trusted
+
+from open311 import clock
+from open311.api import database
+from open311.wire.datetimes import format_w3c
 
 STAFF_PREFIX = "/api/v1/"
 UNTRUSTED_HOST = "the Host header names a host this server does not answer for"
@@ -27,6 +34,24 @@ def init_app(app: Flask) -> None:
     """Registered before every other hook: a forged Host meets no rate limit, body or view."""
     app.before_request(check_host)
     app.after_request(security_headers)
+    app.add_url_rule("/.well-known/security.txt", "security_txt", security_txt)
+
+
+def security_txt() -> Response:
+    """RFC 9116: where a researcher reports a security problem (OPEN311_SECURITY_CONTACT, an
+    e-mail address or a URL), valid for a year from now, in English."""
+    settings = database.settings()
+    contact = settings.security_contact.strip()
+    if "://" not in contact:
+        contact = f"mailto:{contact.removeprefix('mailto:')}"
+    expires = (clock.now() + timedelta(days=365)).replace(microsecond=0)
+    lines = [f"Contact: {contact}", f"Expires: {format_w3c(expires)}", "Preferred-Languages: en"]
+    if settings.public_url:
+        site = urlsplit(settings.public_url)
+        lines.append(f"Canonical: {site.scheme}://{site.netloc}/.well-known/security.txt")
+    response = Response("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def trusted_hosts(value: str) -> list[str]:

@@ -252,3 +252,21 @@ def test_staff_answers_are_never_stored(client, db):
     for answer in answers:
         assert answer.headers["Cache-Control"] == "no-store", answer.status_code
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_security_txt_names_the_reporting_address_for_a_year(app, client):
+    """RFC 9116 at /.well-known/security.txt: OPEN311_SECURITY_CONTACT as a mailto: Contact (a
+    URL as it is), an Expires a year ahead, and the Canonical URL on OPEN311_PUBLIC_URL's site."""
+    app.config["OPEN311_SECURITY_CONTACT"] = "psirt@city.example"
+    app.config["OPEN311_PUBLIC_URL"] = "https://311.city.example/open311/v2"
+    response = client.get("/.well-known/security.txt")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    fields = dict(line.split(": ", 1) for line in response.text.splitlines())
+    assert fields["Contact"] == "mailto:psirt@city.example"
+    assert fields["Canonical"] == "https://311.city.example/.well-known/security.txt"
+    expires = datetime.fromisoformat(fields["Expires"].replace("Z", "+00:00"))
+    assert timedelta(days=364) < expires - datetime.now(UTC) <= timedelta(days=365)
+
+    app.config["OPEN311_SECURITY_CONTACT"] = "https://city.example/report"
+    assert "Contact: https://city.example/report" in client.get("/.well-known/security.txt").text
