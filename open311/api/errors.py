@@ -115,9 +115,11 @@ def handle_database_error(error: Exception) -> Response:
             return error_response(503, ["the database connection was lost"])  # not sent
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         problem = "the database is unavailable for a moment; try again shortly"
-    elif is_unique_violation(error):
-        # What the losing request checked was free when it looked: a 409, as for a code taken
-        # before it started (errors.Conflict), not a 500. Nothing was stored.
+    elif is_unique_violation(error) and request.path.startswith("/api/"):
+        # A staff creation whose code or name was free when it looked, taken by another at the
+        # same moment: a 409, as for one taken before (errors.Conflict), not a 500. Nothing was
+        # stored. (GeoReport's unique keys are the server's own random names: a clash there is
+        # the server's fault, a 500.)
         log.info("conflict on %s %s: %s", request.method, request.path, describe_failure(error))
         return error_response(409, ["that exists already: it was created at the same moment"])
     elif is_timeout(error):
