@@ -47,6 +47,9 @@ setup(
         # view has checked the api_key, and the 429s and RateLimit fields are ours to write
         # (api/ratelimits.py); its redis extra brings redis-py.
         "limits[redis]>=5,<6",
+        # GET /metrics in Prometheus' text format, summed over gunicorn's workers by its
+        # multiprocess mode (api/metrics.py).
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "dev": [
