@@ -143,6 +143,11 @@ class Settings:
     # Webhooks to private, loopback or link-local addresses are refused unless this is set.
     webhook_allow_private: bool = _env("OPEN311_WEBHOOK_ALLOW_PRIVATE", False, _flag)
     worker_poll_s: float = _env("OPEN311_WORKER_POLL_S", 5.0, float)
+    # The scheduled jobs `open311 worker` runs (one worker at a time across all nodes): seconds
+    # between two runs of each; 0: that job is not run by the worker (cron may run its command).
+    escalation_interval_s: float = _env("OPEN311_ESCALATION_INTERVAL_S", 60.0, float)
+    sweep_interval_s: float = _env("OPEN311_SWEEP_INTERVAL_S", 86400.0, float)
+    retention_interval_s: float = _env("OPEN311_RETENTION_INTERVAL_S", 86400.0, float)
     # Rate limits (README: Rate limits), `limits` notation ("60/minute", "10/second;600/minute"),
     # counted in Redis so that every worker and node shares them. Empty REDIS_URL: the
     # project-local Redis that `open311 redis up` starts. OPEN311_RATE_LIMITS=off: no limits.
