@@ -83,6 +83,14 @@ class Jurisdiction(Base):
     """A city served by this endpoint; `jurisdiction_id` is its web domain, as the spec suggests."""
 
     __tablename__ = "jurisdiction"
+    __table_args__ = (
+        Index(
+            "uq_jurisdiction_is_default",
+            "is_default",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     jurisdiction_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -115,6 +123,14 @@ class Jurisdiction(Base):
     duplicate_window_hours: Mapped[float] = mapped_column(
         Float, default=168.0, server_default=text("168")
     )
+    # The city a GeoReport call without jurisdiction_id means when the server has several
+    # (domain/jurisdictions.py `resolve`); at most one row is flagged.
+    is_default: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # What discovery advertises for this city; NULL: the server's OPEN311_PUBLIC_URL / _CONTACT.
+    public_url: Mapped[str | None] = mapped_column(String(255))
+    contact: Mapped[str | None] = mapped_column(Text)
 
     services: Mapped[list[Service]] = relationship(back_populates="jurisdiction")
 
@@ -679,6 +695,16 @@ staff_user_crew = Table(
 )
 
 
+# The cities a staff user works for; the staff API shows and changes only theirs.
+staff_user_jurisdiction = Table(
+    "staff_user_jurisdiction",
+    Base.metadata,
+    Column("staff_user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("jurisdiction_id", ForeignKey("jurisdiction.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_staff_user_jurisdiction_jurisdiction_id", "jurisdiction_id"),
+)
+
+
 class StaffUser(Base):
     """Someone inside the city who works requests; the password is stored as a slow hash."""
 
@@ -697,6 +723,9 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
     crews: Mapped[list[Crew]] = relationship(secondary=staff_user_crew, order_by="Crew.id")
+    jurisdictions: Mapped[list[Jurisdiction]] = relationship(
+        secondary=staff_user_jurisdiction, order_by="Jurisdiction.id"
+    )
 
 
 class StaffToken(Base):
