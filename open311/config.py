@@ -170,6 +170,12 @@ class Settings:
     emails_per_recipient_per_day: int = _env("OPEN311_EMAILS_PER_RECIPIENT_PER_DAY", 10, int)
     # Where security problems are reported (README: Security and privacy; discovery's contact).
     security_contact: str = _env("OPEN311_SECURITY_CONTACT", "security@example.org")
+    # Health, logs and metrics (README: Health, logs and metrics).
+    # The bearer token GET /metrics asks for; empty: /metrics answers 404 (not public by default).
+    metrics_token: str = _env("OPEN311_METRICS_TOKEN", "")
+    # prometheus-client's multiprocess directory: set, the workers' metrics are written there and
+    # /metrics sums them (`open311 serve` sets it to var/serve/PORT/metrics, wiped at start).
+    prometheus_multiproc_dir: str = _env("PROMETHEUS_MULTIPROC_DIR", "")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
