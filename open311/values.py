@@ -187,3 +187,11 @@ class EmailTemplate(enum.StrEnum):
 class SlaClock(enum.StrEnum):
     business = "business"  # business hours of the jurisdiction, skipping weekends and holidays
     calendar = "calendar"
+
+
+class ScheduledJob(enum.StrEnum):
+    """The jobs `open311 worker` runs on a schedule (each also a command, for cron users)."""
+
+    escalation = "escalation"
+    media_sweep = "media_sweep"
+    retention = "retention"
