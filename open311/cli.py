@@ -10,6 +10,7 @@ from open311.commands.apikeys import apikey_group
 from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
+from open311.commands.jurisdictions import jurisdiction_group
 from open311.commands.media import media_group
 from open311.commands.privacy import privacy_group
 from open311.commands.redis_server import redis_group
@@ -43,6 +44,7 @@ for command in (
     seed,
     apikey_group,
     user_group,
+    jurisdiction_group,
     serve,
     demo_banner,
     geodata,

@@ -30,8 +30,12 @@ def get_jurisdiction(session: Session, jurisdiction_id: str) -> Jurisdiction | N
     )
 
 
-def find_jurisdictions(session: Session, limit: int = 2) -> Sequence[Jurisdiction]:
+def find_jurisdictions(session: Session, limit: int | None = 2) -> Sequence[Jurisdiction]:
     return session.scalars(select(Jurisdiction).order_by(Jurisdiction.id).limit(limit)).all()
+
+
+def get_default_jurisdiction(session: Session) -> Jurisdiction | None:
+    return session.scalar(select(Jurisdiction).where(Jurisdiction.is_default))
 
 
 def find_services(session: Session, jurisdiction: Jurisdiction) -> Sequence[Service]:
