@@ -25,6 +25,7 @@ from open311.demo import myla311
 from open311.demo.catalogue import load_catalogue
 from open311.demo.seed import city_dir, seed_demo_city
 from open311.values import Datatype, ServiceType, Status
+from tests.api.helpers import body
 from tests.factories import make_jurisdiction
 
 BASE = "/open311/v2"
@@ -216,6 +217,7 @@ def test_abandoned_vehicle_definition(client, seeded_catalogue):
     assert response.status_code == 200
     attributes = {a["code"]: a for a in response.get_json()["attributes"]}
     assert {"MAKE", "MODEL", "COLOR", "LICENSE_PLATE", "DURATION", "HAZARD"} <= set(attributes)
+    assert {"YEAR", "BODY_STYLE", "CONDITION"} <= set(attributes)
     for code in ("MAKE", "MODEL", "COLOR", "LICENSE_PLATE"):
         assert attributes[code]["datatype"] == "string"
     duration = attributes["DURATION"]
@@ -224,7 +226,25 @@ def test_abandoned_vehicle_definition(client, seeded_catalogue):
     assert {v["name"] for v in attributes["HAZARD"]["values"]} == {"Yes", "No"}
     notes = [a for a in attributes.values() if not a["variable"]]
     assert len(notes) == 1 and "72 hours" in notes[0]["description"]
-    assert [a["order"] for a in response.get_json()["attributes"]] == list(range(1, 8))
+    assert [a["order"] for a in response.get_json()["attributes"]] == list(range(1, 11))
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_abandoned_vehicle_asks_year_body_style_and_condition(client, seeded_catalogue, fmt):
+    """The questions the city's brief lists: hazard, condition, make, model, colour, year and
+    body style; the year a number, the body style one of a list of common styles."""
+    response = client.get(f"{BASE}/services/ABANDONED-VEHICLE.{fmt}")
+    assert response.status_code == 200
+    document = body(response, fmt, root="service_definition")
+    attributes = {a["code"]: a for a in document["attributes"]}
+    year, style, condition = attributes["YEAR"], attributes["BODY_STYLE"], attributes["CONDITION"]
+    assert year["datatype"] == "number" and year["variable"] in (True, "true")
+    assert style["datatype"] == "singlevaluelist"
+    assert {"SEDAN", "SUV", "PICKUP", "VAN", "MOTORCYCLE"} <= {v["key"] for v in style["values"]}
+    assert condition["datatype"] == "multivaluelist"
+    assert "NO_PLATES" in {v["key"] for v in condition["values"]}
+    for code in ("HAZARD", "MAKE", "MODEL", "COLOR"):
+        assert code in attributes
 
 
 def test_services_endpoint_lists_the_catalogue(client, seeded_catalogue):
