@@ -919,3 +919,20 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
+
+
+class JobRun(Base):
+    """One run of a scheduled job by a worker (db/job_queries.py): when, and whether it worked.
+    Counted by /metrics across nodes; never anything about a person (the error is a class name)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_job_started_at", "job", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # A values.ScheduledJob, kept as text so that a new job needs no migration.
+    job: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    # NULL while it runs (or when its worker died during it).
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(String(100))
