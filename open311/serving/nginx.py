@@ -46,6 +46,12 @@ map $uri $open311_error_format {
 }
 
 {{access_log_format}}
+# Health probes (/healthz, /readyz) stay out of the access log.
+map $uri $open311_logged {
+    default 1;
+    ~^/(healthz|readyz)$ 0;
+}
+
 upstream open311 {
     server unix:{{socket}};
 }
@@ -61,7 +67,7 @@ server {
     keepalive_timeout {{client_timeout}}s;
     # The largest body the app accepts (form fields and photos); a larger one never reaches it.
     client_max_body_size {{max_body}};
-    # Each request, its secret query values redacted (the open311 format above).
+    # Each request but the health probes, its secret query values redacted (the open311 format).
     access_log {{access_log}};
 
 {{error_pages}}
@@ -155,7 +161,7 @@ def render_site(site: Site) -> str:
         error_pages=error_pages,
         error_locations=error_locations,
         access_log_format=_access_log_format(),
-        access_log=f"{site.access_log} open311" if site.access_log else "off",
+        access_log=f"{site.access_log} open311 if=$open311_logged" if site.access_log else "off",
     )
 
 
