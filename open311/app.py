@@ -6,7 +6,17 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from open311.api import contract, database, errors, limits, ratelimits, security
+from open311.api import (
+    contract,
+    database,
+    errors,
+    health,
+    limits,
+    metrics,
+    ratelimits,
+    requestlog,
+    security,
+)
 from open311.api.smorest import Api
 from open311.config import Settings
 from open311.errors import Open311Error
@@ -22,10 +32,13 @@ def build_app(overrides: dict | None = None) -> Flask:
         # One proxy (open311 serve's nginx, or production's) sets these headers itself, so the
         # client's address and scheme are its last entries; without it they are anyone's to forge.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
-    security.init_app(app)  # first: a Host not trusted is refused before any other work
+    requestlog.init_app(app)  # first: every request, a refused one too, has an id and a line
+    security.init_app(app)  # then a Host not trusted is refused before any other work
     limits.init_app(app)  # then a body too large, before any other work
     database.init_app(app)
     ratelimits.init_app(app)
+    health.init_app(app)  # /healthz, /readyz: no key, no rate limit, any Host
+    metrics.init_app(app)  # /metrics: OPEN311_METRICS_TOKEN
     api = Api(app, spec_kwargs={"extra_plugins": [contract.ContractPlugin()]})
 
     from open311.api.exports import blp as exports

@@ -197,6 +197,14 @@ def init_app(app: Flask) -> None:
     app.after_request(_add_fields)
 
 
+def redis_answers() -> bool | None:
+    """Whether the rate limits' Redis answers a ping now (/readyz); None while the limits are
+    off (OPEN311_RATE_LIMITS=off), when Redis is not needed."""
+    if not _enabled():
+        return None
+    return bool(_counter().storage.check())
+
+
 def _enabled() -> bool:
     return bool(current_app.config["OPEN311_RATE_LIMITS"])
 

@@ -28,6 +28,9 @@ from open311.wire.datetimes import format_w3c
 
 STAFF_PREFIX = "/api/v1/"
 UNTRUSTED_HOST = "the Host header names a host this server does not answer for"
+# Answered whatever the Host: a load balancer's probe or a Prometheus scrape names the node's
+# address. They build no URL from it and change nothing (/metrics has its own token).
+ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def init_app(app: Flask) -> None:
@@ -62,7 +65,9 @@ def trusted_hosts(value: str) -> list[str]:
 def check_host() -> None:
     """400 unless the request's Host (its port aside, in any case) is one of
     OPEN311_TRUSTED_HOSTS; a name with a leading dot also trusts its subdomains (werkzeug's
-    rule)."""
+    rule). The health probes and /metrics are answered for any Host (ANY_HOST_PATHS)."""
+    if request.path in ANY_HOST_PATHS:
+        return
     hosts = trusted_hosts(current_app.config.get("OPEN311_TRUSTED_HOSTS", "").lower())
     if not hosts:
         return

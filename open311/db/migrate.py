@@ -72,3 +72,13 @@ def schema_drift(connection) -> list:
         connection, opts={"include_object": include_object, "compare_type": True}
     )
     return compare_metadata(context, Base.metadata)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migrations this code carries."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def current_revision(connection) -> str | None:
+    """The revision the database behind `connection` is at (None: never migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()
