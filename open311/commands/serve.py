@@ -46,7 +46,10 @@ def serve(host: str | None, port: int | None, workers: int | None, no_proxy: boo
         args = gunicorn.command(
             nginx.listen_address(host, port), workers, settings.worker_timeout_s
         )
-        os.execvp(args[0], args)
+        metrics = nginx.run_dir_for(port) / "metrics"
+        shutil.rmtree(metrics, ignore_errors=True)  # a dead run's counts would be summed in
+        metrics.mkdir(parents=True)
+        os.execvpe(args[0], args, os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)})
     try:
         stopped_by = _serve_behind_nginx(settings, host, port, workers)
     except ServingError as exc:
@@ -64,6 +67,10 @@ def _serve_behind_nginx(settings: Settings, host: str, port: int, workers: int) 
     run_dir.mkdir(parents=True)
     run_dir.chmod(0o700)  # the socket is for nginx alone
     socket = run_dir / "gunicorn.sock"
+    # gunicorn's workers write their metrics here and /metrics sums them (prometheus-client's
+    # multiprocess mode); emptied with run_dir above, so no dead run's counts are summed in.
+    metrics = run_dir / "metrics"
+    metrics.mkdir()
     site = nginx.Site(
         listen=(nginx.listen_address(host, port),),
         socket=socket,
@@ -85,7 +92,8 @@ def _serve_behind_nginx(settings: Settings, host: str, port: int, workers: int) 
                     "gunicorn",
                     gunicorn.command(f"unix:{socket}", workers, settings.worker_timeout_s),
                     unix_socket_accepts(socket),
-                    env=os.environ | {"OPEN311_BEHIND_PROXY": "1"},
+                    env=os.environ
+                    | {"OPEN311_BEHIND_PROXY": "1", "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
                 ),
                 Program("nginx", nginx.command(config), tcp_port_accepts(host, port)),
             ]
