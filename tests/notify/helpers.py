@@ -139,11 +139,20 @@ def file_request(session: Session, city: City, **personal) -> None:
     session.commit()
 
 
+# A delivery test's worker runs no scheduled job unless the test's environment asks for one: its
+# media sweep would otherwise read the checkout's var/media against a test database.
+NO_SCHEDULED_JOBS = {
+    "OPEN311_ESCALATION_INTERVAL_S": "0",
+    "OPEN311_SWEEP_INTERVAL_S": "0",
+    "OPEN311_RETENTION_INTERVAL_S": "0",
+}
+
+
 def worker_process(url: str, log: Path, *args: str) -> subprocess.Popen:
     with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "open311.cli", "worker", *args],
-            env=os.environ | {"DATABASE_URL": url, "OPEN311_SMTP_HOST": ""},
+            env=NO_SCHEDULED_JOBS | os.environ | {"DATABASE_URL": url, "OPEN311_SMTP_HOST": ""},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
