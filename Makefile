@@ -19,7 +19,7 @@ OPEN311_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(LISTEN_HOST)),127.0.0.1,
 run: export OPEN311_TRUSTED_HOSTS := $(OPEN311_TRUSTED_HOSTS)
 run: export OPEN311_PUBLIC_URL := $(OPEN311_PUBLIC_URL)
 
-# nginx in front of gunicorn (open311 serve), and the worker (webhooks, e-mail) beside them; Ctrl-C
+# nginx in front of gunicorn (open311 serve), and the worker (webhooks, e-mail, the scheduled jobs) beside; Ctrl-C
 # or SIGTERM stops all three. Both run in the background so that the shell's trap runs at once:
 # a shell waiting for a foreground command would put the signal off until that command ended.
 run: database demo
