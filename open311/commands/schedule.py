@@ -126,6 +126,9 @@ class Scheduler:
             except FAILURES as error:  # the database went away: look again later
                 log.warning("job %s: database unavailable (%s)", job.name, describe_failure(error))
                 results.append(Ran(job.name, False, self.now() + self.retry))
+            except Exception as error:  # a bug in the bookkeeping: the worker delivers on
+                log.error("job %s: not run (%s)", job.name, type(error).__name__)
+                results.append(Ran(job.name, False, self.now() + self.retry))
         return results
 
     def run_if_due(self, job: Job) -> Ran:

@@ -210,3 +210,14 @@ def test_the_worker_escalates_an_overdue_work_order(url, sessions, tmp_path, mon
     ]
     text = log.read_text()
     assert "job escalation: ok in " in text and "(escalated 1)" in text, text[-2000:]
+
+
+def test_a_database_out_of_reach_is_waited_for_not_fatal(caplog):
+    job = Job(ScheduledJob.escalation, timedelta(minutes=1), escalate)
+    made = scheduler("postgresql+psycopg2://open311@127.0.0.1:1/open311", [job])
+    with caplog.at_level(logging.WARNING, logger="open311.commands.schedule"):
+        before = datetime.now(UTC)
+        [ran] = made.run_due()
+    made.engine.dispose()
+    assert not ran.ran and ran.next_at >= before + made.retry
+    assert "job escalation: database unavailable (OperationalError" in caplog.text
