@@ -715,6 +715,93 @@ def reopen(
     return work_order
 
 
+TITLE_MAX_LENGTH = 255
+# An added work order without a due time is due one business day (9 business hours) later.
+ADDED_TARGET_HOURS = 9.0
+
+
+def add_work_order(
+    session: Session,
+    request: ServiceRequest,
+    crew: Crew,
+    *,
+    title: str,
+    actor: str,
+    now: datetime,
+    due_at: datetime | None = None,
+    note: str | None = None,
+    priority: int = 0,
+) -> WorkOrder:
+    """Give an open request a work order outside its workflow ("other tasks can be added when
+    necessary"): for any crew of the request's jurisdiction, assigned to it at once.
+
+    It is a work order like the others: in its crew's queue, due at `due_at` (default one
+    business day from `now`) and escalated when overdue, worked within the crew's scope. It
+    belongs to no step, so finishing it opens nothing; but while it is open the request stays
+    open (transition closes a request only once no other work order of it is open), and when
+    the workflow is already finished, finishing it closes the request. A closed request is
+    refused (reopening is its own act). `note` is internal; citizens are told nothing.
+    Decided on the request's row locked and read again, so a transition closing the request
+    at the same moment either sees this work order open or closes the request first, and then
+    this is refused.
+    """
+    title = (title or "").strip()
+    if not title or len(title) > TITLE_MAX_LENGTH:
+        raise InvalidInput(f"title: a work order's title is 1 to {TITLE_MAX_LENGTH} characters")
+    request = _lock_request(session, request.id)
+    if request.status is Status.closed:
+        raise InvalidInput(
+            f"request {request.service_request_id} is closed: work cannot be added to it"
+        )
+    agency = crew.agency
+    if agency.jurisdiction_id != request.jurisdiction_id:
+        raise InvalidInput(f"crew_id: crew {crew.id} is not a crew of the request's city")
+    if due_at is None:
+        due_at = add_business_hours(_calendar(session, request), now, ADDED_TARGET_HOURS)
+    elif due_at.tzinfo is None or due_at <= now:
+        raise InvalidInput("due_at: a due time is a moment with a zone, later than now")
+    work_order = WorkOrder(
+        service_request=request,
+        agency=agency,
+        crew=crew,
+        title=title,
+        state=_S.assigned,
+        priority=priority,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(work_order)
+    session.flush()
+    request.updated_datetime = now
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind=ActivityKind.work_order_created,
+        summary=(
+            f"Work order {work_order.id} added: {title} for {agency.name}, crew {crew.name}"
+            + (f": {note}" if note else "")
+        ),
+        work_order=work_order,
+        details={
+            "work_order_id": work_order.id,
+            "step": None,
+            "added": True,
+            "agency": agency.code,
+            "crew_id": crew.id,
+            "crew": crew.code,
+            "state": work_order.state.value,
+            "priority": priority,
+            "due_at": _iso(due_at),
+            "note": note,
+        },
+        at=now,
+    )
+    session.flush()
+    return work_order
+
+
 def reassign(
     session: Session,
     work_order: WorkOrder,

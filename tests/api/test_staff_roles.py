@@ -71,6 +71,7 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("POST", "/api/v1/requests/<service_request_id>/notes"): ANYONE,
     ("POST", "/api/v1/requests/<service_request_id>/location"): DESK,
     ("POST", "/api/v1/requests/<service_request_id>/cancel"): MANAGERS,
+    ("POST", "/api/v1/requests/<service_request_id>/work-orders"): MANAGERS,
     # duplicates and intake
     ("POST", "/api/v1/requests/<service_request_id>/duplicate/confirm"): MANAGERS,
     ("POST", "/api/v1/requests/<service_request_id>/duplicate/undo"): MANAGERS,

@@ -19,6 +19,7 @@ from open311.api.staff.auth import (
     staff_required,
 )
 from open311.api.staff.work_schemas import (
+    AddWorkOrderBody,
     CancelBody,
     LocationBody,
     NoteBody,
@@ -254,6 +255,36 @@ def add_note(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
     )
     session.commit()
     return _request_view(session, found)
+
+
+@blp.route("/requests/<service_request_id>/work-orders", methods=["POST"])
+@staff_required(*MANAGERS)
+@blp.arguments(AddWorkOrderBody)
+@blp.response(201, QueueItemOut)
+def add_work_order(body: dict[str, Any], service_request_id: str) -> QueueRow:
+    """Add a work order outside the request's workflow, for any crew of the city.
+
+    It goes to the crew's queue at once (assigned), due at `due_at` (default one business day
+    from now), and is escalated when overdue like any other. While it is open the request stays
+    open; it opens no follow-up. `note` stays internal. A closed request is a 400."""
+    session = database.session()
+    found = _request(session, service_request_id)
+    crew = session.get(Crew, body["crew_id"])
+    if crew is None:
+        raise InvalidInput(f"crew_id: no crew {body['crew_id']}")
+    work_order = workflow.add_work_order(
+        session,
+        found,
+        crew,
+        title=body["title"],
+        actor=actor(),
+        now=clock.now(),
+        due_at=body.get("due_at"),
+        note=body.get("note"),
+        priority=body["priority"],
+    )
+    session.commit()
+    return _reloaded(session, work_order.id)
 
 
 @blp.route("/requests/<service_request_id>/location", methods=["POST"])

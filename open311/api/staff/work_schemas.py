@@ -11,7 +11,7 @@ from open311.api.schemas import BBox, CommaList, W3CDateTime, comma_list_pattern
 from open311.api.smorest import BaseSchema, StaffBody
 from open311.db.work_queries import QueueRow
 from open311.domain.queue import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from open311.domain.workflow import CANCELLING_STATUSES
+from open311.domain.workflow import CANCELLING_STATUSES, TITLE_MAX_LENGTH
 from open311.values import UpdateStatus, WorkOrderState
 
 STATES = tuple(state.value for state in WorkOrderState)
@@ -78,6 +78,16 @@ class TransitionBody(StaffBody):
 class ReassignBody(StaffBody):
     crew_id = fields.Integer(required=True)
     note = _text(allow_none=True)
+
+
+class AddWorkOrderBody(StaffBody):
+    crew_id = fields.Integer(required=True, metadata={"description": "any crew of the city"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=TITLE_MAX_LENGTH))
+    due_at = W3CDateTime(
+        allow_none=True, metadata={"description": "default: one business day from now"}
+    )
+    note = _text(allow_none=True, metadata={"description": "internal: never shown to citizens"})
+    priority = fields.Integer(load_default=0, validate=validate.Range(min=0, max=9))
 
 
 class NoteBody(StaffBody):
