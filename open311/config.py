@@ -166,6 +166,9 @@ class Settings:
     retention_days: int = _env("OPEN311_RETENTION_DAYS", 365, int)
     # Blackbox services' requests (FEEDBACK etc.) in public lists, exports, feeds and webhooks.
     publish_blackbox: bool = _env("OPEN311_PUBLISH_BLACKBOX", False, _flag)
+    # The entries written when a request is filed ("Request received via api", the first step's
+    # note) in servicerequestupdates too; off: apps post them as council comments on every report.
+    publish_automatic_updates: bool = _env("OPEN311_PUBLISH_AUTOMATIC_UPDATES", False, _flag)
     # E-mails the city sends to one recipient address in 24 hours, at most; the rest are dropped.
     emails_per_recipient_per_day: int = _env("OPEN311_EMAILS_PER_RECIPIENT_PER_DAY", 10, int)
     # Where security problems are reported (README: Security and privacy; discovery's contact).

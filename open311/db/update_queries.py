@@ -34,6 +34,8 @@ class FeedQuery:
     limit: int = 1000
     # Whether updates of blackbox services' requests are included (domain/publication.py).
     blackbox: bool = False
+    # Kinds of public entries left out (domain/activity.AUTOMATIC_KINDS).
+    hidden_kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ def feed_statement(query: FeedQuery) -> Select:
     )
     if not query.blackbox:
         statement = statement.where(of_published_service(ServiceRequest.service_id))
+    if query.hidden_kinds:
+        statement = statement.where(Activity.kind.not_in(sorted(query.hidden_kinds)))
     if query.start is not None:
         statement = statement.where(Activity.at >= query.start)
     if query.end is not None:

@@ -19,6 +19,13 @@ from open311.values import ENTRY_STATUSES, ActivityKind, UpdateStatus
 
 SYSTEM = "system"
 
+# Public entries written automatically when a request is filed: its receipt ("Request received
+# via api") and the note of the workflow's first step (routing). They carry no news for the
+# citizen, who just filed it, so the updates feed leaves them out (FixMyStreet posts each update
+# as a council comment on the report) unless OPEN311_PUBLISH_AUTOMATIC_UPDATES keeps them.
+# They stay public entries: the request's notes, its status_notes and webhooks still show them.
+AUTOMATIC_KINDS = frozenset({ActivityKind.submitted, ActivityKind.routed})
+
 
 def staff_actor(username: str) -> str:
     return f"staff:{username}"

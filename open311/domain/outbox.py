@@ -13,9 +13,10 @@ Payloads are built at commit from the objects in the session, so `request.create
 request as GET shows it once routed (agency, expected_datetime, status_notes). Each event gets
 one Delivery per active subscription that wants it and matches (`own`: filed with the
 subscription's API client; `area`: its point lies in the area), and e-mail deliveries to the
-requester (`received` on creation, `closed` when a status change closes the request) when
-an SMTP server is configured (OPEN311_SMTP_HOST in the settings the session carries:
-db/session.settings_of). An event nobody receives is not written. A rolled-back transaction
+requester who gave an address (`received` on creation, `closed` when a status change closes
+the request), whatever the committing process's settings: the worker sends them when it has
+an SMTP host and otherwise leaves them pending (notify/worker.channels), so the SMTP settings
+belong to the worker alone. An event nobody receives is not written. A rolled-back transaction
 writes nothing, having committed nothing.
 """
 
@@ -37,7 +38,6 @@ from open311.db.models import (
     OutboxEvent,
     ServiceRequest,
 )
-from open311.db.session import settings_of
 from open311.domain import publication
 from open311.values import (
     CLOSING_UPDATE_STATUSES,
@@ -66,7 +66,7 @@ def note(session: Session, request: ServiceRequest, entry: Activity) -> None:
 def _before_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if pending:
-        emit(session, pending, email=bool(settings_of(session).smtp_host))
+        emit(session, pending)
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -91,12 +91,11 @@ def emit(
     session: Session,
     pending: Sequence[tuple[ServiceRequest, Activity]],
     *,
-    email: bool,
     now: datetime | None = None,
 ) -> list[OutboxEvent]:
-    """Write the events of these public entries and their deliveries (flushing first, for ids);
-    e-mail deliveries only when `email` (an SMTP server is configured). Entries rolled back
-    with a savepoint since they were noted are left out."""
+    """Write the events of these public entries and their deliveries (flushing first, for ids),
+    e-mail ones for requesters who gave an address. Entries rolled back with a savepoint since
+    they were noted are left out."""
     session.flush()
     stories: dict[int, _Story] = {}
     for request, entry in pending:
@@ -112,10 +111,6 @@ def emit(
         for pk, story in stories.items()
         if story.created is not None or story.request.status is Status.closed
     ]
-    if not email:
-        # Without an SMTP server nothing is queued: a "received" e-mail sent months later,
-        # once one is configured, would be worse than none.
-        may_email = []
     audience = db.audience(session, may_email)
     if not audience.any_subscription and not audience.emailable:
         return []

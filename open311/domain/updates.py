@@ -20,6 +20,7 @@ from open311 import clock
 from open311.db import request_queries
 from open311.db import update_queries as db
 from open311.db.models import Activity, ApiClient, Jurisdiction, ServiceRequest, UpdateAuthor
+from open311.db.session import settings_of
 from open311.domain import activity, publication, workflow
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput, NotFound, UnknownRequest
@@ -60,7 +61,8 @@ def plan_feed(
     """GET requests' rules (domain.request_search): without paging, no dates mean the last 90
     days, one bound 90 days from or to it, a wider span is a 400; `page_size` or `cursor` lift
     the window (dates then bound it as given). At most 1000 a page, 1000 by default. Updates
-    of requests the public reads leave out (domain/publication.py) are left out too."""
+    of requests the public reads leave out (domain/publication.py) are left out too, and so are
+    the automatic entries of filing (activity.AUTOMATIC_KINDS) unless the settings keep them."""
     window = None
     if page_size is None and cursor is None:
         start, end = window = standard_window(start=start, end=end, now=now)
@@ -83,6 +85,11 @@ def plan_feed(
         after=after,
         limit=page_size or MAX_PAGE_SIZE,
         blackbox=publication.publishes_blackbox(session),
+        hidden_kinds=(
+            frozenset()
+            if settings_of(session).publish_automatic_updates
+            else frozenset(activity.AUTOMATIC_KINDS)
+        ),
     )
     return FeedPlan(query=query, window=window)
 

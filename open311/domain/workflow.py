@@ -118,9 +118,11 @@ def _publish(
     status: str,
     close: bool = False,
     work_order: WorkOrder | None = None,
+    kind: ActivityKind | None = None,
 ) -> None:
     """Change what citizens see (status, status_notes) and log it as one public entry whose
-    update status is `status` (values.ENTRY_STATUSES)."""
+    update status is `status` (values.ENTRY_STATUSES); `kind` names a note that is neither a
+    closure nor a plain status note (the routing note: activity.AUTOMATIC_KINDS)."""
     closing = close and request.status is not Status.closed
     new_notes = notes is not None and notes != request.status_notes
     if not (closing or new_notes):
@@ -137,7 +139,7 @@ def _publish(
         session,
         request,
         actor=actor,
-        kind=ActivityKind.request_closed if closing else ActivityKind.status_notes,
+        kind=ActivityKind.request_closed if closing else kind or ActivityKind.status_notes,
         summary=f"Closed: {request.status_notes}" if closing else str(notes),
         work_order=work_order,
         details=details,
@@ -317,6 +319,7 @@ def start(
             notes=step.public_note,
             status=_U.open,
             work_order=work_order,
+            kind=ActivityKind.routed,  # written at filing: no news (activity.AUTOMATIC_KINDS)
         )
     return work_order
 

@@ -16,7 +16,6 @@ import socket
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from open311.db import email_queries
 from open311.db.models import Activity, Delivery, Jurisdiction, Requester, ServiceRequest
 from open311.notify import deadline, messages
 from open311.values import DeliveryChannel, EmailTemplate, Status
+from open311.wire.georeport import request_url
 
 
 class PermanentFailure(Exception):
@@ -200,10 +200,8 @@ def _link(public_url: str, request: ServiceRequest, jurisdiction: Jurisdiction |
     ends in /open311/v2), or nothing when we do not know our public address."""
     if not public_url:
         return ""
-    link = f"{public_url.rstrip('/')}/requests/{quote(request.service_request_id)}.json"
-    if jurisdiction is not None:
-        link += "?" + urlencode({"jurisdiction_id": jurisdiction.jurisdiction_id})
-    return link
+    jurisdiction_id = jurisdiction.jurisdiction_id if jurisdiction is not None else None
+    return request_url(public_url, request.service_request_id, jurisdiction_id)
 
 
 def _zone(name: str) -> ZoneInfo:

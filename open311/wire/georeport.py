@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 from shapely.geometry import Point
 
@@ -22,6 +23,17 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Where the GeoReport API is served, under the site root (and under OPEN311_PUBLIC_URL's site).
 BASE_PATH = "/open311/v2"
 LIST_TYPES = (Datatype.singlevaluelist, Datatype.multivaluelist)
+
+
+def request_url(endpoint: str, service_request_id: str, jurisdiction_id: str | None = None) -> str:
+    """A request's public JSON (GET requests/ID.json) under `endpoint`, the GeoReport endpoint
+    URL as OPEN311_PUBLIC_URL gives it (ending in /open311/v2, so no BASE_PATH is added): the
+    one place a request's public URL is built (e-mails' links)."""
+    url = f"{endpoint.rstrip('/')}/requests/{quote(service_request_id, safe='')}.json"
+    if jurisdiction_id is not None:
+        url += "?" + urlencode({"jurisdiction_id": jurisdiction_id})
+    return url
+
 
 # The fields of a request, in the order every representation gives them (digest §7.3).
 REQUEST_FIELDS = (

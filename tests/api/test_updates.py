@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from open311.db import update_queries
-from open311.db.models import Activity, ServiceRequest, UpdateAuthor, WorkOrder
+from open311.db.models import Activity, RoutingRule, ServiceRequest, UpdateAuthor, WorkOrder
 from open311.domain import activity, workflow
 from open311.values import CrewKind, DuplicateState, Status, WorkOrderState
 from open311.wire import cursor as cursors
@@ -416,8 +416,11 @@ def test_the_feed_reads_the_partial_index_in_one_statement(db, history):
         end=T + timedelta(days=1),
         after=(T, history[0].id),
         limit=10,
+        hidden_kinds=frozenset(activity.AUTOMATIC_KINDS),
     )
-    statement = update_queries.feed_statement(query).compile(dialect=db.get_bind().dialect)
+    statement = update_queries.feed_statement(query).compile(
+        dialect=db.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
     cursor = db.connection().connection.cursor()
     # A tiny table would be scanned; what matters is that the feed can use its index.
     cursor.execute("SET LOCAL enable_seqscan = off")
@@ -489,9 +492,67 @@ def test_workflow_actions_show_as_open_in_progress_fixed(client, db, town, api_k
     response = client.get(url(FEED, fmt), query_string={"start_date": since})
     items = [item for item in updates_of(response, fmt) if item["service_request_id"] == sr_id]
 
-    assert [item["status"] for item in items] == ["open", "in_progress", "fixed"]
+    # The receipt is no news to the citizen who just filed it (activity.AUTOMATIC_KINDS).
+    assert [item["status"] for item in items] == ["in_progress", "fixed"]
     assert items[-1]["description"] == "Closed: Completed: Fill the pothole"
     assert b"secret" not in response.data and b"filer@example.org" not in response.data
+
+
+@pytest.fixture
+def noted_town(db, town):
+    """`town` whose workflow's first step has a public note, published when a request is filed."""
+    steps = make_workflow(
+        db,
+        town,
+        {"code": "LOOK", "name": "Look", "public_note": "An inspector will come."},
+        code="NOTED",
+    )
+    rule = db.scalar(select(RoutingRule))
+    rule.workflow = steps
+    db.flush()
+    return town
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["default", "kept"])
+def test_the_automatic_entries_of_filing_stay_out_of_the_feed_unless_kept(
+    app, client, db, noted_town, api_key, keep
+):
+    app.config["OPEN311_PUBLISH_AUTOMATIC_UPDATES"] = keep
+    sr_id = file_request(client, api_key)
+    now = datetime.now(UTC)
+    workflow.add_note(
+        db,
+        work_order_of(db, sr_id).service_request,
+        "Crew booked",
+        actor="staff:al",
+        public=True,
+        now=now,
+    )
+    order = work_order_of(db, sr_id)
+    for seconds, state in enumerate((WorkOrderState.in_progress, WorkOrderState.done), 1):
+        workflow.transition(
+            db, order, state, actor="staff:al", now=now + timedelta(seconds=seconds)
+        )
+    db.flush()
+
+    since = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = client.get(url(FEED, "json"), query_string={"start_date": since})
+    items = [
+        (item["status"], item["description"])
+        for item in updates_of(response, "json")
+        if item["service_request_id"] == sr_id
+    ]
+
+    automatic = [("open", "Request received via api"), ("open", "An inspector will come.")]
+    news = [
+        ("open", "Crew booked"),
+        ("in_progress", "Work in progress: Look"),
+        ("fixed", "Closed: Completed: Look"),
+    ]
+    assert items == (automatic + news if keep else news)
+    # They stay public: the request's status_notes and its notes still show them.
+    notes = client.get(url(f"requests/{sr_id}", "json"), query_string={"extensions": "true"})
+    assert "An inspector will come." in notes.get_data(as_text=True)
 
 
 # --- POST: an app's update ------------------------------------------------------------------------
