@@ -139,7 +139,17 @@ class Service(Base):
     """A request type offered to the public (GET services)."""
 
     __tablename__ = "service"
-    __table_args__ = (UniqueConstraint("jurisdiction_id", "service_code"),)
+    __table_args__ = (
+        UniqueConstraint("jurisdiction_id", "service_code"),
+        # FixMyStreet matches categories by name: two services of one city named alike (any
+        # case, spaces around) would make one take the other's reports.
+        Index(
+            "ux_service_jurisdiction_id_name",
+            "jurisdiction_id",
+            text("lower(btrim(service_name))"),
+            unique=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id"), index=True)
@@ -470,6 +480,9 @@ class ServiceRequest(Base):
         Geometry("POINT", srid=4326, spatial_index=True)
     )
     media_url: Mapped[str | None] = mapped_column(Text)
+    # Every URL a client linked when it sent several (FixMyStreet repeats media_url); media_url
+    # is the first. NULL for none or one.
+    media_urls: Mapped[list[str] | None] = mapped_column(JSONB)
     # Answers to the service definition: code -> value, or list of keys for multivaluelist.
     attribute_values: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")
