@@ -12,6 +12,7 @@ from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
 from open311.commands.jurisdictions import jurisdiction_group
 from open311.commands.media import media_group
+from open311.commands.openapi import openapi
 from open311.commands.privacy import privacy_group
 from open311.commands.redis_server import redis_group
 from open311.commands.requests import request_group
@@ -54,6 +55,7 @@ for command in (
     worker,
     media_group,
     privacy_group,
+    openapi,
 ):
     main.add_command(command)
 
