@@ -71,8 +71,9 @@ def worker(once: bool, batch: int, poll: float | None, threads: int | None) -> N
         waker = Waker(delivering)
         waker.install()
         poll_s = poll if poll is not None else settings.worker_poll_s
-        if not once:
-            scheduler = Scheduler(engine, sessions, settings, jobs(settings))
+        scheduled = jobs(settings)
+        if not once and scheduled:
+            scheduler = Scheduler(engine, sessions, settings, scheduled)
             scheduling = threading.Thread(
                 target=scheduler.loop, args=(stop,), name="open311-scheduler"
             )
