@@ -52,6 +52,19 @@ def get_service(session: Session, jurisdiction: Jurisdiction, service_code: str)
     )
 
 
+def get_service_named(
+    session: Session, jurisdiction: Jurisdiction, service_name: str
+) -> Service | None:
+    """The jurisdiction's service (active or not) of that name, any case, spaces around it
+    ignored: ux_service_jurisdiction_id_name's rule."""
+    return session.scalar(
+        select(Service).where(
+            Service.jurisdiction_id == jurisdiction.id,
+            func.lower(func.btrim(Service.service_name)) == service_name.strip().lower(),
+        )
+    )
+
+
 def lock_service(session: Session, service_id: int) -> Service | None:
     """The service locked (FOR NO KEY UPDATE) and read again with its definition: two
     administrators changing its definition or routing rule at once go one after the other, the

@@ -142,6 +142,8 @@ def create_service(
     _check_code("service_code", service_code)
     if admin_queries.get_service(session, jurisdiction, service_code) is not None:
         raise Conflict(f"service_code: {service_code} already exists")
+    if "service_name" in fields:
+        _check_name_free(session, jurisdiction, fields["service_name"], None)
     service = Service(jurisdiction_id=jurisdiction.id, service_code=service_code, attributes=[])
     service.type = ServiceType.realtime
     service.active = True
@@ -154,6 +156,17 @@ def create_service(
     return service
 
 
+def _check_name_free(
+    session: Session, jurisdiction: Jurisdiction, name: str, own: Service | None
+) -> None:
+    """FixMyStreet matches categories by name: a second service of one city with the same name
+    (any case, spaces around it) would take the other's reports. Two creations at the same
+    moment are stopped by ux_service_jurisdiction_id_name (a 409 too)."""
+    other = admin_queries.get_service_named(session, jurisdiction, name)
+    if other is not None and other is not own:
+        raise Conflict(f"service_name: {name.strip()} is the name of service {other.service_code}")
+
+
 def change_service(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -164,6 +177,8 @@ def change_service(
 ) -> None:
     """Apply the given fields; the changeset moves only when a value really changed."""
     changed = False
+    if "service_name" in changes:
+        _check_name_free(session, jurisdiction, changes["service_name"], service)
     for name in SERVICE_FIELDS:
         if name in changes and getattr(service, name) != changes[name]:
             setattr(service, name, changes[name])

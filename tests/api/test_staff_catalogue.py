@@ -553,6 +553,37 @@ def test_what_exists_already_is_409(client, db, world, admin, path, payload, mes
     assert message in refused(client, db, "POST", path, admin, payload, status=409)
 
 
+@pytest.mark.parametrize("name", ["Pothole", " pothole ", "POTHOLE"])
+def test_a_service_name_in_use_is_409_on_create(client, db, world, admin, name):
+    """FixMyStreet matches categories by name: one city cannot have two services named alike."""
+    payload = {"service_code": "POT2", "service_name": name}
+
+    message = refused(client, db, "POST", "/api/v1/services", admin, payload, status=409)
+
+    assert "service_name" in message and "POT" in message
+
+
+def test_a_service_name_in_use_is_409_on_rename(client, db, world, admin, city):
+    make_service(db, city, "GRF", service_name="Graffiti")
+
+    message = refused(
+        client, db, "PATCH", "/api/v1/services/GRF", admin, {"service_name": "pothole"}, 409
+    )
+
+    assert "service_name" in message
+    response = client.patch(
+        "/api/v1/services/GRF", headers=admin, json={"service_name": "GRAFFITI"}
+    )
+    assert response.status_code == 200  # its own name, in another case, is free
+
+
+def test_the_database_refuses_two_services_of_one_city_named_alike(db, world, city):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="ux_service_jurisdiction_id_name"), db.begin_nested():
+        make_service(db, city, "POT2", service_name=" POTHOLE")
+
+
 # --- agencies and crews -------------------------------------------------------------------------
 
 
