@@ -192,3 +192,53 @@ def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
     image = Image.open(io.BytesIO(photo))
     assert image.format == "JPEG" and image.size == (640, 480)
     assert not image.getexif()
+
+
+def test_the_email_example_sends_with_smtp_settings_on_the_worker_only(demo):
+    """The server runs without any SMTP setting (as make run's); a request filed with an e-mail
+    address as Try it prints, then the README's worker line (SMTP settings on the worker only,
+    pointed at a local SMTP server, run --once): the receipt arrives, its link the request's
+    public JSON under OPEN311_PUBLIC_URL, the endpoint path once."""
+    import email
+    import email.policy
+
+    from tests.notify.helpers import Inbox, serve
+
+    base, workdir, url = demo
+    section = README.split("### E-mail to requesters", 1)[1].split("\n## ", 1)[0]
+    worker_line = re.findall(r"```\n(.*?)```", section, flags=re.S)[0]
+    (filing,) = re.findall(
+        r"curl -s -X POST \$B/requests\.json -d api_key=\$KEY -d service_code=ABANDONED-VEHICLE"
+        r".*?email=pat@example\.org",
+        shell_blocks("Try it")[0],
+        flags=re.S,
+    )
+    prelude = f"set -euo pipefail\nB={base}\nKEY=$(cat var/demo-api-key)\n"
+    filed = run(prelude + filing, base, workdir)
+    assert filed.returncode == 0, filed.stdout + filed.stderr
+    request_id = re.search(r'"service_request_id":\s*"([^"]+)"', filed.stdout).group(1)
+
+    inbox = Inbox()
+    for smtp in serve(inbox, authenticator=inbox.authenticate, auth_require_tls=False):
+        script = (
+            worker_line.replace("smtp.example.org", "127.0.0.1")
+            .replace("OPEN311_SMTP_PORT=587", f"OPEN311_SMTP_PORT={smtp.smtp_port}")
+            .replace("OPEN311_SMTP_STARTTLS=1", "OPEN311_SMTP_STARTTLS=0")  # the sink has no TLS
+            .replace("OPEN311_SMTP_PASSWORD=...", "OPEN311_SMTP_PASSWORD=s3cret")
+            .replace("open311 worker", "open311 worker --once")
+        )
+        assert "--once" in script and str(smtp.smtp_port) in script
+        sent = run("set -euo pipefail\n" + script, base, workdir, url)
+        assert sent.returncode == 0, sent.stdout[-2000:] + sent.stderr[-2000:]
+    texts = [
+        email.message_from_bytes(envelope.content, policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+        for envelope in inbox.messages
+        if envelope.rcpt_tos == ["pat@example.org"]
+    ]
+    mine = [text for text in texts if f"Request number: {request_id}" in text]
+    assert mine, texts
+    link = f"https://311.example.org/open311/v2/requests/{request_id}.json"
+    assert link in mine[0] and "/open311/v2/open311/v2" not in mine[0]
+    assert inbox.logins and inbox.logins[0][0] == b"open311"
