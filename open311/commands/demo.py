@@ -42,16 +42,27 @@ DEMO_KEY_FILE = PROJECT_ROOT / "var" / "demo-api-key"
     is_flag=True,
     help="Also log a public 'submitted' (and 'request_closed') entry per synthetic request.",
 )
+@click.option(
+    "--no-nyc",
+    is_flag=True,
+    help="Leave out the second city, New York City (jurisdiction_id nyc.gov).",
+)
 @with_appcontext
 def seed(
-    skip_history: bool, requests: int, years: int, random_seed: int, with_activity: bool
+    skip_history: bool,
+    requests: int,
+    years: int,
+    random_seed: int,
+    with_activity: bool,
+    no_nyc: bool,
 ) -> None:
-    """Load the demo city (Los Angeles): services with definitions, and real historical requests,
-    and with --requests N synthetic ones. Safe to run again: what is already there is left
-    alone."""
+    """Load the demo cities: Los Angeles (services with definitions, real historical requests, and
+    with --requests N synthetic ones) and New York City (its real 311 complaint types and one day
+    of its requests). Safe to run again: what is already there is left alone."""
     from contextlib import nullcontext
 
     from open311.db.bulk import vacuum
+    from open311.demo.new_york import seed_new_york
     from open311.demo.seed import seed_demo_city
     from open311.demo.synthetic import SyntheticSpec
 
@@ -69,6 +80,8 @@ def seed(
             synthetic=synthetic,
             progress=progress.update if progress is not None else None,
         )
+        if not no_nyc:
+            report += [f"nyc.gov {line}" for line in seed_new_york(session, not skip_history)]
         session.commit()
         seconds = vacuum(session.get_bind()) if synthetic is not None else None
     if seconds is not None:
