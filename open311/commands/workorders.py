@@ -76,7 +76,8 @@ def escalate(limit: int) -> None:
 
 @click.group("workorder", cls=AppGroup)
 def workorder_group() -> None:
-    """Work orders of requests: show one, move it through its states."""
+    """Work orders of requests: show one, add one outside the workflow, move it through its
+    states."""
 
 
 @workorder_group.command("show")
@@ -105,6 +106,58 @@ def show(work_order_id: int) -> None:
             click.echo(
                 f"  {_when(entry.at)} {entry.actor} {entry.kind} ({public}): {entry.summary}"
             )
+
+
+@workorder_group.command("add")
+@click.argument("service_request_id")
+@click.option("--crew", "crew_ref", required=True, help="The crew, as AGENCY/CREW codes.")
+@click.option("--title", required=True, help="What is to be done.")
+@click.option("--due", help="Due time, a W3C datetime with a zone (default: one business day).")
+@click.option("--note", help="Why, for staff only (the activity log).")
+@click.option("--priority", type=click.IntRange(0, 9), default=0, show_default=True)
+def add(
+    service_request_id: str,
+    crew_ref: str,
+    title: str,
+    due: str | None,
+    note: str | None,
+    priority: int,
+) -> None:
+    """Add a work order outside the request's workflow, for any crew of its city; the request
+    stays open until it is done (as POST /api/v1/requests/ID/work-orders)."""
+    from open311.db import request_queries, staff_queries
+    from open311.db.models import Jurisdiction
+    from open311.wire.datetimes import parse_w3c
+
+    with app_session() as session:
+        request = request_queries.get_request_by_public_id(session, service_request_id)
+        if request is None:
+            raise click.ClickException(f"request {service_request_id} not found")
+        city = session.get(Jurisdiction, request.jurisdiction_id)
+        agency_code, _, crew_code = crew_ref.partition("/")
+        crew = staff_queries.get_crew(session, city, agency_code, crew_code)
+        if crew is None:
+            raise click.ClickException(f"no crew {crew_ref} (give AGENCY/CREW codes)")
+        try:
+            due_at = parse_w3c(due) if due is not None else None
+        except ValueError as exc:
+            raise click.ClickException(f"--due: {exc}") from None
+        try:
+            order = workflow.add_work_order(
+                session,
+                request,
+                crew,
+                title=title,
+                actor=_staff(),
+                now=clock.now(),
+                due_at=due_at,
+                note=note,
+                priority=priority,
+            )
+        except Open311Error as exc:
+            raise click.ClickException("; ".join(exc.problems)) from None
+        session.commit()
+        click.echo(_line(order))
 
 
 @workorder_group.command("move")
