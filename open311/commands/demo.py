@@ -125,6 +125,11 @@ open311 is starting on {base}
   curl -s '{base}/requests.json?start_date=2017-12-27T00:00:00Z&end_date=2018-01-05T00:00:00Z'
   curl -s '{base}/servicerequestupdates.json'
 
+  New York City, the second city (Los Angeles is the default: jurisdiction_id=lacity.org):
+  curl -s '{base}/services.json?jurisdiction_id=nyc.gov'
+  curl -s -X POST {base}/requests.json -d api_key={key} -d jurisdiction_id=nyc.gov \\
+       -d service_code=STREET-CONDITION -d lat=40.6710 -d long=-73.9778 -d description=Pothole
+
   Staff API (http://127.0.0.1:{port}/api/v1, README "Working requests"): make a user with
   .venv/bin/open311 user create NAME --role supervisor   (or crew_member --crew OCB/OCB-CD14)
 """
