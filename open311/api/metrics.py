@@ -8,7 +8,8 @@ writing to PROMETHEUS_MULTIPROC_DIR and the scrape summing them, whichever worke
 requests by route rule, method and status, their latency histogram, and the database pool in
 use. Read from the database at scrape time, with cheap statements under the web request's
 statement timeout: the deliveries waiting and parked (the outbox backlog), the age of the oldest
-waiting one, and the open work orders past due per agency.
+waiting one, the open work orders past due per agency, and the scheduled jobs' finished runs,
+ok and failed, across every node (job_run).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from open311 import clock
 from open311.api import database, requestlog
-from open311.db import metrics_queries
+from open311.db import job_queries, metrics_queries
 
 REQUESTS = Counter(
     "open311_http_requests",
@@ -106,7 +107,7 @@ def metrics() -> Response:
 class _DatabaseGauges(Collector):
     """Gauges read from the database when scraped (every process sees the same rows)."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         session = database.session()
         now = clock.now()
         backlog = metrics_queries.delivery_backlog(session, now)
@@ -134,3 +135,20 @@ class _DatabaseGauges(Collector):
         for agency, count in metrics_queries.overdue_work_orders_by_agency(session, now).items():
             overdue.add_metric([agency], count)
         yield overdue
+        runs = CounterMetricFamily(
+            "open311_job_runs",
+            "Finished runs of the scheduled jobs on every node, by job and result (ok, failed).",
+            labels=["job", "result"],
+        )
+        last = GaugeMetricFamily(
+            "open311_job_last_finished_timestamp_seconds",
+            "When a scheduled job's last run of that result finished (Unix time).",
+            labels=["job", "result"],
+        )
+        for job, ok, count, finished_at in job_queries.run_counts(session):
+            result = "ok" if ok else "failed"
+            runs.add_metric([job, result], count)
+            if finished_at is not None:
+                last.add_metric([job, result], finished_at.timestamp())
+        yield runs
+        yield last

@@ -17,6 +17,7 @@ import redis
 
 from open311 import create_app
 from open311.db.cluster import free_port
+from open311.db.models import Delivery, JobRun, OutboxEvent
 from open311.serving.logs import JsonFormatter
 from open311.values import DeliveryChannel, DeliveryState
 from tests.factories import (
@@ -236,8 +237,6 @@ def test_metrics_count_requests_by_route_and_status(database_url, session_factor
 
 
 def test_metrics_read_the_outbox_and_overdue_work_orders(database_url, session_factory, db):
-    from open311.db.models import Delivery, OutboxEvent
-
     city = make_jurisdiction(db)
     service = make_service(db, city, "POT-01", service_name="Pothole")
     request = make_request(db, service)
@@ -279,3 +278,25 @@ def test_metrics_read_the_outbox_and_overdue_work_orders(database_url, session_f
     assert sample(text, "open311_deliveries", state="parked") == 1
     assert sample(text, "open311_outbox_backlog") == 2
     assert 600 <= sample(text, "open311_outbox_oldest_pending_age_seconds") < 700
+
+
+def test_metrics_count_the_scheduled_jobs_runs_and_failures(database_url, session_factory, db):
+    now = datetime.now(UTC)
+    runs = [("escalation", True)] * 3 + [("escalation", False), ("retention", True)]
+    for job, ok in runs:
+        error = None if ok else "OperationalError"
+        db.add(JobRun(job=job, started_at=now, finished_at=now, ok=ok, error=error))
+    db.add(JobRun(job="media_sweep", started_at=now))  # running: not counted yet
+    db.flush()
+    client = make_app(database_url, session_factory, OPEN311_METRICS_TOKEN=TOKEN).test_client()
+
+    text = scrape(client).text
+
+    assert sample(text, "open311_job_runs_total", job="escalation", result="ok") == 3
+    assert sample(text, "open311_job_runs_total", job="escalation", result="failed") == 1
+    assert sample(text, "open311_job_runs_total", job="retention", result="ok") == 1
+    assert sample(text, "open311_job_runs_total", job="media_sweep") is None
+    finished = sample(
+        text, "open311_job_last_finished_timestamp_seconds", job="escalation", result="ok"
+    )
+    assert abs(finished - now.timestamp()) < 1
