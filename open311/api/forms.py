@@ -127,6 +127,16 @@ def _depth_exceeds(document: Any, limit: int) -> bool:
     return False
 
 
+def repeated(request: Request, fields: dict[str, str], name: str) -> list[str]:
+    """Every value of a field a form body repeats (FixMyStreet repeats media_url; read_body
+    keeps the first), blanks skipped; a JSON body carries one."""
+    if request.mimetype in FORM_TYPES:
+        values = request.form.getlist(name)
+    else:
+        values = [fields[name]] if name in fields else []
+    return [value.strip() for value in values if value.strip()]
+
+
 def _from_pairs(pairs) -> tuple[dict[str, str], dict[str, list[str]]]:
     plain: dict[str, str] = {}
     answers: dict[str, list[str]] = {}
@@ -136,7 +146,7 @@ def _from_pairs(pairs) -> tuple[dict[str, str], dict[str, list[str]]]:
         if match:
             answers.setdefault(match.group(1), []).append(value)
         else:
-            # A repeated plain field (FixMyStreet repeats media_url): the first one counts.
+            # A repeated plain field: the first one counts (`repeated` reads them all).
             plain.setdefault(key, value)
     return plain, answers
 

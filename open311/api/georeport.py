@@ -9,10 +9,11 @@ from typing import Any
 from flask import Response, current_app, g, request
 
 from open311.api import database, idempotency, media, ratelimits
-from open311.api.forms import read_body, read_photos
+from open311.api.forms import read_body, read_photos, repeated
 from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
 from open311.api.schemas import (
     JurisdictionArgs,
+    LinkedMedia,
     RequestArgs,
     RequestForm,
     RequestsArgs,
@@ -87,12 +88,14 @@ def post_request() -> Response:
     if retry.replay is not None:
         return retry.replay
     form = load(RequestForm(), fields)
+    linked = load(LinkedMedia(), {"media_url": repeated(request, fields, "media_url")})
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
     # Every photo is checked before anything is stored; an uploaded one outranks a linked URL.
     cleaned = photos.prepare(uploads)
     if cleaned:
         form["media_url"] = media.media_url(cleaned[0].name)
-    submission = intake.Submission(**form, attributes=answers)
+    media_urls = tuple(linked["media_url"])
+    submission = intake.Submission(**form, attributes=answers, media_urls=media_urls)
     stored = intake.submit(session, jurisdiction, client, submission)
     payload = [georeport.post_result(stored, submission.account_id)]
     response = respond(payload, "service_requests")

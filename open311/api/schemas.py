@@ -1,32 +1,43 @@
-"""marshmallow schemas of GeoReport arguments: types, ranges and lengths, no database."""
+"""marshmallow schemas of GeoReport arguments: types, ranges and lengths (the database only to
+read a zone-less datetime in its jurisdiction's time zone, LocalTimes)."""
 
 from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
+from open311.api import database
 from open311.api.smorest import BaseSchema
+from open311.domain import jurisdictions
 from open311.domain.request_search import MAX_PAGE_SIZE, MAX_RADIUS_M, SearchArgs
 from open311.values import Status
 from open311.wire import cursor as cursors
 from open311.wire import jsonp
 from open311.wire.datetimes import format_w3c, parse_w3c
 
+# Read a zone-less datetime as naive; LocalTimes gives it the jurisdiction's zone after loading.
+_NAIVE = ZoneInfo("UTC")
+
 
 class W3CDateTime(fields.Field):
-    """A W3C datetime that must carry its zone (digest §1.3); written as GeoReport writes them,
-    in UTC to the second."""
+    """A W3C datetime (digest §1.3); written as GeoReport writes them, in UTC to the second.
+    In a LocalTimes schema one without a zone (2026-12-03T15:20:11.609737, as validators and
+    browsers send) is the jurisdiction's local time; elsewhere the zone is required."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        local = _NAIVE if isinstance(self.parent, LocalTimes) else None
         try:
-            return parse_w3c(value)
+            moment = parse_w3c(value, local)
         except ValueError as exc:
             raise fields.ValidationError(str(exc)) from None
+        return moment.replace(tzinfo=None) if moment.tzinfo is _NAIVE else moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         return format_w3c(value) if value is not None else None
@@ -74,7 +85,22 @@ class CommaList(fields.Field):
         return items
 
 
-class JurisdictionArgs(BaseSchema):
+class LocalTimes(BaseSchema):
+    """A schema whose zone-less W3CDateTime values are the named jurisdiction's local time
+    (README: Dates and times). The jurisdiction is looked up only when such a value came, so an
+    unknown jurisdiction_id is refused then as the view would refuse it."""
+
+    @post_load
+    def localise_naive_datetimes(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        naive = [k for k, v in data.items() if isinstance(v, datetime) and v.tzinfo is None]
+        if naive:
+            jurisdiction = jurisdictions.resolve(database.session(), data.get("jurisdiction_id"))
+            zone = ZoneInfo(jurisdiction.time_zone)
+            data.update({key: data[key].replace(tzinfo=zone) for key in naive})
+        return data
+
+
+class JurisdictionArgs(LocalTimes):
     jurisdiction_id = fields.String(validate=validate.Length(max=255))
     api_key = fields.String()  # accepted and ignored on GET (digest §11)
 
@@ -273,6 +299,20 @@ class RequestForm(BaseSchema):
         if locale is not None and "language" not in data:
             data["language"] = locale
         return data
+
+
+MAX_LINKED_MEDIA = 20
+
+
+class LinkedMedia(BaseSchema):
+    """Every media_url of a POST requests body (FixMyStreet repeats the field), each checked as
+    RequestForm checks the one it keeps (the first)."""
+
+    media_url = fields.List(
+        fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2048)),
+        validate=validate.Length(max=MAX_LINKED_MEDIA),
+        load_default=list,
+    )
 
 
 def search_args(args: dict[str, Any]) -> SearchArgs:

@@ -10,10 +10,16 @@ from marshmallow import ValidationError, fields, pre_load, validate
 
 from open311 import clock
 from open311.api import database, media, ratelimits
-from open311.api.forms import FORM_TYPES, read_body, read_photos
+from open311.api.forms import read_body, read_photos, repeated
 from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
-from open311.api.schemas import CALLBACK_DOC, CursorField, JurisdictionArgs, W3CDateTime
-from open311.api.smorest import BaseSchema, load
+from open311.api.schemas import (
+    CALLBACK_DOC,
+    CursorField,
+    JurisdictionArgs,
+    LocalTimes,
+    W3CDateTime,
+)
+from open311.api.smorest import load
 from open311.db import update_queries as feed
 from open311.domain import apikeys, jurisdictions, updates
 from open311.errors import InvalidInput
@@ -56,7 +62,7 @@ def _required(name: str) -> dict[str, str]:
     return {"required": f"{name} was not provided"}
 
 
-class UpdateForm(BaseSchema):
+class UpdateForm(LocalTimes):
     """POST servicerequestupdates' fields (digest §8.2); media_url arrives as a list."""
 
     jurisdiction_id = fields.String(validate=validate.Length(max=255))
@@ -94,16 +100,6 @@ class UpdateForm(BaseSchema):
             if key == "description"
             or (value is not None and not (isinstance(value, str) and not value.strip()))
         }
-
-
-def _media_urls(fields_: dict[str, str]) -> list[str]:
-    """Every media_url of the body: FixMyStreet repeats the key (digest §8.5), which read_body
-    folds to the first; a JSON body carries one."""
-    if request.mimetype in FORM_TYPES:
-        values = request.form.getlist("media_url")
-    else:
-        values = [fields_["media_url"]] if "media_url" in fields_ else []
-    return [value.strip() for value in values if value.strip()]
 
 
 @blp.route("/servicerequestupdates.<fmt>", methods=["GET"])
@@ -159,7 +155,7 @@ def post_update() -> Response:
     client = apikeys.authenticate(session, api_key(fields_))
     # Only a known client's photos are read (and, further down, decoded).
     uploads = read_photos(request)
-    form = load(UpdateForm(), fields_ | {"media_url": _media_urls(fields_)})
+    form = load(UpdateForm(), fields_ | {"media_url": repeated(request, fields_, "media_url")})
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
     # Every photo is checked before anything is stored; uploaded ones come before linked URLs.
     cleaned = photos.prepare(uploads)

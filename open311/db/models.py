@@ -482,7 +482,7 @@ class ServiceRequest(Base):
     media_url: Mapped[str | None] = mapped_column(Text)
     # Every URL a client linked when it sent several (FixMyStreet repeats media_url); media_url
     # is the first. NULL for none or one.
-    media_urls: Mapped[list[str] | None] = mapped_column(JSONB)
+    media_urls: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     # Answers to the service definition: code -> value, or list of keys for multivaluelist.
     attribute_values: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default=text("'{}'::jsonb")

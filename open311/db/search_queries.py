@@ -59,7 +59,7 @@ _DISTANCE = f"ST_Distance(r.location::geography, {_POINT}::geography)"
 _INNER_COLUMNS = """r.id, r.service_request_id, r.service_id, r.status, r.status_notes,
     r.description, r.agency_responsible, r.service_notice, r.requested_datetime,
     r.updated_datetime, r.expected_datetime, r.address, r.address_id, r.zipcode, r.location,
-    r.media_url, r.channel, r.duplicate_of_pk"""
+    r.media_url, r.media_urls, r.channel, r.duplicate_of_pk"""
 
 Representation = Literal["json", "geojson", "rows"]
 ExportKind = Literal["csv", "ndjson", "geojson"]
@@ -264,12 +264,13 @@ _PARENT_ID = """(
 # The request's photos, as a JSON array of URLs in the order they were sent. They
 # are served next to the first one, whose URL became media_url when the request was filed, so
 # they share its directory (the database cannot know the host a client used). Without uploads:
-# the media_url the client linked, if any.
+# the URLs the client linked (media_urls when it sent several, else media_url), if any.
 _MEDIA_URLS_JSON = """COALESCE((
     SELECT '[' || string_agg(to_json(regexp_replace(r.media_url, '[^/]*$', '') || m.name)::text,
                              ',' ORDER BY m.position, m.id) || ']'
     FROM media m
     WHERE m.service_request_pk = r.id AND m.activity_id IS NULL),
+    CASE WHEN jsonb_typeof(r.media_urls) = 'array' THEN r.media_urls::text END,
     CASE WHEN NULLIF(r.media_url, '') IS NULL THEN '[]'
          ELSE '[' || to_json(r.media_url)::text || ']' END)"""
 

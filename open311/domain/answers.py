@@ -2,12 +2,16 @@
 
 Answers arrive as lists of strings per attribute code because form encoding can repeat a key
 (`attribute[C][]=a&attribute[C][]=b` or `attribute[C]=a&attribute[C]=b`); only multivaluelist
-may carry more than one.
+may carry more than one. A code the definition does not have is ignored, not refused: clients
+such as FixMyStreet send answers to a definition they read before the city changed it, and site
+extras of their own (`uprn`); the caller names them in the request's service_notice.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any
 
 from open311.db.models import Service, ServiceAttribute
@@ -17,16 +21,26 @@ from open311.wire.datetimes import format_w3c, parse_w3c
 
 MAX_STRING = 255
 MAX_TEXT = 4000
+MAX_CODE = 64  # ServiceAttribute.code
+MAX_IGNORED_LISTED = 20
 
 
-def validate_answers(service: Service, raw: dict[str, list[str]]) -> dict[str, Any]:
-    """Normalised answers keyed by code; InvalidInput listing every problem found."""
+@dataclass
+class Answers:
+    """What validate_answers kept (normalised, by code) and the unknown codes it ignored."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def validate_answers(service: Service, raw: dict[str, list[str]], local: tzinfo) -> Answers:
+    """Normalised answers keyed by code; InvalidInput listing every problem found. A datetime
+    answer without a zone (a browser's datetime-local field) is read in `local`, the
+    jurisdiction's time zone."""
     by_code = {attribute.code: attribute for attribute in service.attributes}
     problems: list[str] = []
     answers: dict[str, Any] = {}
-    for code in raw:
-        if code not in by_code:
-            problems.append(f"attribute {code} is not part of service {service.service_code}")
+    ignored = [code for code in raw if code not in by_code]
     for attribute in service.attributes:
         values = [v.strip() for v in raw.get(attribute.code, []) if v.strip()]
         if not attribute.variable:
@@ -38,15 +52,24 @@ def validate_answers(service: Service, raw: dict[str, list[str]]) -> dict[str, A
                 problems.append(f"attribute {attribute.code} is required")
             continue
         try:
-            answers[attribute.code] = _check(attribute, values)
+            answers[attribute.code] = _check(attribute, values, local)
         except (ValueError, OverflowError) as exc:  # overflow: a datetime beyond 9999 in UTC
             problems.append(f"attribute {attribute.code}: {exc}")
     if problems:
         raise InvalidInput(*problems)
-    return answers
+    return Answers(answers, ignored)
 
 
-def _check(attribute: ServiceAttribute, values: list[str]) -> Any:
+def ignored_notice(codes: list[str]) -> str:
+    """What a client reads in service_notice about the answers that were not kept (at most
+    MAX_IGNORED_LISTED codes, each cut to MAX_CODE characters: the codes are the client's)."""
+    listed = [code[:MAX_CODE] for code in codes[:MAX_IGNORED_LISTED]]
+    more = len(codes) - len(listed)
+    tail = f" and {more} more" if more > 0 else ""
+    return f"Ignored unknown attributes: {', '.join(listed)}{tail}."
+
+
+def _check(attribute: ServiceAttribute, values: list[str], local: tzinfo) -> Any:
     kind = attribute.datatype
     if kind == Datatype.multivaluelist:
         allowed = {value.key for value in attribute.values}
@@ -70,7 +93,7 @@ def _check(attribute: ServiceAttribute, values: list[str]) -> Any:
             raise ValueError(f"{value} is not a finite number")
         return value
     if kind == Datatype.datetime:
-        return format_w3c(parse_w3c(value))
+        return format_w3c(parse_w3c(value, local))
     limit = MAX_TEXT if kind == Datatype.text else MAX_STRING
     if len(value) > limit:
         raise ValueError(f"longer than {limit} characters")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -13,10 +15,12 @@ from sqlalchemy.orm import Session
 from open311 import clock
 from open311.db.models import ApiClient, Jurisdiction, Requester, ServiceRequest
 from open311.domain import activity, duplicates, routing
-from open311.domain.answers import validate_answers
+from open311.domain.answers import ignored_notice, validate_answers
 from open311.domain.catalogue import get_service
 from open311.errors import InvalidInput
 from open311.values import ActivityKind, ServiceType, Status, UpdateStatus
+
+log = logging.getLogger(__name__)
 
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
 
@@ -32,6 +36,8 @@ class Submission:
     address_id: str | None = None
     description: str | None = None
     media_url: str | None = None
+    # Every URL linked when a client sent several (FixMyStreet repeats media_url), in order.
+    media_urls: tuple[str, ...] = ()
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -68,7 +74,13 @@ def submit(
     suspected duplicate (duplicates.detect), which its service_notice then says."""
     service = get_service(session, jurisdiction, submission.service_code)
     check_location(submission)
-    answers = validate_answers(service, submission.attributes)
+    answers = validate_answers(service, submission.attributes, ZoneInfo(jurisdiction.time_zone))
+    notice = service.service_notice
+    if answers.ignored:
+        # The codes only, never the values (they may be personal, e.g. a uprn).
+        log.info("ignored unknown attributes of %s: %s", service.service_code, answers.ignored)
+        ignored = ignored_notice(answers.ignored)
+        notice = f"{notice} {ignored}" if notice else ignored
     if submission.lat is not None and submission.long is not None:
         routing.check_in_service_area(session, jurisdiction, submission.lat, submission.long)
     now = now or clock.now()
@@ -81,14 +93,15 @@ def submit(
         status=Status.open,
         description=submission.description,
         agency_responsible=service.agency_responsible,
-        service_notice=service.service_notice,
+        service_notice=notice,
         requested_datetime=now,
         updated_datetime=now,
         address=submission.address_string,
         address_id=submission.address_id,
         location=location,
         media_url=submission.media_url,
-        attribute_values=answers,
+        media_urls=list(submission.media_urls) if len(submission.media_urls) > 1 else None,
+        attribute_values=answers.values,
         districts=[],  # new: nothing to load (routing fills it; a lazy load was a round trip)
         channel=submission.channel,
         api_client_id=client.id if client else None,

@@ -155,7 +155,8 @@ def test_end_before_start_is_400(client, db, pothole, fmt):
     [
         "yesterday",
         "2023-03-01",
-        "2023-03-01T12:00:00",
+        "2023-03-01T12",
+        "2023-02-30T12:00",
         "2023-03-01 12:00:00Z",
         "2023-02-30T12:00:00Z",
         "2023-03-01T25:00:00Z",
@@ -187,6 +188,37 @@ def test_dates_with_offsets_and_fractions_name_the_same_instant(client, db, poth
     exact = at(db, pothole, T)
 
     assert listed(client, fmt, start_date=start, end_date=stamp(T + DAY)) == [exact]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "start",
+    [
+        # Los Angeles is UTC-8 in March before the clock change: T is 04:00 local.
+        "2023-03-01T04:00",
+        "2023-03-01T04:00:00",
+        "2023-03-01T04:00:00.000000",
+    ],
+)
+@pytest.mark.parametrize("name", ["start_date", "updated_after"])
+def test_a_date_without_zone_is_the_jurisdictions_local_time(client, db, fmt, start, name):
+    """A validator sends 2026-12-03T15:20:11.609737: read in the city's time zone, not refused."""
+    city = make_jurisdiction(db, time_zone="America/Los_Angeles")
+    service = make_service(db, city, "POT-01", service_name="Pothole")
+    at(db, service, T - SECOND)
+    exact = at(db, service, T)
+    later = at(db, service, T + SECOND)
+    query = {name: start, "end_date": stamp(T + DAY)}
+
+    expected = [later, exact] if name == "start_date" else [later]  # updated_after is strict
+    assert listed(client, fmt, **query) == expected
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_date_without_zone_of_an_unknown_jurisdiction_is_404(client, db, pothole, fmt):
+    query = {"start_date": "2023-03-01T04:00", "jurisdiction_id": "nowhere.example"}
+
+    errors(client.get(url("requests", fmt), query_string=query), fmt, 404)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

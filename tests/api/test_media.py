@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from open311.db.models import Activity, Media, ServiceRequest
 from open311.domain import activity
@@ -560,6 +561,45 @@ def test_without_uploads_media_urls_is_the_linked_url_or_empty(
 
     assert item["extended_attributes"]["media_urls"] == ([linked] if linked else [])
     assert xml_media_urls(xml) == ([linked] if linked else [])
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("body_type", ["form", "multipart"])
+def test_repeated_media_urls_are_all_kept(client, db, pothole, api_key, fmt, body_type):
+    """FixMyStreet sends a report's photos as repeated media_url: the first is media_url,
+    extended_attributes.media_urls lists all, in order."""
+    links = [f"https://img.example.org/fms/{n}.jpeg" for n in (1, 2, 3)]
+    data = MultiDict(list(pothole_fields(api_key).items()) + [("media_url", u) for u in links])
+    content_type = "multipart/form-data" if body_type == "multipart" else None
+
+    response = client.post(url("requests", fmt), data=data, content_type=content_type)
+
+    assert response.status_code in (200, 201), response.data
+    request = stored_request(db)
+    path = f"requests/{request.service_request_id}"
+    got = client.get(url(path, fmt), query_string={"extensions": "true"})
+    if fmt == "json":
+        (item,) = got.get_json()
+        assert item["media_url"] == links[0]
+        assert item["extended_attributes"]["media_urls"] == links
+    else:
+        assert ET.fromstring(got.data).findtext("request/media_url") == links[0]
+        assert xml_media_urls(got) == links
+    (listed,) = client.get(url("requests", "json"), query_string={"extensions": "true"}).json
+    assert listed["extended_attributes"]["media_urls"] == links
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("bad", ["not a url", "javascript:alert(1)", "ftp://example.org/a.jpg"])
+def test_each_repeated_media_url_is_checked(client, db, pothole, api_key, fmt, bad):
+    fields = list(pothole_fields(api_key).items())
+    data = MultiDict([*fields, ("media_url", "https://img.example.org/1.jpeg"), ("media_url", bad)])
+
+    response = client.post(url("requests", fmt), data=data)
+
+    assert response.status_code == 400
+    assert "media_url" in response.text
+    assert db.scalar(select(func.count()).select_from(ServiceRequest)) == 0
 
 
 def test_photos_of_updates_are_not_the_requests_own(client, db, request_u1, api_key, media_dir):

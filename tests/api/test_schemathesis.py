@@ -42,7 +42,7 @@ import json
 import os
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -88,7 +88,9 @@ NEGATIVE_SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
 )
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-W3C_INPUT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+# The zone may be left out: clients send the city's local time so (README: Dates and times), and
+# the server reads it in the jurisdiction's time zone (the seeded city's is UTC).
+W3C_INPUT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
 # Generated values swapped, part of the time, for ones the seeded database holds.
 REAL_VALUES: dict[str, tuple[str, ...]] = {
     "service_code": SERVICE_CODES,
@@ -189,9 +191,10 @@ def strings_in(value: Any) -> list[str]:
 
 
 def instant(value: Any) -> datetime | None:
-    return (
-        datetime.fromisoformat(value.strip()) if isinstance(value, str) and value.strip() else None
-    )
+    if not (isinstance(value, str) and value.strip()):
+        return None
+    moment = datetime.fromisoformat(value.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the seeded city's zone
 
 
 def section_11_refusal(case) -> str | None:

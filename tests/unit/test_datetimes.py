@@ -1,4 +1,4 @@
-"""parse_w3c and format_w3c: zones required, fractions tolerated, UTC `Z` out."""
+"""parse_w3c and format_w3c: a zone required unless a local one is given; fractions tolerated."""
 
 from __future__ import annotations
 
@@ -121,3 +121,26 @@ def test_format_then_parse_is_the_same_second(text):
 
     assert again == moment.replace(microsecond=0)
     assert format_w3c(again) == format_w3c(moment)
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2026-12-05T07:23", datetime(2026, 12, 5, 15, 23, tzinfo=UTC)),  # datetime-local
+        ("2026-12-03T15:20:11.609737", datetime(2026, 12, 3, 23, 20, 11, 609737, tzinfo=UTC)),
+        ("2026-07-01T00:00:00.5", datetime(2026, 7, 1, 7, 0, 0, 500000, tzinfo=UTC)),
+        ("2026-07-01T00:00:00Z", datetime(2026, 7, 1, tzinfo=UTC)),  # a zone given wins
+    ],
+)
+def test_parse_reads_a_zone_less_value_in_the_local_zone_given(text, utc):
+    from zoneinfo import ZoneInfo
+
+    assert parse_w3c(text, ZoneInfo("America/Los_Angeles")) == utc
+
+
+@pytest.mark.parametrize("text", ["2026-12-05", "2026-12-05T07", "tomorrow", "2026-02-30T07:23"])
+def test_a_local_zone_does_not_make_other_text_a_datetime(text):
+    from zoneinfo import ZoneInfo
+
+    with pytest.raises(ValueError):
+        parse_w3c(text, ZoneInfo("America/Los_Angeles"))
