@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from open311 import clock
 from open311.config import geodata_dir
 from open311.db import bulk, district_queries, request_queries
 from open311.db.models import Jurisdiction, ServiceRequest
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
 from open311.demo.operations import seed_operations
+from open311.demo.recent import add_recent_requests
 from open311.demo.synthetic import SyntheticSpec, load_synthetic_requests
 
 CITY_DIR = "los-angeles"
@@ -57,6 +59,13 @@ def seed_demo_city(
             spec.request_type: services[spec.service_code].id for spec in catalogue.services
         }
         report.extend(import_history(session, jurisdiction, service_ids, agencies))
+        # The history ends in 2020: recent synthetic requests fill the default 90-day window.
+        records = myla311.read_records(city_dir() / name for name in HISTORY_FILES)
+        report.extend(
+            add_recent_requests(
+                session, jurisdiction, records, service_ids, agencies, now=clock.now()
+            )
+        )
         # Statistics for the rows just written, so that the placement is planned well.
         bulk.analyze_for_placement(session)
         routed = district_queries.route_located_requests(session, jurisdiction)

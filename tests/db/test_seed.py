@@ -23,6 +23,8 @@ from open311.db.models import (
 )
 from open311.demo import myla311
 from open311.demo.catalogue import load_catalogue
+from open311.demo.recent import PREFIX as RECENT_PREFIX
+from open311.demo.recent import RECENT_COUNT
 from open311.demo.seed import city_dir, seed_demo_city
 from open311.values import Datatype, ServiceType, Status
 from tests.api.helpers import body
@@ -47,6 +49,10 @@ CITY_TYPES = {
 
 
 # --- what the geodata files say, read here independently of the seed's own reader -------------
+
+
+# The imported records, without the recent synthetic requests made from them (demo/recent.py).
+HISTORY = ServiceRequest.service_request_id.not_like(f"{RECENT_PREFIX}%")
 
 
 def city_csv(name: str) -> list[dict[str, str]]:
@@ -339,7 +345,7 @@ class TestHistory:
         expected = first_rows_by_sr_number()
         assert len(expected) == 29_999
         assert "historical requests: 29,999 (29,999 new)" in first_report
-        imported = set(db.scalars(select(ServiceRequest.service_request_id)))
+        imported = set(db.scalars(select(ServiceRequest.service_request_id).where(HISTORY)))
         assert imported == set(expected)
         assert db.scalar(select(func.count()).select_from(Requester)) == 0
 
@@ -350,6 +356,7 @@ class TestHistory:
             db.execute(
                 select(Service.service_name, func.count())
                 .join(ServiceRequest.service)
+                .where(HISTORY)
                 .group_by(Service.service_name)
             ).all()
         )
@@ -370,11 +377,13 @@ class TestHistory:
         changed_at = jurisdiction.catalogue_changed_at
         report = seed_demo_city(db)
         assert report[1] == "services: 13 (0 new, 0 updated)"
-        assert report[-2:] == [
+        assert report[-3:] == [
             "historical requests: 29,999 (0 new)",
+            f"recent requests: none added ({RECENT_COUNT:,} already in the last 90 days)",
             "historical requests routed to districts: 0 placements",
         ]
-        assert db.scalar(select(func.count()).select_from(ServiceRequest)) == 29_999
+        total = 29_999 + RECENT_COUNT
+        assert db.scalar(select(func.count()).select_from(ServiceRequest)) == total
         db.expire_all()
         assert the_jurisdiction(db).catalogue_changed_at == changed_at
 
@@ -426,7 +435,7 @@ class TestHistory:
         assert (item["status"], item["status_notes"]) == (status, notes)
 
     def test_channels_come_from_request_source(self, db):
-        channels = set(db.scalars(select(ServiceRequest.channel).distinct()))
+        channels = set(db.scalars(select(ServiceRequest.channel).where(HISTORY).distinct()))
         assert channels == {
             "call",
             "mobile_app",
@@ -438,8 +447,19 @@ class TestHistory:
             "walk_in",
             "letter",
         }
-        statuses = Counter(db.scalars(select(ServiceRequest.status)))
+        statuses = Counter(db.scalars(select(ServiceRequest.status).where(HISTORY)))
         assert statuses[Status.open] == 5 + 16 + 15
+
+    def test_the_default_window_shows_the_recent_synthetic_requests(self, client, first_report):
+        assert any(
+            line.startswith(f"recent requests: {RECENT_COUNT} synthetic") for line in first_report
+        )
+        response = client.get(f"{BASE}/requests.json")  # a newcomer's first call: no dates
+        assert response.status_code == 200
+        items = response.get_json()
+        assert len(items) == RECENT_COUNT
+        assert all(item["service_request_id"].startswith(RECENT_PREFIX) for item in items)
+        assert all(item["description"].startswith("Synthetic demo request") for item in items)
 
     def test_a_window_over_the_new_year_gives_1000_newest_first(self, client):
         response = client.get(
