@@ -579,6 +579,22 @@ def answer_of(response, fmt: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_an_updated_datetime_without_zone_is_the_jurisdictions_local_time(
+    client, db, city, request_u1, api_key, fmt
+):
+    city.time_zone = "America/Los_Angeles"
+    db.flush()
+
+    response = client.post(
+        url(FEED, fmt), data=post_body(api_key, updated_datetime="2026-11-14T08:02")
+    )
+
+    (item,) = answer_of(response, fmt)
+    entry = db.get(Activity, int(item["update_id"]))
+    assert entry.details["client_updated_datetime"] == "2026-11-14T08:02:00-08:00"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_post_stores_an_internal_update_and_answers_its_id(client, db, request_u1, api_key, fmt):
     data = form(
         ("media_url", "https://img.example.org/1.jpg"),
