@@ -388,19 +388,23 @@ def _sort_expression(sort: Sort) -> str:
 
 @dataclass(frozen=True)
 class Unresolved:
-    """A jurisdiction still to be resolved, inside the statement itself: the one named, or the
-    only one when none is named (NULL, so no rows, otherwise). A page then takes one round trip
-    instead of two; when it finds nothing the caller resolves the jurisdiction the usual way,
-    which says what was wrong with it, if anything."""
+    """A jurisdiction still to be resolved, inside the statement itself: the one named, or when
+    none is named the default one (flagged `is_default`, else the only one; NULL, so no rows,
+    otherwise), as domain/jurisdictions.resolve says. A page then takes one round trip instead
+    of two; when it finds nothing the caller resolves the jurisdiction the usual way, which says
+    what was wrong with it, if anything."""
 
     jurisdiction_id: str | None
 
 
 _ONLY_JURISDICTION = """
-    SELECT CASE WHEN count(*) = 1 THEN min(id) END FROM (
-        SELECT id FROM jurisdiction
-        WHERE %(jurisdiction_ref)s::text IS NULL OR jurisdiction_id = %(jurisdiction_ref)s
-        LIMIT 2) named"""
+    SELECT CASE WHEN %(jurisdiction_ref)s::text IS NOT NULL
+        THEN (SELECT id FROM jurisdiction WHERE jurisdiction_id = %(jurisdiction_ref)s)
+        ELSE coalesce(
+            (SELECT id FROM jurisdiction WHERE is_default LIMIT 1),
+            (SELECT CASE WHEN count(*) = 1 THEN min(id) END
+             FROM (SELECT id FROM jurisdiction LIMIT 2) first_two))
+    END"""
 
 
 def _jurisdiction_pk(jurisdiction: Jurisdiction | Unresolved, params: dict[str, Any]) -> str:

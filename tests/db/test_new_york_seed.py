@@ -163,6 +163,32 @@ def test_nyc_history_is_served_under_its_jurisdiction(client) -> None:
     assert la == []
 
 
+def test_calls_without_jurisdiction_id_still_mean_los_angeles(client, db) -> None:
+    """The request lists resolve the jurisdiction inside their statement: with two cities that
+    is the default one, not none (they answered [] and 'not a boundary layer here')."""
+    response = client.post(
+        url("requests", "json"),
+        data={
+            "api_key": make_api_key(db),
+            "service_code": "GRAFFITI",
+            "lat": 34.1016,
+            "long": -118.3267,
+            "attribute[SURFACE]": "WALL",
+        },
+    )
+    assert response.status_code == 200, response.data
+    (filed,) = response.get_json()
+    listed = body(client.get(url("requests", "json")), "json")
+    assert [item["service_request_id"] for item in listed] == [filed["service_request_id"]]
+    in_district = client.get(
+        url("requests", "json"),
+        query_string={"district": "13", "layer": "council_districts", "extensions": "true"},
+    )
+    assert in_district.status_code == 200, in_district.data
+    nyc_day = body(client.get(url("requests", "json"), query_string=HISTORY), "json")
+    assert nyc_day == []  # New York's day is not Los Angeles'
+
+
 def test_history_rows_keep_the_citys_words_and_no_personal_data(db) -> None:
     rows = {row["Unique Key"]: row for row in sample_rows()}
     nyc = db.scalars(select(Jurisdiction).where(Jurisdiction.jurisdiction_id == "nyc.gov")).one()
