@@ -50,6 +50,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         catalogue,
         deliveries,
         intake,
+        jurisdictions,
         moderation,
         privacy,
         work,
@@ -60,7 +61,17 @@ def build_app(overrides: dict | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/login"}
     )
-    staff = (accounts, catalogue, work, intake, moderation, deliveries, audit, privacy)
+    staff = (
+        accounts,
+        jurisdictions,
+        catalogue,
+        work,
+        intake,
+        moderation,
+        deliveries,
+        audit,
+        privacy,
+    )
     for blueprint in (georeport, updates, webhooks, exports, media, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, g, request
+from sqlalchemy.orm import Session
 
 from open311.api import database, idempotency, media, ratelimits
 from open311.api.forms import read_body, read_photos, repeated
@@ -21,8 +22,9 @@ from open311.api.schemas import (
 )
 from open311.api.smorest import load
 from open311.db import catalogue_queries, request_queries, search_queries
+from open311.db.models import Jurisdiction
 from open311.domain import apikeys, catalogue, intake, jurisdictions, publication, request_search
-from open311.errors import UnknownRequest, UnknownToken
+from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
 from open311.wire import geojson, georeport
@@ -41,18 +43,35 @@ blp.before_request(ratelimits.limit_calls)
 
 @blp.route("/discovery.<fmt>", methods=["GET"])
 @blp.arguments(JurisdictionArgs, location="query", as_kwargs=True)
-def discovery(**_args: Any) -> Response:
-    """Service discovery: where the endpoint is, what it speaks, whom to ask for a key."""
+def discovery(jurisdiction_id: str | None = None, **_args: Any) -> Response:
+    """Service discovery: where the endpoint is, what it speaks, whom to ask for a key.
+
+    The URL and contact are the jurisdiction's own when it has them (`jurisdiction_id`, else
+    the default jurisdiction), else OPEN311_PUBLIC_URL and OPEN311_CONTACT."""
     config = current_app.config
-    changed = catalogue_queries.latest_catalogue_change(database.session())
+    session = database.session()
+    changed = catalogue_queries.latest_catalogue_change(session)
+    city = _discovered_city(session, jurisdiction_id)
+    url = (city and city.public_url) or config["OPEN311_PUBLIC_URL"]
     payload = georeport.discovery(
-        url=config["OPEN311_PUBLIC_URL"] or request.host_url.rstrip("/") + blp.url_prefix,
+        url=url or request.host_url.rstrip("/") + blp.url_prefix,
         changeset=format_w3c(changed or datetime(2000, 1, 1, tzinfo=UTC)),
-        contact=config["OPEN311_CONTACT"],
+        contact=(city and city.contact) or config["OPEN311_CONTACT"],
         key_service=config["OPEN311_KEY_SERVICE"],
         endpoint_type=config["OPEN311_ENDPOINT_TYPE"],
     )
     return respond(payload, "discovery")
+
+
+def _discovered_city(session: Session, jurisdiction_id: str | None) -> Jurisdiction | None:
+    """The jurisdiction discovery describes: the one named (404 if unknown), else the default;
+    None when the server has none yet, or several and no default (the server's settings)."""
+    if jurisdiction_id:
+        return jurisdictions.resolve(session, jurisdiction_id)
+    try:
+        return jurisdictions.resolve(session, None)
+    except (InvalidInput, NotFound):
+        return None
 
 
 @blp.route("/services.<fmt>", methods=["GET"])

@@ -30,6 +30,13 @@ def user_group() -> None:
     help="A crew the user works for, by agency and crew code (repeatable).",
 )
 @click.option(
+    "--jurisdiction",
+    "jurisdiction_ids",
+    multiple=True,
+    metavar="ID",
+    help="A jurisdiction the user works for (repeatable; default: the default jurisdiction).",
+)
+@click.option(
     "--password",
     prompt=True,
     hide_input=True,
@@ -38,7 +45,12 @@ def user_group() -> None:
     help="Prompted for when not given (or set OPEN311_NEW_USER_PASSWORD).",
 )
 def user_create(
-    username: str, role: str, display_name: str | None, crews: tuple[str, ...], password: str
+    username: str,
+    role: str,
+    display_name: str | None,
+    crews: tuple[str, ...],
+    jurisdiction_ids: tuple[str, ...],
+    password: str,
 ) -> None:
     """Create a staff user who signs in with POST /api/v1/login."""
     from open311.db import staff_queries
@@ -46,11 +58,24 @@ def user_create(
     from open311.errors import Open311Error
 
     with app_session() as session:
-        jurisdiction = jurisdictions.resolve(session, None)
+        cities = [jurisdictions.resolve(session, city) for city in dict.fromkeys(jurisdiction_ids)]
+        if not cities:
+            cities = staff.default_jurisdictions(session)
+        if not cities and jurisdictions.find_all(session):
+            raise click.ClickException(
+                "several jurisdictions and none is the default: name the user's with --jurisdiction"
+            )
         found = []
         for ref in crews:
             agency_code, _, crew_code = ref.partition("/")
-            crew = staff_queries.get_crew(session, jurisdiction, agency_code, crew_code)
+            crew = next(
+                (
+                    crew
+                    for city in cities
+                    if (crew := staff_queries.get_crew(session, city, agency_code, crew_code))
+                ),
+                None,
+            )
             if crew is None:
                 raise click.ClickException(f"no crew {ref} (give AGENCY/CREW codes)")
             found.append(crew)
@@ -62,8 +87,10 @@ def user_create(
                 role=role,
                 display_name=display_name,
                 crews=found,
+                jurisdictions=cities,
             )
         except Open311Error as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
-        click.echo(f"created {created.role.value} {created.username}")
+        of = ", ".join(city.jurisdiction_id for city in created.jurisdictions)
+        click.echo(f"created {created.role.value} {created.username} of {of or 'no jurisdiction'}")

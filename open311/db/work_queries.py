@@ -26,6 +26,7 @@ from open311.db.models import (
     Crew,
     District,
     RequestDistrict,
+    Service,
     ServiceRequest,
     WorkOrder,
     crew_district,
@@ -43,6 +44,8 @@ class QueueFilter:
 
     crew_ids: tuple[int, ...] | None
     states: tuple[WorkOrderState, ...]
+    # The cities whose work orders are shown (a staff user's); None: every city.
+    jurisdiction_ids: tuple[int, ...] | None = None
     district_id: int | None = None
     bbox: tuple[float, float, float, float] | None = None  # min long, min lat, max long, max lat
     due_before: datetime | None = None
@@ -94,6 +97,8 @@ def find_queue(session: Session, wanted: QueueFilter) -> list[QueueRow]:
     query = _work_orders_joined().where(WorkOrder.state.in_(wanted.states))
     if wanted.crew_ids is not None:
         query = query.where(WorkOrder.crew_id.in_(wanted.crew_ids))
+    if wanted.jurisdiction_ids is not None:
+        query = query.where(Service.jurisdiction_id.in_(wanted.jurisdiction_ids))
     if wanted.district_id is not None:
         query = query.where(
             exists().where(

@@ -12,7 +12,7 @@ from open311.db import work_queries
 from open311.db.models import ServiceRequest, StaffUser
 from open311.db.work_queries import QueueFilter
 from open311.domain import staff
-from open311.errors import Forbidden
+from open311.errors import Forbidden, NotFound
 from open311.values import OPEN_WORK_ORDER_STATES, StaffRole, WorkOrderState
 
 # A queue without `state` shows what is still to do.
@@ -55,11 +55,14 @@ def queue_filter(
     overdue: bool | None = None,
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
+    jurisdiction_ids: Sequence[int] | None = None,
 ) -> QueueFilter:
     """The filter of one page of `user`'s queue. One more row than `page_size` is asked for,
-    so the caller can tell whether a next page exists without counting."""
+    so the caller can tell whether a next page exists without counting. The queue covers the
+    user's cities, or `jurisdiction_ids` (already checked to be the user's)."""
     return QueueFilter(
         crew_ids=queue_crews(user, crews),
+        jurisdiction_ids=tuple(jurisdiction_ids or staff.jurisdiction_scope(user)),
         states=tuple(WorkOrderState(state) for state in states) or DEFAULT_STATES,
         district_id=district_id,
         bbox=bbox,
@@ -73,7 +76,10 @@ def queue_filter(
 
 def check_request_scope(session: Session, user: StaffUser, request: ServiceRequest) -> None:
     """Crew members see and annotate only requests one of their crews has (or had) a work
-    order of (403 otherwise); every other role sees every request."""
+    order of (403 otherwise); every other role sees every request of the user's cities. A
+    request of another city is not found (404), as the queue and lookups are per city."""
+    if request.service.jurisdiction_id not in staff.jurisdiction_scope(user):
+        raise NotFound(f"service_request_id {request.service_request_id} not found")
     if user.role is not StaffRole.crew_member:
         return
     scope = staff.crew_scope(user) or []

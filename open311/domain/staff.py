@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from open311.db import staff_queries
-from open311.db.models import Crew, StaffToken, StaffUser, WorkOrder
-from open311.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from open311.db import catalogue_queries, staff_queries
+from open311.db.models import Crew, Jurisdiction, StaffToken, StaffUser, WorkOrder
+from open311.domain import jurisdictions as cities
+from open311.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from open311.values import StaffRole
 
 TOKEN_PREFIX_LENGTH = 8
@@ -56,8 +57,11 @@ def create_user(
     role: StaffRole | str,
     display_name: str | None = None,
     crews: Iterable[Crew] = (),
+    jurisdictions: Iterable[Jurisdiction] | None = None,
 ) -> StaffUser:
-    """A new active staff user; a crew member must belong to at least one crew."""
+    """A new active staff user; a crew member must belong to at least one crew. The user works
+    for `jurisdictions`; None means the cities of `crews`, or without crews the default one
+    (see `default_jurisdictions`)."""
     if not USERNAME.match(username):
         raise InvalidInput(
             "username: 2 to 64 characters, lower-case letters, digits, '.', '_' or '-'"
@@ -73,12 +77,21 @@ def create_user(
     crews = list(crews)
     if role is StaffRole.crew_member and not crews:
         raise InvalidInput("crews: a crew member belongs to at least one crew")
+    if jurisdictions is not None:
+        cities_of_user = list(jurisdictions)
+    elif crews:  # the crews' cities
+        pks = sorted({crew.agency.jurisdiction_id for crew in crews})
+        cities_of_user = [session.get_one(Jurisdiction, pk) for pk in pks]
+    else:
+        cities_of_user = default_jurisdictions(session)
+    check_crews_in(crews, cities_of_user)
     user = StaffUser(
         username=username,
         display_name=display_name or username,
         role=role,
         password_hash=generate_password_hash(password),
         crews=crews,
+        jurisdictions=cities_of_user,
     )
     try:
         # A savepoint: the same username created at the same moment by someone else passed the
@@ -91,6 +104,54 @@ def create_user(
             raise
         raise Conflict(f"username: {username} is taken") from None
     return user
+
+
+def default_jurisdictions(session: Session) -> list[Jurisdiction]:
+    """The cities a user created without naming any works for: the default jurisdiction (the
+    only one on a single-city server). None before a city exists, or when there are several and
+    none is the default: such a user sees nothing until given cities (commands and the API
+    name them instead)."""
+    try:
+        return [cities.resolve(session, None)]
+    except (InvalidInput, NotFound):
+        return []
+
+
+def check_crews_in(crews: Iterable[Crew], jurisdictions: Iterable[Jurisdiction]) -> None:
+    """A user's crews belong to the user's cities (400 otherwise)."""
+    allowed = {jurisdiction.id for jurisdiction in jurisdictions}
+    for crew in crews:
+        if crew.agency.jurisdiction_id not in allowed:
+            raise InvalidInput(f"crew_ids: crew {crew.id} is not of the user's jurisdictions")
+
+
+def choose_jurisdiction(
+    session: Session, user: StaffUser, jurisdiction_id: str | None
+) -> Jurisdiction:
+    """The city a staff call is about. Named: it, if the user works for it (403 otherwise: the
+    ids are public in discovery, so saying so gives nothing away; unknown is 404). Not named:
+    the user's only city, or the default one when the user works for several and for it;
+    otherwise 400 naming the user's cities."""
+    mine = list(user.jurisdictions)
+    if jurisdiction_id:
+        chosen = cities.resolve(session, jurisdiction_id)
+        if chosen not in mine:
+            raise Forbidden(f"jurisdiction_id {jurisdiction_id}: you do not work for it")
+        return chosen
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise Forbidden("you work for no jurisdiction; an administrator can add you to one")
+    default = catalogue_queries.get_default_jurisdiction(session)
+    if default is not None and default in mine:
+        return default
+    names = ", ".join(jurisdiction.jurisdiction_id for jurisdiction in mine)
+    raise InvalidInput(f"jurisdiction_id is required: you work for {names}")
+
+
+def jurisdiction_scope(user: StaffUser) -> tuple[int, ...]:
+    """The primary keys of the cities whose requests and work orders `user` may see."""
+    return tuple(jurisdiction.id for jurisdiction in user.jurisdictions)
 
 
 def set_password(user: StaffUser, password: str) -> None:
@@ -197,7 +258,10 @@ def crew_scope(user: StaffUser) -> list[int] | None:
 
 
 def check_work_order_scope(user: StaffUser, work_order: WorkOrder) -> None:
-    """A crew member works only the work orders of their own crews (403 otherwise)."""
+    """A crew member works only the work orders of their own crews (403 otherwise); a work
+    order of a city the user does not work for is not found (404)."""
+    if work_order.agency.jurisdiction_id not in jurisdiction_scope(user):
+        raise NotFound(f"work order {work_order.id} not found")
     scope = crew_scope(user)
     if scope is not None and work_order.crew_id not in scope:
         raise Forbidden(f"work order {work_order.id} is not one of your crews' work orders")

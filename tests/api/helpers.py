@@ -26,7 +26,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from open311.db.models import Crew, Media, Requester, Service, ServiceRequest, StaffUser
+from open311.db.models import (
+    Crew,
+    Jurisdiction,
+    Media,
+    Requester,
+    Service,
+    ServiceRequest,
+    StaffUser,
+)
 from open311.domain import staff
 from open311.values import Datatype, ServiceType, StaffRole, Status
 from tests.factories import (
@@ -181,8 +189,10 @@ def make_staff(
     role: StaffRole | str,
     username: str | None = None,
     crews: Iterable[Crew] = (),
+    jurisdictions: Iterable[Jurisdiction] | None = None,
 ) -> tuple[StaffUser, str]:
-    """A user of `role` and a live bearer token of theirs."""
+    """A user of `role` and a live bearer token of theirs, working for `jurisdictions` (None:
+    the default one, as `open311 user create` does)."""
     role = StaffRole(role)
     user = staff.create_user(
         session,
@@ -190,6 +200,7 @@ def make_staff(
         password=PASSWORD,
         role=role,
         crews=crews,
+        jurisdictions=jurisdictions,
     )
     _token, plain = staff.issue_token(
         session, user, now=datetime.now(UTC), lifetime=timedelta(hours=1)

@@ -37,6 +37,11 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("GET", "/api/v1/users/<username>"): {A},
     ("PATCH", "/api/v1/users/<username>"): {A},
     ("GET", "/api/v1/audit"): {A},
+    # jurisdictions: everyone sees their own; administrators add and change them
+    ("GET", "/api/v1/jurisdictions"): ANYONE,
+    ("POST", "/api/v1/jurisdictions"): {A},
+    ("GET", "/api/v1/jurisdictions/<jurisdiction_id>"): ANYONE,
+    ("PATCH", "/api/v1/jurisdictions/<jurisdiction_id>"): {A},
     # catalogue: administrators change it, supervisors read it
     ("GET", "/api/v1/services"): MANAGERS,
     ("POST", "/api/v1/services"): {A},

@@ -100,10 +100,12 @@ def town(db: Session) -> Town:
 
 def token_of(db: Session, role: StaffRole, username: str, crews: list[Crew] = ()) -> str:
     """A live token of a new user. The password hash is a placeholder: these users never sign
-    in, and five scrypt hashes per test would triple the module's run time."""
+    in, and five scrypt hashes per test would triple the module's run time. The user works
+    for every jurisdiction there is (the town's)."""
     user = StaffUser(
         username=username, display_name=username, role=role, password_hash="-", crews=list(crews)
     )
+    user.jurisdictions = list(db.scalars(select(Jurisdiction)))
     db.add(user)
     _token, plain = staff.issue_token(db, user, now=datetime.now(UTC), lifetime=timedelta(hours=1))
     return plain

@@ -21,11 +21,12 @@ from open311.api.staff.auth import (
     StaffBlueprint,
     current_token,
     current_user,
+    staff_jurisdiction,
     staff_required,
     token_lifetime_hours,
 )
 from open311.db import staff_queries
-from open311.db.models import Crew, StaffToken, StaffUser
+from open311.db.models import Crew, Jurisdiction, StaffToken, StaffUser
 from open311.domain import staff
 from open311.errors import InvalidInput, NotFound, Unauthenticated
 from open311.values import StaffRole
@@ -49,6 +50,14 @@ def _crews(ids: list[int]) -> list[Crew]:
     if missing:
         raise InvalidInput(f"crew_ids: no crew {', '.join(map(str, missing))}")
     return list(crews)
+
+
+def _cities(ids: list[str] | None) -> list[Jurisdiction]:
+    """The jurisdictions named, each one the administrator works for (403 otherwise); none
+    named: the administrator's own city (auth.staff_jurisdiction), none if they have none."""
+    if not ids:
+        return [staff_jurisdiction()] if current_user().jurisdictions else []
+    return [staff_jurisdiction(city) for city in dict.fromkeys(ids)]
 
 
 def _user(username: str) -> StaffUser:
@@ -118,6 +127,7 @@ def create_user(body: dict[str, Any]) -> StaffUser:
         role=body["role"],
         display_name=body.get("display_name"),
         crews=_crews(body["crew_ids"]),
+        jurisdictions=_cities(body.get("jurisdiction_ids")),
     )
     session.commit()
     return user
@@ -149,6 +159,9 @@ def change_user(body: dict[str, Any], username: str) -> StaffUser:
         user.role = StaffRole(body["role"])
     if "crew_ids" in body:
         user.crews = _crews(body["crew_ids"])
+    if "jurisdiction_ids" in body:
+        user.jurisdictions = _cities(body["jurisdiction_ids"])
+    staff.check_crews_in(user.crews, user.jurisdictions)
     if user.role is StaffRole.crew_member and not user.crews:
         raise InvalidInput("crew_ids: a crew member belongs to at least one crew")
     if "password" in body:

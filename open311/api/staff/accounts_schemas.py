@@ -32,12 +32,19 @@ class NewUserBody(StaffBody):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     display_name = fields.String(validate=validate.Length(min=1, max=255))
     crew_ids = fields.List(fields.Integer(), load_default=list)
+    jurisdiction_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)),
+        metadata={"description": "the user's cities (default: the administrator's own)"},
+    )
 
 
 class UserChangeBody(StaffBody):
     display_name = fields.String(validate=validate.Length(min=1, max=255))
     role = fields.String(validate=validate.OneOf(ROLES))
     crew_ids = fields.List(fields.Integer())
+    jurisdiction_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=255)), validate=validate.Length(min=1)
+    )
     active = fields.Boolean()
     password = fields.String(validate=PASSWORD)
 
@@ -58,6 +65,9 @@ class UserOut(Schema):
     role = fields.String()
     active = fields.Boolean()
     crews = fields.List(fields.Nested(UserCrewOut))
+    jurisdiction_ids = fields.Function(
+        lambda user: [city.jurisdiction_id for city in user.jurisdictions]
+    )
     created_at = fields.DateTime()
 
 

@@ -20,8 +20,9 @@ from open311 import clock
 from open311.api import database
 from open311.api.forms import refuse_control_characters, reject_forbidden
 from open311.api.smorest import Blueprint
-from open311.db.models import StaffToken, StaffUser
+from open311.db.models import Jurisdiction, ServiceRequest, StaffToken, StaffUser
 from open311.domain import activity, audit, staff
+from open311.errors import UnknownRequest
 from open311.values import StaffRole
 
 ANY_ROLE = tuple(StaffRole)
@@ -83,6 +84,24 @@ def current_token() -> StaffToken:
 
 def current_user() -> StaffUser:
     return g.staff_token.user
+
+
+def staff_jurisdiction(requested_id: str | None = None) -> Jurisdiction:
+    """The city this call is about, from the signed-in user: `requested_id` (else the query's
+    `jurisdiction_id`) if the user works for it (403 if not, 404 if unknown); unnamed, the
+    user's only city or the default one (400 naming the user's cities otherwise). Every staff
+    view that needs a city takes it from here."""
+    if requested_id is None:
+        requested_id = request.args.get("jurisdiction_id") or None
+    return staff.choose_jurisdiction(database.session(), current_user(), requested_id)
+
+
+def check_request_city(found: ServiceRequest) -> ServiceRequest:
+    """`found`, if it is a request of the user's cities; another city's is not found (404),
+    as if looked up in the user's cities only."""
+    if found.service.jurisdiction_id not in staff.jurisdiction_scope(current_user()):
+        raise UnknownRequest(f"service_request_id {found.service_request_id} not found")
+    return found
 
 
 def actor() -> str:

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from open311 import clock
 from open311.api import database
 from open311.api.staff import catalogue_schemas as s
-from open311.api.staff.auth import StaffBlueprint, staff_required
+from open311.api.staff.auth import StaffBlueprint, staff_jurisdiction, staff_required
 from open311.db import catalogue_admin_queries as admin_queries
 from open311.db import catalogue_queries
 from open311.db.models import Agency, ApiClient, Crew, Jurisdiction, RoutingRule, Service, Workflow
-from open311.domain import apikeys, catalogue_admin, jurisdictions
+from open311.domain import apikeys, catalogue_admin
 from open311.errors import NotFound
 from open311.values import StaffRole
 
@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 
 def _city() -> Jurisdiction:
-    return jurisdictions.resolve(database.session(), None)
+    """The user's city, or the one `?jurisdiction_id=` names (auth.staff_jurisdiction)."""
+    return staff_jurisdiction()
 
 
 def _found(thing: T | None, what: str) -> T:

@@ -24,7 +24,7 @@ from open311.api.staff.intake_schemas import (
 from open311.db import duplicate_queries, request_queries
 from open311.db.duplicate_queries import Nearby
 from open311.db.models import Service, ServiceRequest
-from open311.domain import catalogue, duplicates, intake, jurisdictions
+from open311.domain import catalogue, duplicates, intake
 from open311.errors import InvalidInput, UnknownRequest
 from open311.values import StaffRole
 
@@ -39,7 +39,7 @@ def _request(service_request_id: str) -> ServiceRequest:
     found = request_queries.get_request_by_public_id(database.session(), service_request_id)
     if found is None:
         raise UnknownRequest(f"service_request_id {service_request_id} not found")
-    return found
+    return auth.check_request_city(found)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def nearby(args: dict[str, Any]) -> NearbyLookup:
     filing a new one. `radius_m` defaults to 5 duplicate radii of the city (200 m when
     detection is off), at most 2000."""
     session = database.session()
-    jurisdiction = jurisdictions.resolve(session, args.get("jurisdiction_id"))
+    jurisdiction = auth.staff_jurisdiction(args.get("jurisdiction_id"))
     service = catalogue.get_service(session, jurisdiction, args["service_code"])
     radius = args.get("radius_m")
     if radius is None:
@@ -87,7 +87,7 @@ def file_request(body: dict[str, Any]) -> ServiceRequest:
     """File a request for a caller (phone, walk_in, email or tty). Checked as a public POST
     is; the caller's details stay private; a likely duplicate is linked and named."""
     session = database.session()
-    jurisdiction = jurisdictions.resolve(session, body.get("jurisdiction_id"))
+    jurisdiction = auth.staff_jurisdiction(body.get("jurisdiction_id"))
     caller = body.get("caller") or {}
     submission = intake.Submission(
         service_code=body["service_code"],
@@ -144,7 +144,7 @@ def merge(body: dict[str, Any], service_request_id: str) -> ServiceRequest:
     session = database.session()
     request = _request(service_request_id)
     parent = request_queries.get_request_by_public_id(session, body["parent"])
-    if parent is None:
+    if parent is None or parent.service.jurisdiction_id != request.service.jurisdiction_id:
         raise InvalidInput(f"parent: no request {body['parent']}")
     duplicates.merge(
         session, request, parent, actor=auth.actor(), now=clock.now(), reason=body.get("reason")

@@ -16,6 +16,7 @@ from open311.api.staff.auth import (
     actor,
     audit_read,
     current_user,
+    staff_jurisdiction,
     staff_required,
 )
 from open311.api.staff.work_schemas import (
@@ -125,8 +126,10 @@ def list_work_orders(
     """A crew queue: due soonest first (undated last), then higher priority, then id.
 
     Without `crew`, a crew member gets all of their crews' work orders and administrators and
-    supervisors every crew's. `state` defaults to the open states. When a next page exists the
-    `Link` header points to it (rel="next")."""
+    supervisors every crew's, in every city the user works for (`jurisdiction_id`: one of
+    them). `state` defaults to the open states. When a next page exists the `Link` header
+    points to it (rel="next")."""
+    city = args.get("jurisdiction_id")
     wanted = queue.queue_filter(
         current_user(),
         now=clock.now(),
@@ -138,6 +141,7 @@ def list_work_orders(
         overdue=args.get("overdue"),
         page=page,
         page_size=page_size,
+        jurisdiction_ids=(staff_jurisdiction(city).id,) if city else None,
     )
     rows = work_queries.find_queue(database.session(), wanted)
     more = len(rows) > page_size

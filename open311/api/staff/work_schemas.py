@@ -58,6 +58,10 @@ class QueueArgs(BaseSchema):
     bbox = BBox(metadata={"description": "minLng,minLat,maxLng,maxLat of the request's point"})
     due_before = W3CDateTime(metadata={"description": "due before this W3C datetime"})
     overdue = fields.Boolean(metadata={"description": "true: open and past due; false: not"})
+    jurisdiction_id = fields.String(
+        validate=validate.Length(min=1, max=255),
+        metadata={"description": "one of the user's cities (default: all of them)"},
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = fields.Integer(
         load_default=DEFAULT_PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)

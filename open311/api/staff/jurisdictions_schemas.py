@@ -1,0 +1,54 @@
+"""Bodies and answers of the administration of jurisdictions (the cities this server serves)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from open311.api.smorest import StaffBody
+
+URL = [validate.URL(schemes={"http", "https"}, require_tld=False), validate.Length(max=255)]
+
+
+class JurisdictionChangeBody(StaffBody):
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    time_zone = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "IANA zone"}
+    )
+    public_url = fields.String(
+        allow_none=True,
+        validate=URL,
+        metadata={"description": "discovery's endpoint URL (null: OPEN311_PUBLIC_URL)"},
+    )
+    contact = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "discovery's contact (null: OPEN311_CONTACT)"},
+    )
+    duplicate_radius_m = fields.Float(validate=validate.Range(min=0, max=10_000))
+    duplicate_window_hours = fields.Float(validate=validate.Range(min=0, max=24 * 365))
+    holiday_country = fields.String(allow_none=True, validate=validate.Length(equal=2))
+    holiday_subdivision = fields.String(allow_none=True, validate=validate.Length(max=8))
+    default = fields.Boolean(
+        validate=validate.Equal(True, error="true only: make another the default instead"),
+        metadata={"description": "true: GeoReport calls without jurisdiction_id mean it"},
+    )
+
+
+class NewJurisdictionBody(JurisdictionChangeBody):
+    jurisdiction_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    time_zone = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    default = fields.Boolean(load_default=False)
+
+
+class JurisdictionOut(Schema):
+    jurisdiction_id = fields.String()
+    name = fields.String()
+    time_zone = fields.String()
+    default = fields.Boolean(attribute="is_default")
+    public_url = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
+    duplicate_radius_m = fields.Float()
+    duplicate_window_hours = fields.Float()
+    holiday_country = fields.String(allow_none=True)
+    holiday_subdivision = fields.String(allow_none=True)
