@@ -61,8 +61,11 @@ def _jurisdiction_pk(jurisdiction_id: str | None) -> Any:
             .where(Jurisdiction.jurisdiction_id == jurisdiction_id)
             .scalar_subquery()
         )
+    # None named: the default one (flagged is_default, else the only one), as resolve says.
+    flagged = select(Jurisdiction.id).where(Jurisdiction.is_default).limit(1).scalar_subquery()
     named = select(Jurisdiction.id).limit(2).subquery()
-    return select(case((func.count() == 1, func.min(named.c.id)))).scalar_subquery()
+    only = select(case((func.count() == 1, func.min(named.c.id)))).scalar_subquery()
+    return select(func.coalesce(flagged, only)).scalar_subquery()
 
 
 def feed_statement(query: FeedQuery) -> Select:

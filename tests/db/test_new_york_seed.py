@@ -187,6 +187,11 @@ def test_calls_without_jurisdiction_id_still_mean_los_angeles(client, db) -> Non
     assert in_district.status_code == 200, in_district.data
     nyc_day = body(client.get(url("requests", "json"), query_string=HISTORY), "json")
     assert nyc_day == []  # New York's day is not Los Angeles'
+    feed = body(client.get(url("servicerequestupdates", "json")), "json")
+    la_feed = client.get(
+        url("servicerequestupdates", "json"), query_string={"jurisdiction_id": "lacity.org"}
+    )
+    assert feed == body(la_feed, "json")
 
 
 def test_history_rows_keep_the_citys_words_and_no_personal_data(db) -> None:

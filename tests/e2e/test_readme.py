@@ -15,6 +15,7 @@ import pytest
 
 from open311.config import PROJECT_ROOT
 from open311.db.session import make_engine, make_session_factory
+from open311.demo.new_york import seed_new_york
 from open311.demo.seed import seed_demo_city
 from tests.e2e.helpers import gunicorn
 from tests.factories import make_api_key
@@ -32,12 +33,14 @@ def shell_blocks(section: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
-    """The demo city served by gunicorn, and a working directory holding var/demo-api-key."""
+    """The two demo cities, as `make run` seeds them, served by gunicorn, and a working directory
+    holding var/demo-api-key."""
     workdir = tmp_path_factory.mktemp("readme")
     with scratch_database(database_url) as url:
         engine = make_engine(url)
         with make_session_factory(engine)() as session:
             seed_demo_city(session)
+            seed_new_york(session)
             key = make_api_key(session, "readme")
             session.commit()
         engine.dispose()
@@ -68,6 +71,20 @@ def test_every_try_it_line_succeeds(demo):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert '[{"code":' not in result.stdout and "<errors>" not in result.stdout
     assert "1-870704831" in result.stdout  # the imported history answers too
+
+
+def test_the_two_cities_lines_answer_for_new_york_and_los_angeles(demo):
+    base, workdir, _url = demo
+    setup = shell_blocks("Try it")[0]
+    variables = "\n".join(line for line in setup.splitlines() if line.startswith(("B=", "KEY=")))
+    (block,) = shell_blocks("Two demo cities")
+    strict = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
+    result = run(strict + variables + "\n" + block, base, workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '"service_name":"HEAT/HOT WATER"' in result.stdout  # New York's services
+    assert "<service_code>GRAFFITI</service_code>" in result.stdout  # Los Angeles'
+    assert '"service_request_id":' in result.stdout  # the Brooklyn POST
+    assert '"description":"APARTMENT ONLY"' in result.stdout  # the 2023 history
 
 
 def test_every_error_line_gives_the_status_it_promises(demo):
