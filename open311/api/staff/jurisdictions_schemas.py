@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from marshmallow import Schema, fields, validate
 
 from open311.api.smorest import StaffBody
 
+# Stated in the document as the domain checks them, so a client knows before it sends.
+ZONES = validate.OneOf(sorted(available_timezones()), error="not an IANA time zone")
+NAME = [validate.Length(min=1, max=255), validate.Regexp(r"\S", error="not blank")]
 URL = [validate.URL(schemes={"http", "https"}, require_tld=False), validate.Length(max=255)]
 
 
 class JurisdictionChangeBody(StaffBody):
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    time_zone = fields.String(
-        validate=validate.Length(min=1, max=64), metadata={"description": "IANA zone"}
-    )
+    name = fields.String(validate=NAME)
+    time_zone = fields.String(validate=ZONES, metadata={"description": "IANA zone"})
     public_url = fields.String(
         allow_none=True,
         validate=URL,
@@ -35,9 +38,13 @@ class JurisdictionChangeBody(StaffBody):
 
 
 class NewJurisdictionBody(JurisdictionChangeBody):
-    jurisdiction_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    time_zone = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    jurisdiction_id = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=255), validate.Regexp(r"^\S+$", error="no spaces")],
+        metadata={"description": "its web domain, e.g. nyc.gov"},
+    )
+    name = fields.String(required=True, validate=NAME)
+    time_zone = fields.String(required=True, validate=ZONES)
     default = fields.Boolean(load_default=False)
 
 
