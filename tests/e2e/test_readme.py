@@ -113,7 +113,7 @@ def test_the_routing_walk_through_shows_districts_crews_and_work_orders(demo):
     assert "work order" in shown.stdout and "[assigned]" in shown.stdout
     moved = run("set -euo pipefail\n" + moves, base, workdir, url)
     assert moved.returncode == 0, moved.stderr[-2000:]
-    assert "Tag the vehicle" in moved.stdout  # the follow-up work order
+    assert "Post the 72-hour notice" in moved.stdout  # the follow-up work order (TAG)
 
 
 def test_every_open_data_line_succeeds(demo):
