@@ -125,9 +125,7 @@ class Jurisdiction(Base):
     )
     # The city a GeoReport call without jurisdiction_id means when the server has several
     # (domain/jurisdictions.py `resolve`); at most one row is flagged.
-    is_default: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # What discovery advertises for this city; NULL: the server's OPEN311_PUBLIC_URL / _CONTACT.
     public_url: Mapped[str | None] = mapped_column(String(255))
     contact: Mapped[str | None] = mapped_column(Text)
