@@ -316,7 +316,7 @@ def test_abandoned_vehicle_end_to_end(db: Session, town: Town):
     entries = log(db, request)
     public = [(entry.kind, entry.status, entry.summary) for entry in entries if entry.public]
     assert public == [
-        ("status_notes", "open", "A parking officer will inspect the vehicle."),
+        ("routed", "open", "A parking officer will inspect the vehicle."),  # automatic
         ("status_notes", "in_progress", "Work in progress: Inspect the vehicle"),
         ("status_notes", "in_progress", "A 72-hour notice was posted on the vehicle."),
         ("status_notes", "in_progress", "The vehicle is being towed."),
