@@ -1,4 +1,4 @@
-"""What access logs leave out: the values of query parameters that are secrets.
+"""What access logs leave out: the values of query parameters that are secrets or personal.
 
 A client may send its api_key in the query (GeoReport's place for it on GETs and on webhooks),
 so a request line as written would put the key in every access log and every copy of one.
@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 PLACEHOLDER = "[REDACTED]"
-# A parameter is a secret when its name holds one of these (any case: api_key, X_Api_Key,
-# token, access_token, password, client_secret), or a %-escape, which could spell any of them
-# (api%5Fkey is api_key to the app).
-SECRET_NAME_PARTS = ("key", "token", "passw", "secret", "%")
+# A parameter is left out when its name holds one of these (any case: api_key, X_Api_Key,
+# token, access_token, password, client_secret; email and phone, which the privacy export is
+# asked by), or a %-escape, which could spell any of them (api%5Fkey is api_key to the app).
+SECRET_NAME_PARTS = ("key", "token", "passw", "secret", "email", "phone", "%")
 # Headers whose whole value is a secret, should a log format name them.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-api-key"})
 

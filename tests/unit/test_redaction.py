@@ -27,6 +27,11 @@ from open311.serving.redaction import redact
         ("/p?api%5Fkey=zz&client_secret=yy", "/p?api%5Fkey=[REDACTED]&client_secret=[REDACTED]"),
         ("/requests.json?service_code=key&q=token", "/requests.json?service_code=key&q=token"),
         ("/keys/token=1", "/keys/token=1"),  # a path, not a query
+        (
+            "GET /api/v1/privacy/export?email=ana%40example.org HTTP/1.1",
+            "GET /api/v1/privacy/export?email=[REDACTED] HTTP/1.1",
+        ),
+        ("/p?phone=555-0100&page=2", "/p?phone=[REDACTED]&page=2"),
     ],
 )
 def test_redact(text, logged):
