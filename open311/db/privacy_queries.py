@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -188,23 +189,20 @@ def delete_stored_answers(session: Session, request_pks: Sequence[int]) -> int:
 
 def empty_requesters(session: Session, ids: Sequence[int]) -> int:
     """Empty these requesters' details (the rows stay: a request keeps its count of filers)."""
-    if not ids:
-        return 0
-    values = dict.fromkeys(REQUESTER_FIELDS)
-    result = session.execute(
-        update(Requester).where(Requester.id.in_(ids)).values(values),
-        execution_options={"synchronize_session": "fetch"},
-    )
-    return result.rowcount or 0
+    return _empty(session, Requester, REQUESTER_FIELDS, ids)
 
 
 def empty_update_authors(session: Session, ids: Sequence[int]) -> int:
     """Empty these update authors' details (the rows stay)."""
+    return _empty(session, UpdateAuthor, AUTHOR_FIELDS, ids)
+
+
+def _empty(session: Session, model: Any, fields: Sequence[str], ids: Sequence[int]) -> int:
+    """Set `fields` of the rows with these ids to NULL; how many rows."""
     if not ids:
         return 0
-    values = dict.fromkeys(AUTHOR_FIELDS)
     result = session.execute(
-        update(UpdateAuthor).where(UpdateAuthor.id.in_(ids)).values(values),
+        update(model).where(model.id.in_(ids)).values(dict.fromkeys(fields)),
         execution_options={"synchronize_session": "fetch"},
     )
     return result.rowcount or 0

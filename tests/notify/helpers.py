@@ -9,6 +9,7 @@ import email
 import email.policy
 import os
 import select
+import shutil
 import socket
 import ssl
 import subprocess
@@ -407,3 +408,20 @@ def receiver_at(host: str, port: int, tls: ssl.SSLContext | None = None) -> Iter
     finally:
         server.shutdown()
         server.server_close()
+
+
+def self_signed(folder: Path, common_name: str, alt_name: str) -> tuple[Path, Path] | None:
+    """(certificate, key) of a one-day self-signed certificate made with the openssl program
+    in `folder`, for `common_name` and the subjectAltName `alt_name` (IP:… or DNS:…); None
+    when there is no openssl program."""
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", f"/CN={common_name}", "-addext", f"subjectAltName={alt_name}"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

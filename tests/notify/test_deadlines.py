@@ -9,10 +9,8 @@ records an attempt.
 from __future__ import annotations
 
 import random
-import shutil
 import signal
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,6 +35,7 @@ from tests.notify.helpers import (
     City,
     file_request,
     make_city,
+    self_signed,
     settings_for,
     subscribe,
     timed_receiver,
@@ -149,19 +148,11 @@ def test_a_body_trickled_past_the_deadline_still_acknowledges(db, city, session_
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with the openssl program."""
-    if shutil.which("openssl") is None:
+    """A self-signed certificate for 127.0.0.1."""
+    made = self_signed(tmp_path_factory.mktemp("tls"), "127.0.0.1", "IP:127.0.0.1")
+    if made is None:
         pytest.skip("no openssl program to make a certificate with")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return made
 
 
 def test_a_trickling_https_receiver_is_cut_at_the_deadline(certificate):

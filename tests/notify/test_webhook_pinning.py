@@ -8,9 +8,7 @@ seam webhook.send and the worker take.
 from __future__ import annotations
 
 import random
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from tests.notify.helpers import (
     file_request,
     make_city,
     receiver_at,
+    self_signed,
     subscribe,
 )
 
@@ -191,18 +190,12 @@ def test_the_worker_parks_a_delivery_whose_name_turned_private(db, session_facto
 @pytest.fixture(scope="module")
 def named_certificate(tmp_path_factory) -> tuple[Path, Path]:
     """A self-signed certificate for the name hooks.example.test only (no address in it)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl program to make a certificate with")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
+    made = self_signed(
+        tmp_path_factory.mktemp("tls"), "hooks.example.test", "DNS:hooks.example.test"
     )
-    return cert, key
+    if made is None:
+        pytest.skip("no openssl program to make a certificate with")
+    return made
 
 
 def test_https_to_a_pinned_address_checks_the_certificate_of_the_name(named_certificate):
