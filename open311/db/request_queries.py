@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -11,7 +12,7 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session, selectinload
 
 from open311.db.models import (
@@ -60,6 +61,21 @@ def find_existing_request_ids(session: Session, candidates: list[str]) -> set[st
         ServiceRequest.service_request_id == any_(ids)
     )
     return set(session.scalars(query))
+
+
+def insert_history(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert imported requests (column values by name), skipping ids already stored; how many
+    were new. A list of parameter sets makes this an executemany, which SQLAlchemy sends as
+    multi-row INSERT ... VALUES pages on the session's own connection and transaction."""
+    if not rows:
+        return 0
+    table = ServiceRequest.__table__
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.service_request_id])
+        .returning(table.c.id)
+    )
+    return len(session.execute(statement, rows).all())
 
 
 def find_activity(session: Session, request: ServiceRequest) -> Sequence[Activity]:

@@ -21,12 +21,11 @@ from zoneinfo import ZoneInfo
 
 from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from open311.config import geodata_dir
 from open311.db import bulk, catalogue_queries, district_queries, request_queries
-from open311.db.models import Agency, Crew, District, Jurisdiction, RoutingRule, ServiceRequest
+from open311.db.models import Agency, Crew, District, Jurisdiction, RoutingRule
 from open311.demo.catalogue import Catalogue, ServiceSpec, ensure_jurisdiction, sync_services
 from open311.domain import districts, jurisdictions
 from open311.geodata.reader import read_features
@@ -314,15 +313,7 @@ def import_history(
         for row in wanted
         if row["Unique Key"].strip() not in present
     ]
-    inserted = 0
-    if new:
-        table = ServiceRequest.__table__
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.service_request_id])
-            .returning(table.c.id)
-        )
-        inserted = len(session.execute(statement, new).all())
+    inserted = request_queries.insert_history(session, new)
     return f"historical requests: {len(present) + inserted:,} ({inserted:,} new)"
 
 

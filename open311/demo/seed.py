@@ -7,13 +7,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.config import geodata_dir
 from open311.db import bulk, district_queries, request_queries
-from open311.db.models import Jurisdiction, ServiceRequest
+from open311.db.models import Jurisdiction
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
 from open311.demo.operations import seed_operations
@@ -106,17 +105,7 @@ def import_history(
             unknown_types[request.request_type] += 1
             continue
         rows.append(_row(request, jurisdiction.id, service_id))
-    inserted = 0
-    if rows:
-        table = ServiceRequest.__table__
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.service_request_id])
-            .returning(table.c.id)
-        )
-        # A list of parameter sets makes this an executemany, which SQLAlchemy sends as
-        # multi-row INSERT ... VALUES pages on the session's own connection and transaction.
-        inserted = len(session.execute(statement, rows).all())
+    inserted = request_queries.insert_history(session, rows)
     report = [f"historical requests: {len(present) + inserted:,} ({inserted:,} new)"]
     if unknown_types:
         skipped = ", ".join(f"{name} ({count})" for name, count in unknown_types.most_common())
