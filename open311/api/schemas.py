@@ -29,6 +29,12 @@ class W3CDateTime(fields.Field):
     In a LocalTimes schema one without a zone (2026-12-03T15:20:11.609737, as validators and
     browsers send) is the jurisdiction's local time; elsewhere the zone is required."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Documented as text (/openapi.json): a number or a list is no datetime. Which texts
+        # are is the parser's rule, with or without a zone depending on the schema.
+        documented = {"type": "string", "example": "2026-12-03T15:20:11Z"}
+        super().__init__(**{**kwargs, "metadata": {**documented, **kwargs.get("metadata", {})}})
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")

@@ -402,7 +402,11 @@ CONTRACT_REFUSALS = re.compile(
             r"not a valid cursor",
             r"may reach row",  # page x page_size, capped (the cursor goes on)
             # a W3C datetime's calendar (the pattern cannot say which days a month has)
-            r"is not a W3C datetime",
+            r"not a W3C datetime",
+            # an api_key sent twice (the X-API-Key header and the argument) that differs
+            r"the X-API-Key header and the api_key differ",
+            # marshmallow's URL rule (scheme, host, TLD), which no pattern states exactly
+            r"Not a valid URL",
             # text XML cannot carry, inside values the document types loosely
             r"contains control characters|must be a string or a number",
             # documented as propertyNames' lengths, which schemathesis does not generate keys by
