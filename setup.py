@@ -9,7 +9,11 @@ setup(
     license="AGPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["open311", "open311.*"]),
-    package_data={"open311.demo": ["*.json"], "open311.notify": ["templates/*.txt"]},
+    package_data={
+        "open311.demo": ["*.json", "*.yaml", "austin/*.yaml", "austin/*/*.yaml"],
+        "open311.notify": ["templates/*.txt"],
+        "open311.locales": ["*/LC_MESSAGES/*.po"],
+    },
     install_requires=[
         "flask>=3.1,<4",
         "flask-smorest>=0.46,<0.48",
@@ -50,6 +54,18 @@ setup(
         # GET /metrics in Prometheus' text format, summed over gunicorn's workers by its
         # multiprocess mode (api/metrics.py).
         "prometheus-client>=0.20",
+        # Languages: locale negotiation (Accept-Language, es-MX -> es), plural and date formats,
+        # and PO catalogues read and written (translations a city exchanges with translators).
+        "Babel>=2.14",
+        # Knowledge-base bodies: Markdown rendered by markdown-it-py (CommonMark, HTML input off),
+        # and any HTML, imported or rendered, cleaned by nh3 (the Rust ammonia sanitiser) to an
+        # allow-list of tags and attributes before it is stored.
+        "markdown-it-py>=3",
+        "nh3>=0.2.15",
+        # A knowledge base imported and exported as YAML (as well as JSON); safe_load only.
+        "PyYAML>=6",
+        # XLIFF translation files uploaded by a city are parsed without entity expansion.
+        "defusedxml>=0.7",
     ],
     extras_require={
         "dev": [

@@ -146,6 +146,15 @@ class StaffRole(enum.StrEnum):
     supervisor = "supervisor"  # every crew's work: reassign, cancel, merge duplicates, locate
     call_taker = "call_taker"  # files requests for callers, looks requests up, adds notes
     crew_member = "crew_member"  # the work orders of the crews they belong to, nothing else
+    editor = "editor"  # the knowledge base and the translations of their cities, nothing else
+
+
+class ArticleState(enum.StrEnum):
+    """Where a knowledge-base article is in its life; only published ones are public."""
+
+    draft = "draft"  # being written or translated; staff see it, the public does not
+    published = "published"  # public, and offered to call-takers
+    retired = "retired"  # kept with its revisions and the calls it answered, shown to no one
 
 
 class DuplicateState(enum.StrEnum):

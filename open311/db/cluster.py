@@ -174,8 +174,8 @@ def _scram(password: str, role: str, conn: Connection) -> str:
 
 
 def prepare_database(superuser: Connection, name: str, owner: str) -> None:
-    """Create database `name` if missing, with PostGIS (which needs a superuser, once), for the
-    role `owner` to migrate and use: it owns the schema public and what is in it, and only it
+    """Create database `name` if missing, with PostGIS and pg_trgm (which need a superuser,
+    once), for the role `owner` to migrate and use: it owns the schema public and what is in it, and only it
     (besides superusers) may connect. `superuser` is a connection to another database of the
     server; the database itself stays the superuser's. Idempotent."""
     superuser.autocommit = True
@@ -202,6 +202,8 @@ def prepare_database(superuser: Connection, name: str, owner: str) -> None:
         inside.autocommit = True
         with inside.cursor() as cur:
             cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            # Trigram similarity for the knowledge base's search (migration 0015).
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
             cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
             cur.execute(_HAND_OVER, {"role": owner})
 

@@ -33,12 +33,13 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REGCONFIG, TSVECTOR
 from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from open311.db.base import Base
 from open311.values import (
     OPEN_WORK_ORDER_STATES,
+    ArticleState,
     CrewKind,
     CrewRole,
     Datatype,
@@ -129,6 +130,14 @@ class Jurisdiction(Base):
     # What discovery advertises for this city; NULL: the server's OPEN311_PUBLIC_URL / _CONTACT.
     public_url: Mapped[str | None] = mapped_column(String(255))
     contact: Mapped[str | None] = mapped_column(Text)
+    # The languages the city serves (BCP 47 tags, the default first or anywhere) and the one
+    # its catalogue and notes are written in: what an unknown or absent locale falls back to.
+    default_locale: Mapped[str] = mapped_column(
+        String(35), default="en", server_default=text("'en'")
+    )
+    locales: Mapped[list[str]] = mapped_column(
+        ARRAY(String(35)), default=lambda: ["en"], server_default=text("'{en}'")
+    )
 
     services: Mapped[list[Service]] = relationship(back_populates="jurisdiction")
 
@@ -947,3 +956,188 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(String(100))
+
+
+# --- languages and the knowledge base ----------------------------------------------------------
+
+
+class Translation(Base):
+    """One public text of a city in another language, gettext style: `source` is the text as
+    the city wrote it (a service name, an attribute's description, a value's name, a workflow
+    step's public note, a topic's name), `context` tells apart one source meant two ways
+    (msgctxt; '' for most). A renamed source loses its translation, as in a PO file; the PO
+    and XLIFF exchange (domain/translations) reads and writes these rows."""
+
+    __tablename__ = "translation"
+    __table_args__ = (
+        Index(
+            "ux_translation_lookup",
+            "jurisdiction_id",
+            "locale",
+            "context",
+            text("md5(source)"),
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(35))
+    context: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
+    source: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ArticleTopic(Base):
+    """A heading of a city's knowledge base: a theme (no parent) or a topic under one. The
+    name is in the city's default language; other languages through Translation."""
+
+    __tablename__ = "article_topic"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article_topic.id", ondelete="SET NULL"), index=True
+    )
+
+    parent: Mapped[ArticleTopic | None] = relationship(remote_side="ArticleTopic.id")
+
+
+class Article(Base):
+    """A knowledge-base article: the standard answer to an information call ("when is my
+    trash picked up?"), public once published. What is said lives in its variants, one per
+    language; `article_id` is its public id (a slug such as bulk-item-pickup)."""
+
+    __tablename__ = "article"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(String(100))
+    topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article_topic.id", ondelete="SET NULL"), index=True
+    )
+    # Codes of the city's services an answer may end in ("file a request for X").
+    service_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(64)), default=list, server_default=text("'{}'")
+    )
+    # A rule that starts or ends: outside these dates the article is not offered.
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    contact: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[ArticleState] = mapped_column(
+        _enum(ArticleState, "article_state"), default=ArticleState.draft
+    )
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    topic: Mapped[ArticleTopic | None] = relationship()
+    variants: Mapped[list[ArticleVariant]] = relationship(
+        back_populates="article", order_by="ArticleVariant.locale", cascade="all, delete-orphan"
+    )
+
+
+class ArticleVariant(Base):
+    """An article in one language. Texts are stored NFC-normalised, the body as sanitised
+    HTML (rendered from Markdown when written so). `search_config` is the PostgreSQL text
+    search configuration of the language ('simple' where PostgreSQL has none), so the
+    generated `search_vector` stems each language as its own: title (A) > keywords (B) >
+    summary, answer and body (C). `match_text` is title and keywords folded (lower case, no
+    accents) for pg_trgm's similarity, so a misspelt word still finds the article."""
+
+    __tablename__ = "article_variant"
+    __table_args__ = (
+        UniqueConstraint("article_pk", "locale"),
+        Index("ix_article_variant_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_article_variant_match_text",
+            "match_text",
+            postgresql_using="gin",
+            postgresql_ops={"match_text": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_pk: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(35))
+    title: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # What the body was written in ('html' or 'markdown') and as; `body` is what is served.
+    body_format: Mapped[str] = mapped_column(
+        String(16), default="html", server_default=text("'html'")
+    )
+    body_source: Mapped[str | None] = mapped_column(Text)
+    # The steps a caller follows, in order, each a sanitised HTML fragment.
+    steps: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default=text("'[]'"))
+    keywords: Mapped[str | None] = mapped_column(Text)
+    # The standard answer a call-taker reads out, plain text.
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    search_config: Mapped[str] = mapped_column(
+        REGCONFIG, default="simple", server_default=text("'simple'::regconfig")
+    )
+    match_text: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    search_vector: Unmapped[Any] = unmapped_column(
+        TSVECTOR,
+        Computed(
+            "setweight(to_tsvector(search_config, coalesce(title, '')), 'A') || "
+            "setweight(to_tsvector(search_config, coalesce(keywords, '')), 'B') || "
+            "setweight(to_tsvector(search_config, coalesce(summary, '') || ' ' || "
+            "coalesce(answer_text, '') || ' ' || coalesce(body, '')), 'C')",
+            persisted=True,
+        ),
+    )
+
+    article: Mapped[Article] = relationship(back_populates="variants")
+
+
+class ArticleRevision(Base):
+    """Who changed an article, when, and what (field -> {from, to}); kept for ever, as the
+    record of what the city told callers when."""
+
+    __tablename__ = "article_revision"
+    __table_args__ = (UniqueConstraint("article_pk", "number"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_pk: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    # NULL: the article's own fields (topic, dates, state); else the variant of that language.
+    locale: Mapped[str | None] = mapped_column(String(35))
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    changes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'")
+    )
+
+
+class ArticleAnswer(Base):
+    """A call (or chat, or walk-in) answered with an article: what the statistics count as
+    information calls answered, and by which article. No caller data here."""
+
+    __tablename__ = "article_answer"
+    __table_args__ = (
+        Index("ix_article_answer_jurisdiction_id_answered_at", "jurisdiction_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    article_pk: Mapped[int] = mapped_column(
+        ForeignKey("article.id", ondelete="CASCADE"), index=True
+    )
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    locale: Mapped[str] = mapped_column(String(35))
+    answered_at: Mapped[datetime] = mapped_column(Timestamp)
+    # The request the call also ended in, if any.
+    service_request_pk: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="SET NULL")
+    )

@@ -14,14 +14,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "open311"
 
-# The leaves every layer may import: the values, the domain errors, the clock.
-LEAVES = {"values", "errors", "clock"}
+# The leaves every layer may import: the values, the domain errors, the clock, the languages.
+LEAVES = {"values", "errors", "clock", "i18n"}
 # Which layers each layer may import besides itself and the leaves. A layer is a subpackage of
 # open311 (domain, db, ...) or a top-level module (config, app, cli).
 ALLOWED: dict[str, set[str]] = {
     "values": set(),
     "errors": set(),
     "clock": set(),
+    "i18n": set(),
     "config": set(),
     "wire": set(),
     "geodata": set(),
@@ -40,7 +41,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Web frameworks and request parsing belong to the API (and the app and commands around it).
 WEB = ("flask", "flask_smorest", "marshmallow", "webargs")
-WEB_FREE = {"values", "errors", "clock", "config", "wire", "geodata", "db", "media", "notify"}
+WEB_FREE = {"values", "errors", "clock", "i18n", "config", "wire", "geodata", "db", "media"}
+WEB_FREE |= {"notify"}
 WEB_FREE |= {"domain", "demo", "serving"}
 
 
