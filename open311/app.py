@@ -12,6 +12,7 @@ from open311.api import (
     errors,
     health,
     limits,
+    locales,
     metrics,
     ratelimits,
     requestlog,
@@ -39,6 +40,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     ratelimits.init_app(app)
     health.init_app(app)  # /healthz, /readyz: no key, no rate limit, any Host
     metrics.init_app(app)  # /metrics: OPEN311_METRICS_TOKEN
+    locales.init_app(app)  # Content-Language and Vary: Accept-Language of what views chose
     api = Api(app, spec_kwargs={"extra_plugins": [contract.ContractPlugin()]})
 
     from open311.api.exports import blp as exports
