@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["open311", "open311.*"]),
     package_data={
-        "open311.demo": ["*.json", "*.yaml", "austin/*.yaml", "austin/*/*.yaml"],
+        "open311.demo": ["*.json", "*.yaml"],
         "open311.notify": ["templates/*.txt"],
         "open311.locales": ["*/LC_MESSAGES/*.po"],
     },
