@@ -34,6 +34,9 @@ ITEM_NAMES = {
     "formats": "format",
     "service_request_updates": "request_update",
     "notes": "note",
+    # The knowledge base (wire/articles.py): a list of articles, an article's steps.
+    "articles": "article",
+    "steps": "step",
 }
 
 # Characters XML 1.0 cannot carry at all; input rejects them, output drops them as a last guard.
