@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from open311.api import database, idempotency, media, ratelimits
 from open311.api.forms import read_body, read_photos, repeated
 from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
+from open311.api.locales import content_locale
 from open311.api.schemas import (
     JurisdictionArgs,
     LinkedMedia,
@@ -23,7 +24,15 @@ from open311.api.schemas import (
 from open311.api.smorest import load
 from open311.db import catalogue_queries, request_queries, search_queries
 from open311.db.models import Jurisdiction
-from open311.domain import apikeys, catalogue, intake, jurisdictions, publication, request_search
+from open311.domain import (
+    apikeys,
+    catalogue,
+    intake,
+    jurisdictions,
+    publication,
+    request_search,
+    translations,
+)
 from open311.errors import InvalidInput, NotFound, UnknownRequest, UnknownToken
 from open311.media import photos
 from open311.wire import cursor as cursors
@@ -47,7 +56,8 @@ def discovery(jurisdiction_id: str | None = None, **_args: Any) -> Response:
     """Service discovery: where the endpoint is, what it speaks, whom to ask for a key.
 
     The URL and contact are the jurisdiction's own when it has them (`jurisdiction_id`, else
-    the default jurisdiction), else OPEN311_PUBLIC_URL and OPEN311_CONTACT."""
+    the default jurisdiction), else OPEN311_PUBLIC_URL and OPEN311_CONTACT. A city serving
+    several languages lists them (`locales`, `default_locale`: an extension)."""
     config = current_app.config
     session = database.session()
     changed = catalogue_queries.latest_catalogue_change(session)
@@ -59,8 +69,17 @@ def discovery(jurisdiction_id: str | None = None, **_args: Any) -> Response:
         contact=(city and city.contact) or config["OPEN311_CONTACT"],
         key_service=config["OPEN311_KEY_SERVICE"],
         endpoint_type=config["OPEN311_ENDPOINT_TYPE"],
+        **_languages(city),
     )
     return respond(payload, "discovery")
+
+
+def _languages(city: Jurisdiction | None) -> dict[str, Any]:
+    """Discovery's extension: the city's locales and default, when it serves more than one
+    (a one-language city answers the spec's document as it is)."""
+    if city is None or len(city.locales or ()) < 2:
+        return {}
+    return {"locales": city.locales, "default_locale": city.default_locale}
 
 
 def _discovered_city(session: Session, jurisdiction_id: str | None) -> Jurisdiction | None:
@@ -77,21 +96,29 @@ def _discovered_city(session: Session, jurisdiction_id: str | None) -> Jurisdict
 @blp.route("/services.<fmt>", methods=["GET"])
 @blp.arguments(JurisdictionArgs, location="query", as_kwargs=True)
 def services(jurisdiction_id: str | None = None, **_args: Any) -> Response:
-    """Service list: every request type the city accepts."""
+    """Service list: every request type the city accepts, in the `locale` (else
+    Accept-Language) asked for when the city has it."""
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    items = [georeport.service_item(s) for s in catalogue.list_services(session, jurisdiction)]
+    book = translations.phrasebook(session, jurisdiction, content_locale(jurisdiction))
+    items = [
+        translations.service_item(georeport.service_item(s), book)
+        for s in catalogue.list_services(session, jurisdiction)
+    ]
     return respond(items, "services")
 
 
 @blp.route("/services/<service_code>.<fmt>", methods=["GET"])
 @blp.arguments(JurisdictionArgs, location="query", as_kwargs=True)
 def service_definition(service_code: str, jurisdiction_id: str | None = None, **_args: Any):
-    """Service definition: the questions to answer when filing this type."""
+    """Service definition: the questions to answer when filing this type, in the `locale`
+    (else Accept-Language) asked for when the city has it; codes and keys never change."""
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
     service = catalogue.get_service(session, jurisdiction, service_code)
-    return respond(georeport.service_definition(service), "service_definition")
+    book = translations.phrasebook(session, jurisdiction, content_locale(jurisdiction))
+    definition = translations.service_definition(georeport.service_definition(service), book)
+    return respond(definition, "service_definition")
 
 
 @blp.route("/requests.<fmt>", methods=["POST"])

@@ -109,6 +109,11 @@ class LocalTimes(BaseSchema):
 class JurisdictionArgs(LocalTimes):
     jurisdiction_id = fields.String(validate=validate.Length(max=255))
     api_key = fields.String()  # accepted and ignored on GET (digest §11)
+    # Read by api/locales.content_locale; any text is accepted, an unknown tag meaning the
+    # jurisdiction's default language (never a 400).
+    locale = fields.String(
+        metadata={"description": "BCP 47 tag, e.g. es; wins over Accept-Language"}
+    )
 
 
 class BBox(fields.Field):

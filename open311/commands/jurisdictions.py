@@ -33,6 +33,8 @@ def jurisdiction_group() -> None:
     is_flag=True,
     help="Make it the default: the city GeoReport calls without jurisdiction_id mean.",
 )
+@click.option("--locales", help="The languages it serves, BCP 47, comma-separated: en,es,vi.")
+@click.option("--default-locale", help="The language its catalogue is written in (default: en).")
 def jurisdiction_create(
     jurisdiction_id: str,
     name: str,
@@ -41,9 +43,11 @@ def jurisdiction_create(
     public_url: str | None,
     contact: str | None,
     default: bool,
+    locales: str | None,
+    default_locale: str | None,
 ) -> None:
     """Create the jurisdiction JURISDICTION_ID (its web domain, e.g. nyc.gov)."""
-    from open311.domain import districts, jurisdictions
+    from open311.domain import districts, jurisdictions, translations
     from open311.geodata.reader import BoundaryFileError, read_area
 
     polygons = []
@@ -62,6 +66,7 @@ def jurisdiction_create(
             public_url=public_url,
             contact=contact,
         )
+        translations.set_locales(session, created, _tags(locales), default_locale)
         if polygons:
             districts.set_service_area(session, created, polygons)
         session.commit()
@@ -80,6 +85,31 @@ def jurisdiction_default(jurisdiction_id: str) -> None:
         jurisdictions.make_default(session, jurisdiction)
         session.commit()
     click.echo(f"default jurisdiction: {jurisdiction_id}")
+
+
+@jurisdiction_group.command("locales")
+@click.argument("jurisdiction_id")
+@click.option("--locales", help="The languages it serves, BCP 47, comma-separated: en,es,vi.")
+@click.option("--default-locale", help="The language its catalogue is written in.")
+def jurisdiction_locales(
+    jurisdiction_id: str, locales: str | None, default_locale: str | None
+) -> None:
+    """Show JURISDICTION_ID's languages, or change them (the default among the locales)."""
+    from open311.domain import jurisdictions, translations
+
+    with app_session() as session:
+        jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
+        translations.set_locales(session, jurisdiction, _tags(locales), default_locale)
+        session.commit()
+        shown = ", ".join(jurisdiction.locales)
+        click.echo(f"{jurisdiction_id}: {shown} (default {jurisdiction.default_locale})")
+
+
+def _tags(listed: str | None) -> list[str] | None:
+    """`en, es` as ['en', 'es']; None when the option was not given."""
+    if listed is None:
+        return None
+    return [tag.strip() for tag in listed.split(",") if tag.strip()]
 
 
 @jurisdiction_group.command("list")

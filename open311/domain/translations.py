@@ -350,3 +350,24 @@ def city_locales(locales: Iterable[str], default: str) -> tuple[list[str], str]:
     if chosen not in tags:
         raise InvalidInput(f"default_locale: {chosen} is not among the locales ({', '.join(tags)})")
     return tags, chosen
+
+
+def set_locales(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    locales: Sequence[str] | None = None,
+    default: str | None = None,
+) -> None:
+    """Give the city the locales it serves and/or its default (city_locales' rules); the one
+    not given stays as it is, or for a city not yet stored with locales but no default, the
+    first of them is the default. Translations of a locale taken off are kept (put it back
+    and they serve again). Flushes only when the city is in the session."""
+    if locales is None and default is None:
+        return
+    current = list(jurisdiction.locales or ())
+    if default is None:
+        default = jurisdiction.default_locale or (locales[0] if locales else "en")
+    tags, chosen = city_locales(locales if locales is not None else current or [default], default)
+    jurisdiction.locales, jurisdiction.default_locale = tags, chosen
+    if jurisdiction in session:
+        session.flush()

@@ -37,6 +37,8 @@ ITEM_NAMES = {
     # The knowledge base (wire/articles.py): a list of articles, an article's steps.
     "articles": "article",
     "steps": "step",
+    # Discovery's extension: the languages a city serves.
+    "locales": "locale",
 }
 
 # Characters XML 1.0 cannot carry at all; input rejects them, output drops them as a last guard.

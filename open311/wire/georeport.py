@@ -234,8 +234,20 @@ def token_item(request: RequestLike) -> dict[str, Any]:
 
 
 def discovery(
-    *, url: str, changeset: str, contact: str, key_service: str, endpoint_type: str
+    *,
+    url: str,
+    changeset: str,
+    contact: str,
+    key_service: str,
+    endpoint_type: str,
+    locales: Sequence[str] = (),
+    default_locale: str | None = None,
 ) -> dict[str, Any]:
+    """The spec's discovery document; with `locales` (an extension) the languages the city
+    serves and the one it writes in, after the spec's fields."""
+    languages: dict[str, Any] = {}
+    if locales:
+        languages = {"locales": list(locales), "default_locale": default_locale}
     return {
         "changeset": changeset,
         "contact": contact,
@@ -249,6 +261,7 @@ def discovery(
                 "formats": ["text/xml", "application/json"],
             }
         ],
+        **languages,
     }
 
 

@@ -18,7 +18,7 @@ from open311.api.staff.jurisdictions_schemas import (
     NewJurisdictionBody,
 )
 from open311.db.models import Jurisdiction
-from open311.domain import jurisdictions
+from open311.domain import jurisdictions, translations
 from open311.values import StaffRole
 
 blp = StaffBlueprint(
@@ -44,7 +44,9 @@ def create_jurisdiction(body: dict[str, Any]) -> Jurisdiction:
     """Add a city with an empty catalogue; the administrator who adds it works for it.
     `default: true` makes it the city GeoReport calls without jurisdiction_id mean."""
     session = database.session()
+    languages = _languages(body)
     created = jurisdictions.create(session, body.pop("jurisdiction_id"), **body)
+    translations.set_locales(session, created, *languages)
     current_user().jurisdictions.append(created)
     session.commit()
     return created
@@ -68,8 +70,15 @@ def change_jurisdiction(body: dict[str, Any], jurisdiction_id: str) -> Jurisdict
     session = database.session()
     city = staff_jurisdiction(jurisdiction_id)
     make_default = body.pop("default", False)
+    languages = _languages(body)
     jurisdictions.change(session, city, body)
+    translations.set_locales(session, city, *languages)
     if make_default:
         jurisdictions.make_default(session, city)
     session.commit()
     return city
+
+
+def _languages(body: dict[str, Any]) -> tuple[list[str] | None, str | None]:
+    """The body's locales and default_locale, taken out of it: they are checked together."""
+    return body.pop("locales", None), body.pop("default_locale", None)

@@ -35,6 +35,16 @@ class JurisdictionChangeBody(StaffBody):
         validate=validate.Equal(True, error="true only: make another the default instead"),
         metadata={"description": "true: GeoReport calls without jurisdiction_id mean it"},
     )
+    # The languages its public texts are served in (BCP 47, canonicalised; domain/translations).
+    locales = fields.List(
+        fields.String(validate=validate.Length(min=1, max=35)),
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "BCP 47 tags such as en, es-MX; the default among them"},
+    )
+    default_locale = fields.String(
+        validate=validate.Length(min=1, max=35),
+        metadata={"description": "the language its catalogue is written in"},
+    )
 
 
 class NewJurisdictionBody(JurisdictionChangeBody):
@@ -59,3 +69,5 @@ class JurisdictionOut(Schema):
     duplicate_window_hours = fields.Float()
     holiday_country = fields.String(allow_none=True)
     holiday_subdivision = fields.String(allow_none=True)
+    locales = fields.List(fields.String())
+    default_locale = fields.String()
