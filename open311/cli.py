@@ -17,6 +17,7 @@ from open311.commands.privacy import privacy_group
 from open311.commands.redis_server import redis_group
 from open311.commands.requests import request_group
 from open311.commands.serve import serve
+from open311.commands.translations import translations_group
 from open311.commands.users import user_group
 from open311.commands.worker import worker
 from open311.commands.workorders import escalate, workorder_group
@@ -55,6 +56,7 @@ for command in (
     worker,
     media_group,
     privacy_group,
+    translations_group,
     openapi,
 ):
     main.add_command(command)

@@ -25,7 +25,10 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, read_po, write_po
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from sqlalchemy.orm import Session
 
+from open311.db.models import Jurisdiction
+from open311.domain import translations
 from open311.domain.translations import ANY_CONTEXT, CONTEXTS, Entry
 from open311.errors import InvalidInput
 
@@ -35,6 +38,9 @@ XLIFF_NS = "urn:oasis:names:tc:xliff:document:1.2"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 # XLIFF 1.2 target states that mean "no translation yet", whatever the target holds.
 NOT_TRANSLATED_STATES = frozenset({"new", "needs-translation"})
+
+
+FILE_TYPES = {"po": PO_TYPE, "xlf": XLIFF_TYPE}
 
 
 @dataclass
@@ -195,3 +201,65 @@ def _read_unit(unit: ElementTree.Element, prefix: str, upload: Upload) -> None:
     else:
         context = unit.get("resname") or ANY_CONTEXT
         upload.entries.append(Entry(context, "".join(source.itertext()), text))
+
+
+# --- the exchange ------------------------------------------------------------------------------
+
+
+@dataclass
+class Imported:
+    """What an import did: the translations stored, what the file left out, and which of the
+    stored ones translate a text the city does not use now."""
+
+    stored: list[Entry]
+    fuzzy: int
+    untranslated: int
+    unused: list[Entry]
+
+
+def export_file(
+    session: Session, jurisdiction: Jurisdiction, locale: str, extension: str, *, now: datetime
+) -> bytes:
+    """The city's texts and their translations into `locale` as a PO (`po`) or XLIFF (`xlf`)
+    file; `locale` must be one of the city's languages other than its default."""
+    locale = translations.target_locale(jurisdiction, locale)
+    entries = translations.catalogue(session, jurisdiction, locale)
+    if extension == "po":
+        return write_po_file(
+            entries,
+            locale=locale,
+            project=jurisdiction.name,
+            default_locale=jurisdiction.default_locale,
+            now=now,
+        )
+    return write_xliff_file(
+        entries,
+        locale=locale,
+        original=jurisdiction.jurisdiction_id,
+        default_locale=jurisdiction.default_locale,
+    )
+
+
+def import_file(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    locale: str,
+    data: bytes,
+    content_type: str,
+    *,
+    actor: str,
+    now: datetime,
+) -> Imported:
+    """Store the translations of an uploaded PO (`PO_TYPE`) or XLIFF (`XLIFF_TYPE`) file into
+    `locale`, all or none: a file that cannot be read, or any entry refused, stores nothing
+    (a 400 listing the problems). Flushes only."""
+    locale = translations.target_locale(jurisdiction, locale)
+    if content_type == PO_TYPE:
+        upload = read_po_file(data, locale)
+    elif content_type == XLIFF_TYPE:
+        upload = read_xliff_file(data, locale)
+    else:
+        raise ValueError(f"not a translation file type: {content_type}")
+    stored = translations.put(session, jurisdiction, locale, upload.entries, actor=actor, now=now)
+    unused = translations.not_in_use(session, jurisdiction, stored)
+    return Imported(stored, upload.fuzzy, upload.untranslated, unused)

@@ -177,18 +177,18 @@ def catalogue(session: Session, jurisdiction: Jurisdiction, locale: str) -> list
     ]
 
 
-def unused(session: Session, jurisdiction: Jurisdiction, locale: str) -> list[Entry]:
-    """The translations into `locale` whose source is no text of the city now (renamed or not
-    yet added): kept, reported by imports, listed nowhere else."""
+def not_in_use(
+    session: Session, jurisdiction: Jurisdiction, entries: Iterable[Entry]
+) -> list[Entry]:
+    """Those of `entries` whose source is no text of the city now (renamed, or not added yet):
+    stored all the same, and serving as soon as the text is the city's."""
     current = {(e.context, e.source) for e in texts(session, jurisdiction)}
-    current_sources = {source for _context, source in current}
-    rows = translation_queries.find_translations(session, jurisdiction.id, [locale])
+    sources = {source for _context, source in current}
     return [
-        Entry(context, source, text)
-        for _loc, context, source, text in rows
-        if not (
-            (context, source) in current or (context == ANY_CONTEXT and source in current_sources)
-        )
+        e
+        for e in entries
+        if (e.context, e.source) not in current
+        and not (e.context == ANY_CONTEXT and e.source in sources)
     ]
 
 
