@@ -26,9 +26,10 @@ from open311 import clock
 from open311.config import geodata_dir
 from open311.db import catalogue_queries, district_queries
 from open311.db.models import Agency, Crew, Jurisdiction, RoutingRule, Service
+from open311.demo import austin_kb
 from open311.demo.catalogue import Catalogue, ServiceSpec, ensure_jurisdiction, sync_services
 from open311.demo.translations import Entry, ensure_translations
-from open311.domain import districts, jurisdictions
+from open311.domain import districts, jurisdictions, kb_exchange
 from open311.geodata.reader import read_features
 from open311.values import CrewKind, ServiceType
 
@@ -46,6 +47,8 @@ OTHER_LOCALES = ("es", "vi", "ar")
 # Calls without jurisdiction_id keep meaning Los Angeles, the first demo city.
 DEFAULT_JURISDICTION_ID = "lacity.org"
 ACTOR = "seed:austin"
+# kb_exchange records revisions as "import:<actor>".
+KB_ACTOR = "demo-seed"
 ROUTING_LAYER = "council_districts"
 ROUTING_LAYER_TITLE = "City Council Districts"
 SERVICE_AREA_BUFFER_M = 150
@@ -271,4 +274,13 @@ def _routing(
 
 
 def _knowledge_base(session: Session, jurisdiction: Jurisdiction, now: datetime) -> list[str]:
-    return []
+    """The City's themes, topics and pages, converted at seed time (open311.demo.austin_kb).
+    Like the catalogue, a re-run brings the seeded articles back to the City's text; an
+    article or language the back office added is kept."""
+    document = austin_kb.build_document(city_dir())
+    counts = kb_exchange.load(session, jurisdiction, document, actor=KB_ACTOR, now=now)
+    return [
+        f"knowledge base: {len(document['topics'])} themes and topics "
+        f"({counts['topics_created']} new), {len(document['articles'])} articles "
+        f"({counts['articles_created']} new, {counts['articles_updated']} updated)"
+    ]
