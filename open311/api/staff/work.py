@@ -46,6 +46,8 @@ _R = StaffRole
 WORKERS = (_R.administrator, _R.supervisor, _R.crew_member)
 MANAGERS = (_R.administrator, _R.supervisor)
 LOCATORS = (_R.administrator, _R.supervisor, _R.call_taker)
+# Everyone who works requests; not editors, who write the knowledge base and nothing else.
+REQUEST_STAFF = (_R.administrator, _R.supervisor, _R.call_taker, _R.crew_member)
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ def reassign_work_order(body: dict[str, Any], work_order_id: int) -> QueueRow:
 
 
 @blp.route("/requests/<service_request_id>", methods=["GET"])
-@staff_required()
+@staff_required(*REQUEST_STAFF)
 @blp.response(200, StaffRequestOut)
 def get_request(service_request_id: str) -> dict[str, Any]:
     """A request with its routing, work orders and whole activity log. The requester's contact
@@ -228,7 +230,7 @@ def get_request(service_request_id: str) -> dict[str, Any]:
 
 
 @blp.route("/requests/<service_request_id>/notes", methods=["POST"])
-@staff_required()
+@staff_required(*REQUEST_STAFF)
 @blp.arguments(NoteBody)
 @blp.response(201, StaffRequestOut)
 def add_note(body: dict[str, Any], service_request_id: str) -> dict[str, Any]:
