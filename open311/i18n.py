@@ -14,6 +14,7 @@ else the default; an unknown or malformed tag is never an error.
 from __future__ import annotations
 
 import gettext
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -23,6 +24,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.core import negotiate_locale
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -32,14 +34,18 @@ MAX_TAG = 35  # the longest BCP 47 tag kept (RFC 5646 §4.4.1 suggests 35)
 
 class Text(str):
     """An English text of the server's, formatted, that remembers its msgid and parameters so
-    it can be said again in another language (`translate`)."""
+    it can be said again in another language (`translate`). A parameter may itself be a Text
+    (a reason inside a sentence): it is translated with the sentence."""
 
     msgid: str
+    plural: str | None
     params: dict[str, Any]
 
-    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
-        made = super().__new__(cls, msgid % params if params else msgid)
+    def __new__(cls, msgid: str, params: dict[str, Any], plural: str | None = None) -> Text:
+        english = plural if plural is not None and params.get("count") != 1 else msgid
+        made = super().__new__(cls, english % params if params else english)
         made.msgid = msgid
+        made.plural = plural
         made.params = params
         return made
 
@@ -47,6 +53,19 @@ class Text(str):
 def _(msgid: str, **params: Any) -> Text:  # noqa: N802 - the name gettext tools look for
     """Mark `msgid` (with %(name)s placeholders) for translation; English until translated."""
     return Text(msgid, params)
+
+
+def english(text: str) -> Text:
+    """A text made in English where it could not be marked (a library's message, a lower
+    layer's ValueError), kept as a Text so that `translate` recognises it (`recognise`) when it
+    is said inside a marked sentence."""
+    return text if isinstance(text, Text) else Text(text, {})
+
+
+def n_(singular: str, plural: str, count: int, **params: Any) -> Text:
+    """Mark a text that depends on a number: `count` chooses the form by the language's plural
+    rules (CLDR, as the catalogue's Plural-Forms states); %(count)s says the number."""
+    return Text(singular, {"count": count, **params}, plural)
 
 
 def canonical(tag: str | None) -> str | None:
@@ -112,30 +131,99 @@ def server_locales() -> tuple[str, ...]:
     return tuple(found)
 
 
+def _read(locale: str) -> Catalog:
+    path = resources.files("open311") / "locales" / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as po:
+        return read_po(po, locale=locale.replace("-", "_"))
+
+
 @cache
 def _catalogue(locale: str) -> gettext.NullTranslations:
     if locale == SOURCE_LOCALE or locale not in server_locales():
         return gettext.NullTranslations()
-    path = resources.files("open311") / "locales" / locale / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=locale.replace("-", "_"))
     compiled = BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, _read(locale))
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
 
 
 def translate(text: str, locale: str) -> str:
-    """`text` in `locale` when it is a `Text` the catalogue of that locale (or of its
-    language) translates; anything else as it is. Never fails: a translation whose
-    placeholders do not fit falls back to English."""
-    if not isinstance(text, Text):
-        return text
+    """`text` in `locale` (or its language), when the catalogue translates it; anything else as
+    it is. A `Text` is looked up by its msgid. A plain English string (a library's message, one
+    made before it could be marked) is recognised when it has the shape of a msgid, as a whole
+    or after a `field: ` prefix. Never fails: a translation whose placeholders do not fit falls
+    back to English."""
     chosen = negotiate(locale, (), server_locales(), SOURCE_LOCALE)
-    said = _catalogue(chosen).gettext(text.msgid)
-    if said == text.msgid:
+    if chosen == SOURCE_LOCALE:
         return str(text)
+    return _say(text, chosen)
+
+
+def _say(text: str, locale: str) -> str:
+    catalogue = _catalogue(locale)
+    if not isinstance(text, Text) or (not text.params and text.msgid not in _shapes(locale)[0]):
+        known = recognise(text, locale)
+        if known is None:
+            field, colon, rest = text.partition(": ")
+            inner = recognise(rest, locale) if colon and field and " " not in field else None
+            return f"{field}: {_say(inner, locale)}" if inner is not None else str(text)
+        text = known
+    params = {
+        name: _say(value, locale) if isinstance(value, Text) else value
+        for name, value in text.params.items()
+    }
+    if text.plural is not None:
+        said = catalogue.ngettext(text.msgid, text.plural, int(params.get("count", 0)))
+    else:
+        said = catalogue.gettext(text.msgid)
     try:
-        return said % text.params if text.params else said
+        return said % params if params else said
     except (KeyError, ValueError, TypeError):
         return str(text)
+
+
+# The fewest letters and digits a msgid with placeholders must have besides them to be
+# recognised in a plain string.
+MIN_RECOGNISED = 4
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def recognise(text: str, locale: str) -> Text | None:
+    """The `Text` that `text` is, if some msgid of `locale`'s catalogue, its placeholders
+    filled in, reads exactly so; else None. The most specific msgid (the most fixed words)
+    wins."""
+    exact, patterns = _shapes(locale)
+    if text in exact:
+        return Text(text, {})
+    for pattern, msgid in patterns:
+        found = pattern.fullmatch(text)
+        if found:
+            return Text(msgid, found.groupdict())
+    return None
+
+
+@cache
+def _shapes(locale: str) -> tuple[frozenset[str], tuple[tuple[re.Pattern[str], str], ...]]:
+    catalogue = _read(locale) if locale in server_locales() and locale != SOURCE_LOCALE else None
+    msgids = [m.id for m in catalogue if m.id and isinstance(m.id, str)] if catalogue else []
+    exact = frozenset(m for m in msgids if not _PLACEHOLDER.search(m))
+    patterns = []
+    for msgid in msgids:
+        if not _PLACEHOLDER.search(msgid):
+            continue
+        seen: set[str] = set()
+        regex = ""
+        for index, piece in enumerate(_PLACEHOLDER.split(msgid)):
+            if index % 2 == 0:
+                regex += re.escape(piece.replace("%%", "%"))
+            elif piece in seen:
+                regex += f"(?P={piece})"
+            else:
+                seen.add(piece)
+                regex += f"(?P<{piece}>.+?)"
+        fixed = sum(char.isalnum() for char in _PLACEHOLDER.sub("", msgid))
+        if fixed < MIN_RECOGNISED:
+            continue  # "%(a)s %(b)s" would take any text for itself
+        patterns.append((fixed, re.compile(regex, re.DOTALL), msgid))
+    patterns.sort(key=lambda item: -item[0])
+    return exact, tuple((pattern, msgid) for _fixed, pattern, msgid in patterns)

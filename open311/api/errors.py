@@ -7,7 +7,9 @@ import logging
 from flask import Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from open311 import i18n
 from open311.api import database
+from open311.api.locales import accepted
 from open311.db.session import (
     FAILURES,
     describe_failure,
@@ -27,6 +29,7 @@ from open311.errors import (
     RateLimited,
     Unauthenticated,
 )
+from open311.i18n import _
 from open311.wire.formats import CONTENT_TYPES, FORMATS, error_payload, render
 
 log = logging.getLogger(__name__)
@@ -44,12 +47,14 @@ DOMAIN_STATUS: list[tuple[type[Open311Error], int]] = [
 
 # Safe wording for HTTP-level failures; werkzeug's own descriptions mention HTML and servers.
 HTTP_MESSAGES = {
-    400: "the request could not be understood",
-    404: "no such resource; GeoReport resources end in .json or .xml",
-    405: "method not allowed on this resource",
-    413: "the request body is too large",
-    415: "unsupported content type; send application/x-www-form-urlencoded, "
-    "multipart/form-data or application/json",
+    400: _("the request could not be understood"),
+    404: _("no such resource; GeoReport resources end in .json or .xml"),
+    405: _("method not allowed on this resource"),
+    413: _("the request body is too large"),
+    415: _(
+        "unsupported content type; send application/x-www-form-urlencoded, "
+        "multipart/form-data or application/json"
+    ),
 }
 
 
@@ -64,10 +69,22 @@ def requested_format() -> str:
     return suffix if suffix in FORMATS else "xml"
 
 
+def error_locale() -> str:
+    """The language errors are told in: the `locale` parameter, else Accept-Language, of the
+    languages the server's texts are written in (es-MX -> es), else English. No jurisdiction
+    is needed: an error may be that there is none."""
+    asked = request.args.get("locale")
+    return i18n.negotiate(asked, accepted(), i18n.server_locales(), i18n.SOURCE_LOCALE)
+
+
 def error_response(status: int, problems: list[str]) -> Response:
     fmt = requested_format()
-    body = render(error_payload([(status, p) for p in problems]), fmt, "errors")
-    return Response(body, status=status, content_type=CONTENT_TYPES[fmt])
+    locale = error_locale()
+    said = [(status, i18n.translate(problem, locale)) for problem in problems]
+    body = render(error_payload(said), fmt, "errors")
+    response = Response(body, status=status, content_type=CONTENT_TYPES[fmt])
+    response.headers["Content-Language"] = locale
+    return response
 
 
 def handle_domain_error(error: Open311Error) -> Response:
@@ -96,7 +113,7 @@ def handle_unexpected(error: Exception) -> Response:
         log.error("unhandled error on %s %s: %s", request.method, request.path, failure_text(error))
     else:
         log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, ["internal server error"])
+    return error_response(500, [_("internal server error")])
 
 
 # Seconds a client is asked to wait before trying again when the database was the problem: a
@@ -112,19 +129,19 @@ def handle_database_error(error: Exception) -> Response:
     if is_unavailable(error, database.engine()):
         database.drop_connections()
         if database.retry_read(error):
-            return error_response(503, ["the database connection was lost"])  # not sent
+            return error_response(503, [_("the database connection was lost")])  # not sent
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
-        problem = "the database is unavailable for a moment; try again shortly"
+        problem = _("the database is unavailable for a moment; try again shortly")
     elif is_unique_violation(error) and request.path.startswith("/api/"):
         # A staff creation whose code or name was free when it looked, taken by another at the
         # same moment: a 409, as for one taken before (errors.Conflict), not a 500. Nothing was
         # stored. (GeoReport's unique keys are the server's own random names: a clash there is
         # the server's fault, a 500.)
         log.info("conflict on %s %s: %s", request.method, request.path, describe_failure(error))
-        return error_response(409, ["that exists already: it was created at the same moment"])
+        return error_response(409, [_("that exists already: it was created at the same moment")])
     elif is_timeout(error):
         log.warning("statement timeout on %s %s", request.method, request.path)
-        problem = (
+        problem = _(
             "the query took too long and was cancelled; narrow it (a smaller area, window or "
             "page_size, fewer words in q) or try again later"
         )

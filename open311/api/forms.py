@@ -16,6 +16,7 @@ from flask import request as http
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from open311.errors import InvalidInput
+from open311.i18n import _, n_
 from open311.media.photos import Upload, label
 from open311.wire.formats import XML_FORBIDDEN
 
@@ -71,20 +72,28 @@ def read_media(request: Request, *, max_bytes: int, max_count: int) -> list[Uplo
     if request.mimetype != MULTIPART:
         return []
     if MEDIA_FIELD in request.form:
-        raise InvalidInput("media: send photos as file parts (a file name in the part's header)")
+        raise InvalidInput(_("media: send photos as file parts (a file name in the part's header)"))
     parts = [
         part for part in request.files.getlist(MEDIA_FIELD) if part.filename or _not_empty(part)
     ]
     if len(parts) > max_count:
-        raise InvalidInput(f"media: at most {max_count} photos may be sent at once")
+        raise InvalidInput(
+            n_(
+                "media: at most %(count)s photo may be sent at once",
+                "media: at most %(count)s photos may be sent at once",
+                max_count,
+            )
+        )
     uploads = []
     for index, part in enumerate(parts):
         data = part.stream.read(max_bytes + 1)
         upload = Upload(part.filename or "", data)
         if len(data) > max_bytes:
             too_large = RequestEntityTooLarge()
-            too_large.open311_message = (  # type: ignore[attr-defined]
-                f"media: {label(upload, index)} is larger than {max_bytes} bytes"
+            too_large.open311_message = _(  # type: ignore[attr-defined]
+                "media: %(photo)s is larger than %(limit)s bytes",
+                photo=label(upload, index),
+                limit=max_bytes,
             )
             raise too_large
         uploads.append(upload)
@@ -102,7 +111,9 @@ def parse_json(text: str | bytes) -> Any:
     """A JSON request body as Python values; nested deeper than MAX_JSON_DEPTH is a 400 (not
     the RecursionError a deep enough document gives json.loads). Malformed JSON raises
     ValueError, as json.loads does, for the caller to report."""
-    too_deep = InvalidInput(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
+    too_deep = InvalidInput(
+        _("the JSON body is nested more than %(depth)s levels deep", depth=MAX_JSON_DEPTH)
+    )
     try:
         document = json.loads(text)
     except RecursionError:
@@ -153,7 +164,7 @@ def _from_pairs(pairs) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 def _from_json(document: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
     if not isinstance(document, dict):
-        raise InvalidInput("the JSON body must be an object of GeoReport fields")
+        raise InvalidInput(_("the JSON body must be an object of GeoReport fields"))
     pairs: list[tuple[str, str]] = []
     for key, value in document.items():
         if key == "attribute" and isinstance(value, dict):
@@ -169,14 +180,16 @@ def _from_json(document: Any) -> tuple[dict[str, str], dict[str, list[str]]]:
 
 def _scalar(key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidInput(f"{key}: must be a string or a number")
+        raise InvalidInput(_("%(field)s: must be a string or a number", field=key))
     return str(value)
 
 
 def reject_forbidden(key: str, value: str) -> None:
     """Characters XML 1.0 cannot carry would poison every later XML response: refuse them now."""
     if XML_FORBIDDEN.search(key) or XML_FORBIDDEN.search(value):
-        raise InvalidInput(f"{XML_FORBIDDEN.sub('?', key)}: contains control characters")
+        raise InvalidInput(
+            _("%(field)s: contains control characters", field=XML_FORBIDDEN.sub("?", key))
+        )
 
 
 def refuse_control_characters() -> None:

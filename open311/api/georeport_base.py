@@ -13,6 +13,7 @@ from open311.api.forms import refuse_control_characters, reject_forbidden
 from open311.api.schemas import CallbackArgs
 from open311.api.smorest import Blueprint, load
 from open311.errors import InvalidInput, NotFound
+from open311.i18n import _
 from open311.wire import jsonp
 from open311.wire.datetimes import precise_w3c
 from open311.wire.formats import CONTENT_TYPES, FORMATS, render
@@ -69,8 +70,15 @@ class GeoReportBlueprint(Blueprint):
         offered = self.formats + (("geojson",) if endpoint in self.geojson_endpoints else ())
         if fmt not in offered:
             choices = [f".{name}" for name in self.formats]
-            listed = f"{', '.join(choices[:-1])} or {choices[-1]}"
-            raise NotFound(f"{self.format_name} {fmt[:20]} is not supported; use {listed}")
+            raise NotFound(
+                _(
+                    "%(name)s %(format)s is not supported; use %(choices)s or %(last)s",
+                    name=self.format_name,
+                    format=fmt[:20],
+                    choices=", ".join(choices[:-1]),
+                    last=choices[-1],
+                )
+            )
         g.representation = fmt
         if self.error_format is None:
             g.fmt = fmt if fmt in FORMATS else "json"
@@ -82,7 +90,7 @@ def _check_callback() -> None:
         return
     callback = load(CallbackArgs(), {"callback": request.args["callback"]})["callback"]
     if g.get("representation") != "json":
-        raise InvalidInput("callback: JSONP is only offered for .json")
+        raise InvalidInput(_("callback: JSONP is only offered for .json"))
     g.callback = callback.strip()
 
 
@@ -122,5 +130,7 @@ def api_key(fields: Mapping[str, Any] | None = None, *, query: bool = False) -> 
     header = request.headers.get(API_KEY_HEADER, "").strip() or None
     parameter = (fields or {}).get("api_key") or (request.args.get("api_key") if query else None)
     if header and parameter and header != parameter:
-        raise InvalidInput(f"api_key: the {API_KEY_HEADER} header and the api_key differ")
+        raise InvalidInput(
+            _("api_key: the %(header)s header and the api_key differ", header=API_KEY_HEADER)
+        )
     return header or parameter

@@ -18,6 +18,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from open311.api.forms import MULTIPART, form_limit, parse_json
+from open311.i18n import _
 
 # The views that take photos, as multipart `media` parts (POST requests, POST updates).
 PHOTO_ENDPOINTS = frozenset({"georeport.post_request", "updates.post_update"})
@@ -68,8 +69,9 @@ def limit_body() -> None:
 
 def _too_large(limit: int) -> RequestEntityTooLarge:
     too_large = RequestEntityTooLarge()
-    too_large.open311_message = (  # type: ignore[attr-defined]
-        f"the request body is larger than the {limit:,} bytes this endpoint takes"
+    too_large.open311_message = _(  # type: ignore[attr-defined]
+        "the request body is larger than the %(limit)s bytes this endpoint takes",
+        limit=format(limit, ","),
     )
     return too_large
 

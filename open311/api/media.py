@@ -8,6 +8,7 @@ from open311.api import database, links
 from open311.api.smorest import Blueprint
 from open311.db import media_queries
 from open311.errors import NotFound
+from open311.i18n import _
 from open311.media.storage import MediaStore, valid_name
 from open311.media.stores import store_for
 
@@ -34,11 +35,11 @@ def get_media(name: str) -> Response:
     # Only names the store makes, and only those a row knows: `..` or a slash cannot match.
     found = media_queries.get_media_by_file(database.session(), name) if valid_name(name) else None
     if found is None:
-        raise NotFound("no media file of that name")
+        raise NotFound(_("no media file of that name"))
     try:
         stream = store().open(name)
     except FileNotFoundError:
-        raise NotFound("no media file of that name") from None
+        raise NotFound(_("no media file of that name")) from None
     response = send_file(stream, mimetype=found.content_type, etag=name, conditional=True)
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -58,6 +58,7 @@ from open311.config import Settings
 from open311.db.models import ApiClient
 from open311.domain import apikeys
 from open311.errors import InvalidApiKey, RateLimited
+from open311.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,33 @@ class Policy:
     counts: str
 
 
-WRITES_POLICY = Policy("writes", "OPEN311_RATE_LIMIT_WRITES", "writes")
-READS_POLICY = Policy("reads", "OPEN311_RATE_LIMIT_READS", "calls")
-EXPORTS_POLICY = Policy("exports", "OPEN311_RATE_LIMIT_EXPORTS", "exports")
-LOGIN_IP_POLICY = Policy("login-ip", "OPEN311_RATE_LIMIT_LOGIN_IP", "sign-ins")
-LOGIN_USER_POLICY = Policy("login-user", "OPEN311_RATE_LIMIT_LOGIN_USER", "sign-ins")
+WRITES_POLICY = Policy("writes", "OPEN311_RATE_LIMIT_WRITES", _("writes"))
+READS_POLICY = Policy("reads", "OPEN311_RATE_LIMIT_READS", _("calls"))
+EXPORTS_POLICY = Policy("exports", "OPEN311_RATE_LIMIT_EXPORTS", _("exports"))
+LOGIN_IP_POLICY = Policy("login-ip", "OPEN311_RATE_LIMIT_LOGIN_IP", _("sign-ins"))
+LOGIN_USER_POLICY = Policy("login-user", "OPEN311_RATE_LIMIT_LOGIN_USER", _("sign-ins"))
+# The 429's window, "1 minute" as `limits` says it, in words a catalogue can translate.
+WINDOWS = {
+    "second": lambda n: _("%(n)s second", n=n),
+    "minute": lambda n: _("%(n)s minute", n=n),
+    "hour": lambda n: _("%(n)s hour", n=n),
+    "day": lambda n: _("%(n)s day", n=n),
+    "month": lambda n: _("%(n)s month", n=n),
+    "year": lambda n: _("%(n)s year", n=n),
+}
+WHO = {
+    "this API client": _("this API client"),
+    "this address": _("this address"),
+    "this username": _("this username"),
+}
+
+
+def _window(words: str) -> str:
+    """`limits`' "1 minute" as a Text, when it has that shape."""
+    number, _space, unit = words.partition(" ")
+    return WINDOWS[unit](number) if unit in WINDOWS else words
+
+
 POLICIES = (WRITES_POLICY, READS_POLICY, EXPORTS_POLICY, LOGIN_IP_POLICY, LOGIN_USER_POLICY)
 
 
@@ -239,11 +262,18 @@ def _charge(policy: Policy, limit: str, whose: str, *identity: str) -> None:
     if exceeded:
         item, _count = exceeded[0]
         # "60 per 1 minute" -> "1 minute"
-        window = str(item).split(" per ", 1)[1]
+        window = _window(str(item).split(" per ", 1)[1])
         retry_after_s = max(count.reset_s for _item, count in exceeded)
         raise RateLimited(
-            f"too many requests: at most {item.amount} {policy.counts} per {window} for "
-            f"{whose}; try again in {retry_after_s} s",
+            _(
+                "too many requests: at most %(amount)s %(counts)s per %(window)s for %(whose)s; "
+                "try again in %(seconds)s s",
+                amount=item.amount,
+                counts=policy.counts,
+                window=window,
+                whose=WHO.get(whose, whose),
+                seconds=retry_after_s,
+            ),
             retry_after_s=retry_after_s,
         )
 

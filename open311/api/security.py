@@ -24,10 +24,11 @@ from werkzeug.sansio.utils import host_is_trusted
 
 from open311 import clock
 from open311.api import database
+from open311.i18n import _
 from open311.wire.datetimes import format_w3c
 
 STAFF_PREFIX = "/api/v1/"
-UNTRUSTED_HOST = "the Host header names a host this server does not answer for"
+UNTRUSTED_HOST = _("the Host header names a host this server does not answer for")
 # Answered whatever the Host: a load balancer's probe or a Prometheus scrape names the node's
 # address. They build no URL from it and change nothing (/metrics has its own token).
 ANY_HOST_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

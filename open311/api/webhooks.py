@@ -17,6 +17,7 @@ from open311.db import outbox_queries as db
 from open311.db.models import ApiClient, WebhookSubscription
 from open311.domain import activity, apikeys, subscriptions
 from open311.errors import InvalidInput, NotFound
+from open311.i18n import _
 from open311.wire import webhooks as wire
 
 blp = GeoReportBlueprint(
@@ -36,21 +37,21 @@ def _body() -> MultiDict:
     if request.mimetype == "application/json":
         document = request.get_json(silent=True)
         if not isinstance(document, dict):
-            raise InvalidInput("the JSON body must be an object")
+            raise InvalidInput(_("the JSON body must be an object"))
         fields: MultiDict = MultiDict()
         for key, value in document.items():
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, str):
                     reject_forbidden(str(key), item)
                 elif not (isinstance(item, dict) and key == "area") and item is not None:
-                    raise InvalidInput(f"{str(key)[:40]}: must be a string")
+                    raise InvalidInput(_("%(field)s: must be a string", field=str(key)[:40]))
                 fields.add(key, item)
         return fields
     if request.mimetype in FORM_TYPES or not request.content_length:
         for key, value in request.form.items(multi=True):
             reject_forbidden(key, value)
         return request.form
-    raise InvalidInput("send application/x-www-form-urlencoded, multipart/form-data or JSON")
+    raise InvalidInput(_("send application/x-www-form-urlencoded, multipart/form-data or JSON"))
 
 
 def _client(fields: MultiDict) -> ApiClient:
@@ -61,7 +62,7 @@ def _own(client: ApiClient, subscription_id: int) -> WebhookSubscription:
     subscription = db.get_subscription(database.session(), subscription_id)
     if subscription is None or subscription.api_client_id != client.id:
         # Another client's subscription is as unknown as a missing one.
-        raise NotFound(f"webhook {subscription_id} not found")
+        raise NotFound(_("webhook %(id)s not found", id=subscription_id))
     return subscription
 
 

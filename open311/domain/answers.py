@@ -16,6 +16,7 @@ from typing import Any
 
 from open311.db.models import Service, ServiceAttribute
 from open311.errors import InvalidInput
+from open311.i18n import Text, _, english
 from open311.values import Datatype
 from open311.wire.datetimes import format_w3c, parse_w3c
 
@@ -45,16 +46,21 @@ def validate_answers(service: Service, raw: dict[str, list[str]], local: tzinfo)
         values = [v.strip() for v in raw.get(attribute.code, []) if v.strip()]
         if not attribute.variable:
             if values:
-                problems.append(f"attribute {attribute.code} is informational and takes no value")
+                problems.append(
+                    _("attribute %(code)s is informational and takes no value", code=attribute.code)
+                )
             continue
         if not values:
             if attribute.required:
-                problems.append(f"attribute {attribute.code} is required")
+                problems.append(_("attribute %(code)s is required", code=attribute.code))
             continue
         try:
             answers[attribute.code] = _check(attribute, values, local)
         except (ValueError, OverflowError) as exc:  # overflow: a datetime beyond 9999 in UTC
-            problems.append(f"attribute {attribute.code}: {exc}")
+            reason = (
+                exc.args[0] if exc.args and isinstance(exc.args[0], Text) else english(str(exc))
+            )
+            problems.append(_("attribute %(code)s: %(reason)s", code=attribute.code, reason=reason))
     if problems:
         raise InvalidInput(*problems)
     return Answers(answers, ignored)
@@ -75,28 +81,30 @@ def _check(attribute: ServiceAttribute, values: list[str], local: tzinfo) -> Any
         allowed = {value.key for value in attribute.values}
         unknown = [v for v in values if v not in allowed]
         if unknown:
-            raise ValueError(f"{', '.join(unknown)} not among the allowed values")
+            raise ValueError(
+                _("%(values)s not among the allowed values", values=", ".join(unknown))
+            )
         return list(dict.fromkeys(values))
     if len(values) > 1:
-        raise ValueError("takes a single value")
+        raise ValueError(_("takes a single value"))
     value = values[0]
     if kind == Datatype.singlevaluelist:
         if value not in {v.key for v in attribute.values}:
-            raise ValueError(f"{value} is not among the allowed values")
+            raise ValueError(_("%(value)s is not among the allowed values", value=value))
         return value
     if kind == Datatype.number:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"{value} is not a number") from None
+            raise ValueError(_("%(value)s is not a number", value=value)) from None
         if not math.isfinite(number):
-            raise ValueError(f"{value} is not a finite number")
+            raise ValueError(_("%(value)s is not a finite number", value=value))
         return value
     if kind == Datatype.datetime:
         return format_w3c(parse_w3c(value, local))
     limit = MAX_TEXT if kind == Datatype.text else MAX_STRING
     if len(value) > limit:
-        raise ValueError(f"longer than {limit} characters")
+        raise ValueError(_("longer than %(limit)s characters", limit=limit))
     if kind == Datatype.string and "\n" in value:
-        raise ValueError("a string attribute is a single line")
+        raise ValueError(_("a string attribute is a single line"))
     return value

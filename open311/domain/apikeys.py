@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from open311.db import catalogue_queries
 from open311.db.models import ApiClient
 from open311.errors import InvalidApiKey, InvalidInput
+from open311.i18n import _
 
 PREFIX_LENGTH = 8
 # The session.info key of the callback `authenticate` calls with each client it accepts.
@@ -100,10 +101,10 @@ def on_authenticated(session: Session, callback: Callable[[ApiClient], None]) ->
 
 def authenticate(session: Session, key: str | None) -> ApiClient:
     if not key:
-        raise InvalidApiKey("api_key was not provided")
+        raise InvalidApiKey(_("api_key was not provided"))
     client = catalogue_queries.get_api_client_by_hash(session, hash_key(key))
     if client is None or not client.active:
-        raise InvalidApiKey("api_key not recognised")
+        raise InvalidApiKey(_("api_key not recognised"))
     callback = session.info.get(ON_AUTHENTICATED)
     if callback is not None:
         callback(client)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from open311.db import catalogue_queries
 from open311.db.models import Jurisdiction, Service
 from open311.errors import UnknownService
+from open311.i18n import _
 
 
 def list_services(session: Session, jurisdiction: Jurisdiction) -> Sequence[Service]:
@@ -18,5 +19,5 @@ def list_services(session: Session, jurisdiction: Jurisdiction) -> Sequence[Serv
 def get_service(session: Session, jurisdiction: Jurisdiction, service_code: str) -> Service:
     service = catalogue_queries.get_service(session, jurisdiction, service_code)
     if service is None:
-        raise UnknownService(f"service_code {service_code} not found")
+        raise UnknownService(_("service_code %(code)s not found", code=service_code))
     return service

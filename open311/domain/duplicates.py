@@ -20,35 +20,46 @@ from open311.db import duplicate_queries
 from open311.db.duplicate_queries import Nearby
 from open311.db.models import Jurisdiction, ServiceRequest
 from open311.domain import activity, publication, workflow
+from open311.domain.public_notes import in_city_language
 from open311.errors import InvalidInput
+from open311.i18n import Text, _
 from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
 # Links are one step long (see the module docstring); this only guards against bad data.
 MAX_CHAIN = 32
 
 
-def suspected_notice(parent: ServiceRequest, own_notice: str | None) -> str:
-    """What the citizen is told when their request looks like one already reported."""
-    notice = (
-        f"This looks like request {parent.service_request_id}, which was already reported "
-        "nearby. Our staff will check and link the two reports."
+def suspected_notice(
+    session: Session, parent: ServiceRequest, request: ServiceRequest, own_notice: str | None
+) -> str:
+    """What the citizen is told when their request looks like one already reported, in the
+    city's language (public_notes), followed by the service's own notice (the city's words)."""
+    notice = in_city_language(
+        session,
+        request,
+        _(
+            "This looks like request %(id)s, which was already reported nearby. Our staff will "
+            "check and link the two reports.",
+            id=parent.service_request_id,
+        ),
     )
     return f"{notice} {own_notice}" if own_notice else notice
 
 
-def merged_note(duplicate: ServiceRequest) -> str:
+def merged_note(duplicate: ServiceRequest) -> Text:
     """The parent's public entry after a merge."""
-    return (
-        f"Another report of this problem (request {duplicate.service_request_id}) "
-        "was merged into this one."
+    return _(
+        "Another report of this problem (request %(id)s) was merged into this one.",
+        id=duplicate.service_request_id,
     )
 
 
-def duplicate_notes(parent: ServiceRequest) -> str:
+def duplicate_notes(parent: ServiceRequest) -> Text:
     """The status_notes of a merged (closed) duplicate."""
-    return (
-        f"Duplicate of request {parent.service_request_id}: this problem was already reported. "
-        "Follow that request for updates."
+    return _(
+        "Duplicate of request %(id)s: this problem was already reported. "
+        "Follow that request for updates.",
+        id=parent.service_request_id,
     )
 
 
@@ -112,7 +123,7 @@ def _locked_root(session: Session, pk: int) -> ServiceRequest | None:
     one of them committed after the search is followed to where it went (linking to the
     merged request would make a chain two steps long), and none can be merged away until the
     new link is committed (a merge then finds it and moves it along)."""
-    for _ in range(MAX_CHAIN):
+    for _step in range(MAX_CHAIN):
         request = duplicate_queries.share_lock_request(session, pk)
         if request is None or request.duplicate_of_pk is None:
             return request
@@ -137,7 +148,7 @@ def detect(
     nearest, parent = found
     request.duplicate_of = parent
     request.duplicate_state = DuplicateState.suspected
-    request.service_notice = suspected_notice(parent, request.service_notice)
+    request.service_notice = suspected_notice(session, parent, request, request.service_notice)
     distance = round(nearest.distance_m, 1)
     activity.record(
         session,
@@ -242,7 +253,7 @@ def merge(
         reason=reason or f"duplicate of request {target.service_request_id}",
         now=now,
         status=UpdateStatus.duplicate,
-        notes=duplicate_notes(target),
+        notes=in_city_language(session, request, duplicate_notes(target)),
     )
     target.updated_datetime = now
     activity.record(
@@ -250,7 +261,7 @@ def merge(
         target,
         actor=actor,
         kind=ActivityKind.duplicate_merged,
-        summary=merged_note(request),
+        summary=in_city_language(session, target, merged_note(request)),
         details={"duplicate": sid},
         public=True,
         status=workflow.current_status(session, target),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from open311.db import idempotency_queries as queries
 from open311.errors import IdempotencyKeyReused, InvalidInput
+from open311.i18n import _
 
 KEPT_FOR = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -62,18 +63,20 @@ def parse_key(header: str) -> str:
     that only looks quoted (an unknown escape) is taken as bare text, so whatever the documented
     pattern allows is accepted; only `""`, an empty quoted key, is refused besides."""
     if not header:
-        raise InvalidInput("Idempotency-Key: must not be empty")
+        raise InvalidInput(_("Idempotency-Key: must not be empty"))
     if len(header) > MAX_KEY_LENGTH:
-        raise InvalidInput(f"Idempotency-Key: at most {MAX_KEY_LENGTH} characters")
+        raise InvalidInput(_("Idempotency-Key: at most %(count)s characters", count=MAX_KEY_LENGTH))
     if not _VISIBLE.fullmatch(header) or header.strip(" ") != header:
         raise InvalidInput(
-            "Idempotency-Key: visible ASCII characters only, spaces between them "
-            "(no control characters)"
+            _(
+                "Idempotency-Key: visible ASCII characters only, spaces between them "
+                "(no control characters)"
+            )
         )
     quoted = _SF_STRING.fullmatch(header)
     key = re.sub(r"\\([\"\\])", r"\1", quoted.group(1)) if quoted else header
     if not key:
-        raise InvalidInput("Idempotency-Key: must not be empty")
+        raise InvalidInput(_("Idempotency-Key: must not be empty"))
     return key
 
 
@@ -130,8 +133,10 @@ def claim(
             continue
         if stored.fingerprint != fingerprint:
             raise IdempotencyKeyReused(
-                "Idempotency-Key was already used with a different request body; "
-                "use a new key for a new request"
+                _(
+                    "Idempotency-Key was already used with a different request body; "
+                    "use a new key for a new request"
+                )
             )
         assert stored.status_code is not None and stored.content_type is not None
         return Answer(stored.status_code, stored.content_type, stored.body or b"")

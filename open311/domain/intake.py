@@ -18,6 +18,7 @@ from open311.domain import activity, duplicates, routing
 from open311.domain.answers import ignored_notice, validate_answers
 from open311.domain.catalogue import get_service
 from open311.errors import InvalidInput
+from open311.i18n import _
 from open311.values import ActivityKind, ServiceType, Status, UpdateStatus
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ class Submission:
 def check_location(submission: Submission) -> None:
     has_lat, has_long = submission.lat is not None, submission.long is not None
     if has_lat != has_long:
-        raise InvalidInput("lat and long must be sent together")
+        raise InvalidInput(_("lat and long must be sent together"))
     if not (has_lat or submission.address_string or submission.address_id):
-        raise InvalidInput("a location is required: lat+long, address_string or address_id")
+        raise InvalidInput(_("a location is required: lat+long, address_string or address_id"))
 
 
 def submit(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from open311.db import catalogue_queries
 from open311.db.models import Jurisdiction
 from open311.errors import Conflict, InvalidInput, NotFound, UnknownJurisdiction
+from open311.i18n import _
 
 # The fields PATCH and `create` take besides the id; settings that differ per city.
 SETTINGS = (
@@ -39,16 +40,18 @@ def resolve(session: Session, jurisdiction_id: str | None) -> Jurisdiction:
     if jurisdiction_id:
         jurisdiction = catalogue_queries.get_jurisdiction(session, jurisdiction_id)
         if jurisdiction is None:
-            raise UnknownJurisdiction(f"jurisdiction_id {jurisdiction_id} not found")
+            raise UnknownJurisdiction(_("jurisdiction_id %(id)s not found", id=jurisdiction_id))
         return jurisdiction
     flagged = catalogue_queries.get_default_jurisdiction(session)
     if flagged is not None:
         return flagged
     found = catalogue_queries.find_jurisdictions(session, limit=2)
     if not found:
-        raise NotFound("no jurisdiction is configured on this server yet")
+        raise NotFound(_("no jurisdiction is configured on this server yet"))
     if len(found) > 1:
-        raise InvalidInput("jurisdiction_id is required: this server serves several jurisdictions")
+        raise InvalidInput(
+            _("jurisdiction_id is required: this server serves several jurisdictions")
+        )
     return found[0]
 
 

@@ -45,6 +45,7 @@ from open311.db.models import Jurisdiction
 from open311.domain import jurisdictions, publication
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput
+from open311.i18n import _
 from open311.values import Status
 
 DEFAULT_PAGE_SIZE = 50
@@ -124,7 +125,7 @@ def parse_sort(text: str | None) -> search_queries.Sort:
         return DEFAULT_SORT
     name = text.removeprefix("-")
     if name not in ("requested_datetime", "updated_datetime", "distance"):
-        raise InvalidInput(f"sort: {text} is not a sort order")
+        raise InvalidInput(_("sort: %(sort)s is not a sort order", sort=text))
     return search_queries.Sort(name, descending=text.startswith("-"))  # type: ignore[arg-type]
 
 
@@ -153,7 +154,7 @@ def plan(
     if args.paged or args.extended:
         start, end = as_utc(args.start), as_utc(args.end)
         if start is not None and end is not None and end < start:
-            raise InvalidInput("end_date is earlier than start_date")
+            raise InvalidInput(_("end_date is earlier than start_date"))
     else:
         start, end = window = standard_window(
             start=args.start, end=args.end, now=now or clock.now()
@@ -161,13 +162,16 @@ def plan(
     limit = args.page_size or (DEFAULT_PAGE_SIZE if args.paged else MAX_RESULTS)
     offset, after = 0, None
     if args.page is not None and args.cursor is not None:
-        raise InvalidInput("page: use either page or cursor, not both")
+        raise InvalidInput(_("page: use either page or cursor, not both"))
     if args.page is not None:
         if not within_paged_rows(args.page, limit):
             raise InvalidInput(
-                f"page: page x page_size may reach row {MAX_PAGED_ROWS:,} at most "
-                f"(here {args.page * limit:,}); to go further, follow the Link header "
-                "(rel=next), which continues with a cursor"
+                _(
+                    "page: page x page_size may reach row %(most)s at most (here %(row)s); to "
+                    "go further, follow the Link header (rel=next), which continues with a cursor",
+                    most=format(MAX_PAGED_ROWS, ","),
+                    row=format(args.page * limit, ","),
+                )
             )
         offset = (args.page - 1) * limit
         paging = Paging("page", page=args.page, count_total=True)
@@ -175,8 +179,12 @@ def plan(
         cursor_sort, key, row_id = args.cursor
         if cursor_sort != sort.name:
             raise InvalidInput(
-                f"cursor: it continues sort={cursor_sort}, not sort={sort.name}; "
-                "follow the Link header of the previous page"
+                _(
+                    "cursor: it continues sort=%(continued)s, not sort=%(asked)s; "
+                    "follow the Link header of the previous page",
+                    continued=cursor_sort,
+                    asked=sort.name,
+                )
             )
         after = (key, row_id)
         paging = Paging("cursor")
@@ -218,7 +226,7 @@ def plan_export(
     filters = _filters(session, jurisdiction, args, sort)
     start, end = as_utc(args.start), as_utc(args.end)
     if start is not None and end is not None and end < start:
-        raise InvalidInput("end_date is earlier than start_date")
+        raise InvalidInput(_("end_date is earlier than start_date"))
     return search_queries.RequestSearch(
         **filters,
         start=start,
@@ -274,15 +282,15 @@ def _filters(
     """The filters of `args` as RequestSearch fields, names resolved to ids (400 when unknown
     or ambiguous)."""
     if args.updated_after and args.updated_before and args.updated_before <= args.updated_after:
-        raise InvalidInput("updated_before must be later than updated_after")
+        raise InvalidInput(_("updated_before must be later than updated_after"))
     near = None
     if args.near is not None:
         lat, long, radius = args.near
         near = search_queries.Near(lat, long, radius)
     if sort.field == "distance" and near is None:
-        raise InvalidInput("sort: distance needs lat, long and radius")
+        raise InvalidInput(_("sort: distance needs lat, long and radius"))
     if args.text is not None and len(args.text.split()) > MAX_QUERY_WORDS:
-        raise InvalidInput(f"q: at most {MAX_QUERY_WORDS} words")
+        raise InvalidInput(_("q: at most %(count)s words", count=MAX_QUERY_WORDS))
     return {
         "service_codes": args.service_codes,
         "statuses": args.statuses,
@@ -305,21 +313,37 @@ def _district_ids(
 ) -> tuple[int, ...]:
     if district is None:
         if layer is not None:
-            raise InvalidInput("layer: says which layer a district is in; give district too")
+            raise InvalidInput(_("layer: says which layer a district is in; give district too"))
         return ()
     found = search_queries.find_districts_by_ref(session, jurisdiction, district, layer)
     if not found:
         if layer is not None and not search_queries.find_layers_by_ref(
             session, jurisdiction, layer
         ):
-            _unknown(session, jurisdiction, f"layer: {layer} is not a boundary layer here")
-        where = f" in layer {layer}" if layer is not None else ""
-        _unknown(session, jurisdiction, f"district: {district} is not a district{where}")
+            _unknown(
+                session,
+                jurisdiction,
+                _("layer: %(layer)s is not a boundary layer here", layer=layer),
+            )
+        problem = (
+            _("district: %(district)s is not a district", district=district)
+            if layer is None
+            else _(
+                "district: %(district)s is not a district in layer %(layer)s",
+                district=district,
+                layer=layer,
+            )
+        )
+        _unknown(session, jurisdiction, problem)
     if len(found) > 1:
         layers_named = ", ".join(name for _id, _layer, name in found)
         raise InvalidInput(
-            f"district: {district} names districts in several layers ({layers_named}); "
-            "give layer as well"
+            _(
+                "district: %(district)s names districts in several layers (%(layers)s); "
+                "give layer as well",
+                district=district,
+                layers=layers_named,
+            )
         )
     return (found[0][0],)
 
@@ -331,7 +355,11 @@ def _agency_names(
         return ()
     names = search_queries.find_agency_names(session, jurisdiction, agency)
     if not names:
-        _unknown(session, jurisdiction, f"agency_responsible: {agency} is not an agency here")
+        _unknown(
+            session,
+            jurisdiction,
+            _("agency_responsible: %(agency)s is not an agency here", agency=agency),
+        )
     return tuple(names)
 
 
@@ -342,12 +370,18 @@ def _crew_ids(
         return ()
     found = search_queries.find_crews_by_ref(session, jurisdiction, crew)
     if not found:
-        _unknown(session, jurisdiction, f"crew: {crew} is not a crew of this jurisdiction")
+        _unknown(
+            session, jurisdiction, _("crew: %(crew)s is not a crew of this jurisdiction", crew=crew)
+        )
     if len(found) > 1:
         agencies = ", ".join(agency for _id, agency in found)
         raise InvalidInput(
-            f"crew: code {crew} is used by crews of several agencies ({agencies}); "
-            "give the crew's id"
+            _(
+                "crew: code %(crew)s is used by crews of several agencies (%(agencies)s); "
+                "give the crew's id",
+                crew=crew,
+                agencies=agencies,
+            )
         )
     return (found[0][0],)
 

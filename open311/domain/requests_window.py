@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from open311.errors import InvalidInput
+from open311.i18n import _
 
 MAX_SPAN = timedelta(days=90)
 MAX_RESULTS = 1000
@@ -46,7 +47,7 @@ def standard_window(
     elif end is None:
         end = _shift(start, MAX_SPAN)
     if end < start:
-        raise InvalidInput("end_date is earlier than start_date")
+        raise InvalidInput(_("end_date is earlier than start_date"))
     if end - start > MAX_SPAN:
-        raise InvalidInput("start_date and end_date may span at most 90 days")
+        raise InvalidInput(_("start_date and end_date may span at most 90 days"))
     return start, end

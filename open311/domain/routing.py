@@ -18,6 +18,7 @@ from open311.db import catalogue_queries, district_queries, work_queries
 from open311.db.models import Jurisdiction, RequestDistrict, Service, ServiceRequest
 from open311.domain import activity, workflow
 from open311.errors import InvalidInput
+from open311.i18n import _
 from open311.values import ActivityKind
 
 
@@ -26,7 +27,12 @@ def check_in_service_area(
 ) -> None:
     if not district_queries.covers_point(session, jurisdiction, lat, long):
         raise InvalidInput(
-            f"the location {lat},{long} is outside the service area of {jurisdiction.name}"
+            _(
+                "the location %(lat)s,%(long)s is outside the service area of %(city)s",
+                lat=lat,
+                long=long,
+                city=jurisdiction.name,
+            )
         )
 
 

@@ -20,6 +20,7 @@ from open311.db.models import (
     WebhookSubscription,
 )
 from open311.errors import InvalidInput
+from open311.i18n import _
 from open311.notify.destinations import private_destination
 from open311.values import (
     DeliveryState,
@@ -48,13 +49,13 @@ def check_url(url: str, *, allow_private: bool) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if len(url) > MAX_URL_LENGTH or parts.scheme not in ALLOWED_SCHEMES or not parts.hostname:
-        raise InvalidInput("url: an absolute http or https URL is required")
+        raise InvalidInput(_("url: an absolute http or https URL is required"))
     try:
         parts.port  # noqa: B018 (reading it checks it)
     except ValueError:
-        raise InvalidInput("url: the port must be a number from 0 to 65535") from None
+        raise InvalidInput(_("url: the port must be a number from 0 to 65535")) from None
     if not allow_private and private_destination(url, unresolved_is_private=False):
-        raise InvalidInput("url: webhooks go to public internet addresses only")
+        raise InvalidInput(_("url: webhooks go to public internet addresses only"))
     return url
 
 
@@ -69,7 +70,7 @@ def parse_subscription(
     """Check a subscription's arguments; InvalidInput names the wrong one. `allow_private`:
     see check_url."""
     if not url or not url.strip():
-        raise InvalidInput("url: required")
+        raise InvalidInput(_("url: required"))
     try:
         kinds = wire.parse_events(events)
     except ValueError as error:
@@ -77,17 +78,17 @@ def parse_subscription(
     try:
         chosen = SubscriptionScope(scope or SubscriptionScope.own.value)
     except ValueError:
-        raise InvalidInput("scope: must be own or area") from None
+        raise InvalidInput(_("scope: must be own or area")) from None
     shape = None
     if chosen is SubscriptionScope.area:
         if area is None or (isinstance(area, str) and not area.strip()):
-            raise InvalidInput("area: required when scope is area")
+            raise InvalidInput(_("area: required when scope is area"))
         try:
             shape = wire.parse_area(area)
         except ValueError as error:
             raise InvalidInput(str(error)) from None
     elif area is not None and not (isinstance(area, str) and not area.strip()):
-        raise InvalidInput("area: only for scope area")
+        raise InvalidInput(_("area: only for scope area"))
     return SubscriptionRequest(check_url(url, allow_private=allow_private), kinds, chosen, shape)
 
 
@@ -105,7 +106,10 @@ def subscribe(
     one more."""
     if db.count_active_subscriptions(session, client.id, lock=True) >= MAX_SUBSCRIPTIONS:
         raise InvalidInput(
-            f"this client has {MAX_SUBSCRIPTIONS} active subscriptions already; delete one first"
+            _(
+                "this client has %(count)s active subscriptions already; delete one first",
+                count=MAX_SUBSCRIPTIONS,
+            )
         )
     secret = secrets.token_urlsafe(32)
     subscription = WebhookSubscription(

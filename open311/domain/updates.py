@@ -24,6 +24,7 @@ from open311.db.session import settings_of
 from open311.domain import activity, publication, workflow
 from open311.domain.requests_window import MAX_RESULTS, as_utc, standard_window
 from open311.errors import InvalidInput, NotFound, UnknownRequest
+from open311.i18n import _
 from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
 # GET output, lower case (open311-adapter's list, digest §8.4); POST takes them upper-cased.
@@ -69,13 +70,13 @@ def plan_feed(
     else:
         start, end = as_utc(start), as_utc(end)
         if start is not None and end is not None and end < start:
-            raise InvalidInput("end_date is earlier than start_date")
+            raise InvalidInput(_("end_date is earlier than start_date"))
     after = None
     if cursor is not None:
         sort, key, row_id = cursor
         if sort != CURSOR_SORT or not isinstance(key, datetime):
             raise InvalidInput(
-                "cursor: not a cursor of this feed; follow the Link header of the previous page"
+                _("cursor: not a cursor of this feed; follow the Link header of the previous page")
             )
         after = (key, row_id)
     query = db.FeedQuery(
@@ -125,7 +126,13 @@ def normalise_status(value: str) -> str:
     """A POST status, case-insensitive, as the upper-case word; 400 for any other."""
     word = value.strip().upper()
     if word not in POST_STATUSES:
-        raise InvalidInput(f"status: {value[:40]!r} is not one of {', '.join(POST_STATUSES)}")
+        raise InvalidInput(
+            _(
+                "status: %(status)s is not one of %(statuses)s",
+                status=repr(value[:40]),
+                statuses=", ".join(POST_STATUSES),
+            )
+        )
     return word
 
 
@@ -147,7 +154,7 @@ def post_update(
     request = request_queries.get_request(session, jurisdiction, update.service_request_id)
     # Apps know only the ids the public reads show: a request they leave out is not found.
     if request is None or not publication.is_published(session, request):
-        raise UnknownRequest(f"service_request_id {update.service_request_id} not found")
+        raise UnknownRequest(_("service_request_id %(id)s not found", id=update.service_request_id))
     existing = db.get_client_update(session, client.id, update.update_id)
     if existing is not None:
         return _same_request(existing, request, update)
@@ -196,7 +203,10 @@ def post_update(
             target,
             actor=activity.client_actor(client.name),
             # Not the citizen's words: they are published only once staff moderate them.
-            reason=f"the requester reported the problem is not solved (via {client.name})",
+            reason=_(
+                "the requester reported the problem is not solved (via %(client)s)",
+                client=client.name,
+            ),
             now=now,
         )
     session.flush()
@@ -206,7 +216,10 @@ def post_update(
 def _same_request(existing: Activity, request: ServiceRequest, update: AppUpdate) -> Activity:
     if existing.service_request_pk != request.id:
         raise InvalidInput(
-            f"update_id {update.update_id} was already used for another service request"
+            _(
+                "update_id %(id)s was already used for another service request",
+                id=update.update_id,
+            )
         )
     return existing
 
@@ -217,7 +230,7 @@ def _same_request(existing: Activity, request: ServiceRequest, update: AppUpdate
 def app_updates_of(session: Session, service_request_id: str) -> list[db.AppUpdateRow]:
     request = request_queries.get_request_by_public_id(session, service_request_id)
     if request is None:
-        raise UnknownRequest(f"service_request_id {service_request_id} not found")
+        raise UnknownRequest(_("service_request_id %(id)s not found", id=service_request_id))
     return list(db.find_app_updates(session, request))
 
 

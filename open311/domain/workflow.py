@@ -26,8 +26,10 @@ from open311.db.models import (
     WorkOrder,
 )
 from open311.domain import activity
+from open311.domain.public_notes import in_city_language
 from open311.domain.sla import BusinessCalendar, add_business_hours, calendar_for, expected_by
 from open311.errors import Forbidden, InvalidInput, NotFound
+from open311.i18n import _
 from open311.values import (
     CLOSING_UPDATE_STATUSES,
     FINAL_WORK_ORDER_STATES,
@@ -140,7 +142,11 @@ def _publish(
         request,
         actor=actor,
         kind=ActivityKind.request_closed if closing else kind or ActivityKind.status_notes,
-        summary=f"Closed: {request.status_notes}" if closing else str(notes),
+        summary=(
+            in_city_language(session, request, _("Closed: %(notes)s", notes=request.status_notes))
+            if closing
+            else str(notes)
+        ),
         work_order=work_order,
         details=details,
         public=True,
@@ -579,10 +585,12 @@ def _announce_move(
     ):
         if target is _S.done:
             finished = locked.step.name if locked.step is not None else locked.title
-            notes = public_note or f"Completed: {finished}"
+            notes = public_note or in_city_language(
+                session, request, _("Completed: %(step)s", step=finished)
+            )
             status = closing_status(outcome)
         else:
-            notes = public_note or "Cancelled"
+            notes = public_note or in_city_language(session, request, _("Cancelled"))
             status = closing
         _publish(
             session,
@@ -595,7 +603,9 @@ def _announce_move(
             work_order=locked,
         )
     elif target is _S.in_progress and current_status(session, request) in STARTABLE:
-        notes = public_note or f"Work in progress: {locked.title}"
+        notes = public_note or in_city_language(
+            session, request, _("Work in progress: %(title)s", title=locked.title)
+        )
         _publish(
             session,
             request,
@@ -638,7 +648,7 @@ def cancel_request(
     if status not in CANCELLING_STATUSES:
         choices = ", ".join(CANCELLING_STATUSES)
         raise InvalidInput(f"status {status!r} cannot close a cancelled request; use {choices}")
-    notes = notes or f"Cancelled: {reason}"
+    notes = notes or in_city_language(session, request, _("Cancelled: %(reason)s", reason=reason))
     # The request first, then all its open work orders up front, in id order, so two
     # cancellations (or a cancellation and a transition) cannot deadlock.
     request = _lock_request(session, request.id)
@@ -699,7 +709,9 @@ def reopen(
     session.add(work_order)
     session.flush()
     request.status = Status.open
-    request.status_notes = f"Reopened: {reason}"
+    request.status_notes = in_city_language(
+        session, request, _("Reopened: %(reason)s", reason=reason)
+    )
     request.updated_datetime = now
     activity.record(
         session,

@@ -185,8 +185,8 @@ def _facts(
     return messages.Facts(
         service_request_id=request.service_request_id,
         service_name=request.service.service_name,
-        received_at=_when(request.requested_datetime, zone),
-        closed_at=_when(activity.at if activity else request.updated_datetime, zone)
+        received_at=request.requested_datetime.astimezone(zone),
+        closed_at=(activity.at if activity else request.updated_datetime).astimezone(zone)
         if closing
         else None,
         update_status=update_status,
@@ -209,11 +209,6 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def _when(moment: datetime, zone: ZoneInfo) -> str:
-    # Digits and the zone's abbreviation read the same in every language we write.
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _domain(address: str) -> str:

@@ -8,9 +8,11 @@ so adding one is adding two files.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from open311.values import EmailTemplate
@@ -42,8 +44,10 @@ class Facts:
 
     service_request_id: str
     service_name: str
-    received_at: str
-    closed_at: str | None = None
+    # Aware datetimes in the city's time zone, written in the message's language by Babel
+    # (`when`); a str is said as it is.
+    received_at: datetime | str
+    closed_at: datetime | str | None = None
     update_status: str | None = None
     status_notes: str | None = None  # staff's public notes (workflow), never a client's words
     link: str | None = None
@@ -88,10 +92,36 @@ def render(template: str, language_tag: str | None, facts: Facts) -> Rendered:
     values = asdict(facts) | {
         "service_request_id": _one_line(facts.service_request_id),
         "service_name": _one_line(facts.service_name),
+        "received_at": when(facts.received_at, language),
+        "closed_at": when(facts.closed_at, language) if facts.closed_at else None,
+        "open_for": _open_for(facts, language),
     }
     text = _environment.get_template(f"{template}.{language}.txt").render(values)
     subject, _, body = text.partition("\n")
     return Rendered(language=language, subject=subject.strip(), body=body.lstrip("\n"))
+
+
+def when(moment: datetime | str, language: str) -> str:
+    """A date and time as `language` writes one (Babel, CLDR): its long date, its short time
+    and the zone's abbreviation, in the order the language's datetime pattern puts them, e.g.
+    "March 2, 2026, 9:05 AM PST", "2 de marzo de 2026, 9:05 PST", "09:05 PST 2 tháng 3, 2026".
+    The moment is said in the zone it carries (the city's)."""
+    if isinstance(moment, str):
+        return moment
+    date = format_date(moment, "long", locale=language)
+    time = f"{format_time(moment, 'short', tzinfo=moment.tzinfo, locale=language)}"
+    zone = moment.strftime("%Z")
+    pattern = get_datetime_format("long", locale=language)
+    return pattern.replace("{1}", date).replace("{0}", f"{time} {zone}".strip())
+
+
+def _open_for(facts: Facts, language: str) -> str | None:
+    """How long the request was open, as `language` says a duration (Babel: "3 days", "3 días",
+    "يومان"...: the language's own plural forms), when both moments are known."""
+    received, closed = facts.received_at, facts.closed_at
+    if not isinstance(received, datetime) or not isinstance(closed, datetime):
+        return None
+    return format_timedelta(max(closed - received, timedelta(0)), threshold=1.5, locale=language)
 
 
 def _one_line(text: str) -> str:

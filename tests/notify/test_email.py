@@ -146,7 +146,7 @@ def test_received_in_english(db, smtp, inbox, pothole):
     assert text.startswith("Hello,\n")
     assert "Service: Pothole" in text
     assert f"Request number: {request.service_request_id}" in text
-    assert "Received: 2026-03-02 09:05 PST" in text
+    assert "Received: March 2, 2026, 9:05\u202fAM PST" in text  # Babel's English (CLDR)
     assert "200 N Spring St" not in text  # the client's words, not the city's
     assert (
         f"https://311.lacity.org/open311/v2/requests/{request.service_request_id}.json"
@@ -209,7 +209,9 @@ def test_closed_says_the_outcome_and_the_notes(
     assert message["Subject"] == subject.format(request.service_request_id)
     text = text_of(message)
     assert outcome in text
-    assert "2026-03-04 14:30 PST" in text
+    assert (
+        "March 4, 2026, 2:30\u202fPM PST" if language == "en" else "4 de marzo de 2026, 14:30 PST"
+    ) in text
     assert f"{notes_heading}\nFilled with cold asphalt; permanent repair in May." in text
 
 

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "clock": set(),
     "i18n": set(),
+    "locales": set(),  # the catalogues of i18n: data files, an empty __init__.py
     "config": set(),
     "wire": set(),
     "geodata": set(),

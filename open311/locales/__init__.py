@@ -1,0 +1,1 @@
+"""The catalogues of the server's own texts, one messages.po per language (see README.md here)."""
