@@ -15,6 +15,7 @@ from open311.db import bulk, district_queries, request_queries
 from open311.db.models import Jurisdiction
 from open311.demo import myla311
 from open311.demo.catalogue import ensure_jurisdiction, load_catalogue, sync_services
+from open311.demo.los_angeles_languages import seed_los_angeles_languages
 from open311.demo.operations import seed_operations
 from open311.demo.recent import add_recent_requests
 from open311.demo.synthetic import SyntheticSpec, load_synthetic_requests
@@ -53,6 +54,7 @@ def seed_demo_city(
         f"services: {change.total} ({change.created} new, {change.updated} updated)",
     ]
     report += seed_operations(session, jurisdiction, services, agencies, city_dir())
+    report += seed_los_angeles_languages(session, jurisdiction, now=clock.now())
     if with_history:
         service_ids = {
             spec.request_type: services[spec.service_code].id for spec in catalogue.services
