@@ -23,7 +23,9 @@ def content_locale(jurisdiction: Jurisdiction) -> str:
     """The locale this answer is written in, of `jurisdiction`'s locales; noted for the
     Content-Language header."""
     offered = list(jurisdiction.locales or ()) or [jurisdiction.default_locale]
-    chosen = negotiate(request.args.get("locale"), accepted(), offered, jurisdiction.default_locale)
+    # A blank parameter counts as absent, as every GeoReport argument does (smorest.BaseSchema).
+    asked = request.args.get("locale", "").strip() or None
+    chosen = negotiate(asked, accepted(), offered, jurisdiction.default_locale)
     g.content_language = chosen
     return chosen
 
