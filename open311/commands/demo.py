@@ -47,6 +47,11 @@ DEMO_KEY_FILE = PROJECT_ROOT / "var" / "demo-api-key"
     is_flag=True,
     help="Leave out the second city, New York City (jurisdiction_id nyc.gov).",
 )
+@click.option(
+    "--no-austin",
+    is_flag=True,
+    help="Leave out the third city, Austin, Texas (jurisdiction_id austintexas.gov).",
+)
 @with_appcontext
 def seed(
     skip_history: bool,
@@ -55,13 +60,17 @@ def seed(
     random_seed: int,
     with_activity: bool,
     no_nyc: bool,
+    no_austin: bool,
 ) -> None:
     """Load the demo cities: Los Angeles (services with definitions, real historical requests, and
-    with --requests N synthetic ones) and New York City (its real 311 complaint types and one day
-    of its requests). Safe to run again: what is already there is left alone."""
+    with --requests N synthetic ones, Spanish and information articles), New York City (its real
+    311 complaint types and one day of its requests) and Austin (its 27 real services and service
+    pages in English, Spanish, Vietnamese and Arabic, its council districts). Safe to run again:
+    what is already there is left alone."""
     from contextlib import nullcontext
 
     from open311.db.bulk import vacuum
+    from open311.demo.austin import seed_austin
     from open311.demo.new_york import seed_new_york
     from open311.demo.seed import seed_demo_city
     from open311.demo.synthetic import SyntheticSpec
@@ -82,6 +91,10 @@ def seed(
         )
         if not no_nyc:
             report += [f"nyc.gov {line}" for line in seed_new_york(session, not skip_history)]
+        if not no_austin:
+            austin: list[str] = []
+            seed_austin(session, austin)
+            report += [f"austintexas.gov {line}" for line in austin]
         session.commit()
         seconds = vacuum(session.get_bind()) if synthetic is not None else None
     if seconds is not None:
@@ -129,6 +142,10 @@ open311 is starting on {base}
   curl -s '{base}/services.json?jurisdiction_id=nyc.gov'
   curl -s -X POST {base}/requests.json -d api_key={key} -d jurisdiction_id=nyc.gov \\
        -d service_code=STREET-CONDITION -d lat=40.6710 -d long=-73.9778 -d description=Pothole
+
+  Austin, Texas, the third city, in English, Spanish, Vietnamese and Arabic:
+  curl -s '{base}/services.json?jurisdiction_id=austintexas.gov&locale=vi'
+  curl -s '{base}/articles.json?jurisdiction_id=austintexas.gov&q=bulk+item&locale=es'
 
   Staff API (http://127.0.0.1:{port}/api/v1, README "Working requests"): make a user with
   .venv/bin/open311 user create NAME --role supervisor   (or crew_member --crew OCB/OCB-CD14)

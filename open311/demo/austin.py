@@ -182,11 +182,17 @@ def seed_austin(
 
 
 def _languages_and_calendar(jurisdiction: Jurisdiction) -> None:
-    jurisdiction.locales = list(LOCALES)
-    jurisdiction.default_locale = DEFAULT_LOCALE
-    # Texas' public holidays on top of the federal ones.
-    jurisdiction.holiday_country = "US"
-    jurisdiction.holiday_subdivision = "TX"
+    # Texas' public holidays on top of the federal ones. Set only when different, so that a
+    # re-run leaves the row alone.
+    wanted = {
+        "locales": list(LOCALES),
+        "default_locale": DEFAULT_LOCALE,
+        "holiday_country": "US",
+        "holiday_subdivision": "TX",
+    }
+    for name, value in wanted.items():
+        if getattr(jurisdiction, name) != value:
+            setattr(jurisdiction, name, value)
 
 
 def _keep_default(session: Session) -> list[str]:

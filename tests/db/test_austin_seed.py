@@ -7,15 +7,19 @@ import unicodedata
 from datetime import UTC, datetime
 
 import yaml
+from click.testing import CliRunner, Result
+from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from open311.cli import main
 from open311.db import district_queries
 from open311.db.models import (
     Article,
     ArticleRevision,
     ArticleTopic,
     Crew,
+    Jurisdiction,
     RoutingRule,
     Service,
     Translation,
@@ -285,3 +289,26 @@ def test_service_codes_are_unique_slugs() -> None:
     assert len(set(codes)) == 27
     assert "ENVIRONMENTAL-SERVICES-FOR-TRAVIS-COUNTY" in codes
     assert all(code == code.upper() and " " not in code for code in codes)
+
+
+# --- open311 seed -------------------------------------------------------------------------------
+
+
+def invoke(app, *args: str) -> Result:
+    """Run `open311 ...` with the app whose sessions join the test's transaction."""
+    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+
+def test_open311_seed_loads_austin_unless_told_not_to(app, db: Session) -> None:
+    left_out = invoke(app, "seed", "--skip-history", "--no-nyc", "--no-austin")
+    assert left_out.exit_code == 0, left_out.output
+    assert "austintexas.gov" not in left_out.output
+    assert count(db, Jurisdiction, Jurisdiction.jurisdiction_id == "austintexas.gov") == 0
+
+    seeded = invoke(app, "seed", "--skip-history", "--no-nyc")
+    assert seeded.exit_code == 0, seeded.output
+    assert "austintexas.gov services: 27 (27 new, 0 updated)" in seeded.output
+    assert "austintexas.gov layer council_districts: 10 districts imported" in seeded.output
+    # Los Angeles stays the city calls without jurisdiction_id mean.
+    default = db.scalars(select(Jurisdiction).where(Jurisdiction.is_default)).one()
+    assert default.jurisdiction_id == "lacity.org"
