@@ -23,7 +23,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import REAL, ColumnElement, and_, any_, case, cast, func, literal, or_, select, text
+from sqlalchemy import (
+    REAL,
+    ColumnElement,
+    Select,
+    and_,
+    any_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
 from sqlalchemy.orm import Session, selectinload
 
@@ -121,30 +134,12 @@ def parse_text(
 def find_articles(session: Session, search: ArticleSearch) -> HitPage:
     """One page of the matching articles, best first (with a query) or newest first, and how
     many match in all; each article loaded with its variants and topic."""
-    conditions = _filters(search)
-    count = func.count().over().label("total")
-    if search.text is None:
-        statement = (
-            select(Article.id, literal(None).label("score"), count)
-            .where(*conditions)
-            .order_by(
-                func.coalesce(Article.published_at, Article.updated_at).desc(), Article.article_id
-            )
-        )
-    else:
-        matches = _matches(search.text)
-        if matches is None:
-            return HitPage([], 0)
+    statement = ranked_statement(search)
+    if statement is None:
+        return HitPage([], 0)
+    if search.text is not None:
         session.execute(_THRESHOLD, {"threshold": str(TRIGRAM_THRESHOLD)})
-        score = func.max(_variant_score(search.text)).label("score")
-        statement = (
-            select(Article.id, score, count)
-            .join(ArticleVariant, ArticleVariant.article_pk == Article.id)
-            .where(*conditions, matches)
-            .group_by(Article.id)
-            .order_by(score.desc(), Article.article_id)
-        )
-    rows = session.execute(statement.limit(search.limit).offset(search.offset)).all()
+    rows = session.execute(statement).all()
     if not rows:
         total = 0 if search.offset == 0 else _count(session, search)
         return HitPage([], total)
@@ -164,6 +159,34 @@ def find_articles(session: Session, search: ArticleSearch) -> HitPage:
         for row in rows
     ]
     return HitPage(hits, rows[0].total)
+
+
+def ranked_statement(search: ArticleSearch) -> Select | None:
+    """The page's statement: (article pk, score, total) rows in order; None when the query
+    kept no word to look for. bench/kb_hit_rate.py EXPLAINs it."""
+    conditions = _filters(search)
+    count = func.count().over().label("total")
+    if search.text is None:
+        statement = (
+            select(Article.id, literal(None).label("score"), count)
+            .where(*conditions)
+            .order_by(
+                func.coalesce(Article.published_at, Article.updated_at).desc(), Article.article_id
+            )
+        )
+    else:
+        matches = _matches(search.text)
+        if matches is None:
+            return None
+        score = func.max(_variant_score(search.text)).label("score")
+        statement = (
+            select(Article.id, score, count)
+            .join(ArticleVariant, ArticleVariant.article_pk == Article.id)
+            .where(*conditions, matches)
+            .group_by(Article.id)
+            .order_by(score.desc(), Article.article_id)
+        )
+    return statement.limit(search.limit).offset(search.offset)
 
 
 def get_article(
