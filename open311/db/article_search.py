@@ -7,7 +7,7 @@ Two matchers meet, each on its GIN index over article_variant:
   (spanish stems "reciclaje" and "reciclar" alike). Any word may match, since a caller's
   question rarely repeats all of an article's words; a variant holding the whole web-search
   query (`bulk pickup`, `"exact phrase"`, `or`, `-word`) is ranked above one holding only some;
-- pg_trgm word similarity on `match_text` (title and keywords folded: lower case, no accents)
+- pg_trgm strict word similarity on `match_text` (title and keywords folded: lower case, no accents)
   of each word and of the whole query, so a misspelt word ("potwhole", "recyling", "basurra")
   or one typed without its accents ("rac thai") still finds the article.
 
@@ -51,8 +51,10 @@ RANK_NORMALISATION = 1
 ALL_WORDS_BONUS = 0.3
 # How much a word found by similarity (0.5-1 each) weighs against a full-text rank.
 TRIGRAM_WEIGHT = 0.5
-# The word similarity from which %> finds a word (pg_trgm's default, 0.6, misses "potwhole"
-# for "pothole", 0.55, and "recyling" for "recycling", 0.58); set for the transaction only.
+# The strict word similarity (whole words of the title and keywords, so "old" is not found
+# inside "household") from which %>> finds a word: "potwhole" is 0.55 like "pothole",
+# "recyling" 0.58 like "recycling". pg_trgm's default; set for the transaction all the same,
+# so that a server configured otherwise searches alike.
 TRIGRAM_THRESHOLD = 0.5
 
 _VECTOR = ArticleVariant.__table__.c.search_vector
@@ -63,7 +65,7 @@ _PARSE = text(
     "SELECT c.config, websearch_to_tsquery(c.config::regconfig, :q)::text "
     "FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY AS c(config, n) ORDER BY c.n"
 )
-_THRESHOLD = text("SELECT set_config('pg_trgm.word_similarity_threshold', :threshold, true)")
+_THRESHOLD = text("SELECT set_config('pg_trgm.strict_word_similarity_threshold', :threshold, true)")
 _CONTENT_WORDS = text(
     "SELECT w.word FROM unnest(CAST(:words AS text[])) AS w(word) "
     "WHERE NOT EXISTS (SELECT 1 FROM unnest(CAST(:configs AS text[])) AS c(config) "
@@ -295,7 +297,7 @@ def _matches(parsed: ParsedText) -> ColumnElement[bool] | None:
         )
         for config, _all, any_word in parsed.queries
     ]
-    tests += [ArticleVariant.match_text.op("%>")(word) for word in _trigram_terms(parsed)]
+    tests += [ArticleVariant.match_text.op("%>>")(word) for word in _trigram_terms(parsed)]
     return or_(*tests) if tests else None
 
 
@@ -320,8 +322,8 @@ def _variant_score(parsed: ParsedText) -> ColumnElement[float]:
     ]
     score: ColumnElement[float] = case(*arms, else_=0.0) if arms else literal(0.0)
     for term in _trigram_terms(parsed):
-        similarity = func.word_similarity(term, ArticleVariant.match_text)
+        similarity = func.strict_word_similarity(term, ArticleVariant.match_text)
         score = score + TRIGRAM_WEIGHT * case(
-            (ArticleVariant.match_text.op("%>")(term), similarity), else_=0.0
+            (ArticleVariant.match_text.op("%>>")(term), similarity), else_=0.0
         )
     return score
