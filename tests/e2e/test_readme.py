@@ -15,6 +15,7 @@ import pytest
 
 from open311.config import PROJECT_ROOT
 from open311.db.session import make_engine, make_session_factory
+from open311.demo.austin import seed_austin
 from open311.demo.new_york import seed_new_york
 from open311.demo.seed import seed_demo_city
 from tests.e2e.helpers import gunicorn
@@ -33,7 +34,7 @@ def shell_blocks(section: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
-    """The two demo cities, as `make run` seeds them, served by gunicorn, and a working directory
+    """The three demo cities, as `make run` seeds them, served by gunicorn, and a working directory
     holding var/demo-api-key."""
     workdir = tmp_path_factory.mktemp("readme")
     with scratch_database(database_url) as url:
@@ -41,6 +42,7 @@ def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]
         with make_session_factory(engine)() as session:
             seed_demo_city(session)
             seed_new_york(session)
+            seed_austin(session)
             key = make_api_key(session, "readme")
             session.commit()
         engine.dispose()
@@ -85,6 +87,20 @@ def test_the_two_cities_lines_answer_for_new_york_and_los_angeles(demo):
     assert "<service_code>GRAFFITI</service_code>" in result.stdout  # Los Angeles'
     assert '"service_request_id":' in result.stdout  # the Brooklyn POST
     assert '"description":"APARTMENT ONLY"' in result.stdout  # the 2023 history
+    assert '"service_name":"Thỉnh cầu sửa chữa ổ gà trên đường"' in result.stdout  # Austin, vi
+    assert '"article_id":"bulk-item-pickup"' in result.stdout  # Austin's article, in Arabic
+
+
+def test_the_demo_content_lines_answer_in_austin_and_los_angeles(demo):
+    base, workdir, _url = demo
+    setup = shell_blocks("Try it")[0]
+    variables = "\n".join(line for line in setup.splitlines() if line.startswith(("B=", "KEY=")))
+    (block,) = [b for b in shell_blocks("Knowledge base and languages") if "grafiti" in b]
+    strict = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
+    result = run(strict + variables + "\n" + block, base, workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '"title":"Chuẩn bị cho việc bốc rác khối để lề đường"' in result.stdout
+    assert '"article_id":"graffiti-removal"' in result.stdout
 
 
 def test_every_error_line_gives_the_status_it_promises(demo):
