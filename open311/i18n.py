@@ -88,7 +88,9 @@ def negotiate(
     then the `accepted` ones (Accept-Language, best first); each matches exactly or by its
     language (es-MX -> es). None matching: `default`. Tags compare case-insensitively."""
     wanted = [asked] if asked else list(accepted)
-    choices = [tag for tag in (canonical(w) for w in wanted) if tag]
+    # A region or script Babel does not know (es-XX) still says the language.
+    spelled = (canonical(w) or canonical(w.replace("_", "-").split("-")[0]) for w in wanted)
+    choices = [tag for tag in spelled if tag]
     if not choices or not offered:
         return default
     found = negotiate_locale(choices, list(offered), sep="-")
