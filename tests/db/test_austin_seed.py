@@ -22,7 +22,9 @@ from open311.db.models import (
     Jurisdiction,
     RoutingRule,
     Service,
+    ServiceRequest,
     Translation,
+    WorkOrder,
 )
 from open311.demo import austin_kb
 from open311.demo.austin import (
@@ -34,6 +36,7 @@ from open311.demo.austin import (
     seed_austin,
 )
 from open311.domain import kb_exchange
+from tests.factories import make_api_key
 
 SERVICES_FILE = "311_services_multilingual.yaml"
 # The ids other tests (search hit rate) and the README rely on: the City's page names.
@@ -312,3 +315,40 @@ def test_open311_seed_loads_austin_unless_told_not_to(app, db: Session) -> None:
     # Los Angeles stays the city calls without jurisdiction_id mean.
     default = db.scalars(select(Jurisdiction).where(Jurisdiction.is_default)).one()
     assert default.jurisdiction_id == "lacity.org"
+
+
+def test_a_downtown_pothole_goes_to_the_district_9_crew(client, db: Session) -> None:
+    seed_austin(db)
+    key = make_api_key(db, "austin test")
+    response = client.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "jurisdiction_id": "austintexas.gov",
+            "service_code": "POTHOLE-REPAIR",
+            "lat": "30.2672",
+            "long": "-97.7431",
+            "description": "Pothole on Congress Ave",
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    request_id = response.get_json()[0]["service_request_id"]
+    crew_codes = db.scalars(
+        select(Crew.code)
+        .join(WorkOrder, WorkOrder.crew_id == Crew.id)
+        .join(ServiceRequest, ServiceRequest.id == WorkOrder.service_request_pk)
+        .where(ServiceRequest.service_request_id == request_id)
+    ).all()
+    assert crew_codes == ["A311-D9"]
+    # Outside the City's districts (plus 150 m): refused as outside the service area.
+    outside = client.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "jurisdiction_id": "austintexas.gov",
+            "service_code": "POTHOLE-REPAIR",
+            "lat": "29.4241",
+            "long": "-98.4936",
+        },
+    )
+    assert outside.status_code == 400
