@@ -40,7 +40,8 @@ class Facts:
     Nothing a client wrote belongs here, not even the recipient's own name or address: any API
     key holder can file a request with any e-mail address, and text of theirs in our message
     would make the city's mail server carry their words (links, phishing) to whomever they
-    like. The templates see exactly these names."""
+    like. The templates see exactly these names, and `open_for` (how long the request took,
+    from the two dates)."""
 
     service_request_id: str
     service_name: str
@@ -121,7 +122,7 @@ def _open_for(facts: Facts, language: str) -> str | None:
     received, closed = facts.received_at, facts.closed_at
     if not isinstance(received, datetime) or not isinstance(closed, datetime):
         return None
-    return format_timedelta(max(closed - received, timedelta(0)), threshold=1.5, locale=language)
+    return format_timedelta(max(closed - received, timedelta(0)), locale=language)
 
 
 def _one_line(text: str) -> str:
