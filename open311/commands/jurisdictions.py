@@ -34,7 +34,10 @@ def jurisdiction_group() -> None:
     help="Make it the default: the city GeoReport calls without jurisdiction_id mean.",
 )
 @click.option("--locales", help="The languages it serves, BCP 47, comma-separated: en,es,vi.")
-@click.option("--default-locale", help="The language its catalogue is written in (default: en).")
+@click.option(
+    "--default-locale",
+    help="The language its catalogue is written in (default: the first of --locales, else en).",
+)
 def jurisdiction_create(
     jurisdiction_id: str,
     name: str,
@@ -66,7 +69,9 @@ def jurisdiction_create(
             public_url=public_url,
             contact=contact,
         )
-        translations.set_locales(session, created, _tags(locales), default_locale)
+        tags = _tags(locales)
+        default_locale = translations.new_city_default(tags, default_locale)
+        translations.set_locales(session, created, tags, default_locale)
         if polygons:
             districts.set_service_area(session, created, polygons)
         session.commit()

@@ -352,6 +352,12 @@ def city_locales(locales: Iterable[str], default: str) -> tuple[list[str], str]:
     return tags, chosen
 
 
+def new_city_default(locales: Sequence[str] | None, default: str | None) -> str | None:
+    """A new city's default locale: the one named, else the first of its locales (`--locales
+    es,en` is a city written in Spanish), else None (the column's default, en)."""
+    return default or (locales[0] if locales else None)
+
+
 def set_locales(
     session: Session,
     jurisdiction: Jurisdiction,
@@ -359,14 +365,14 @@ def set_locales(
     default: str | None = None,
 ) -> None:
     """Give the city the locales it serves and/or its default (city_locales' rules); the one
-    not given stays as it is, or for a city not yet stored with locales but no default, the
-    first of them is the default. Translations of a locale taken off are kept (put it back
-    and they serve again). Flushes only when the city is in the session."""
+    not given stays as it is (a new city's default is the first of its locales: see
+    `new_city_default`). Translations of a locale taken off are kept (put it back and they
+    serve again). Flushes only when the city is in the session."""
     if locales is None and default is None:
         return
     current = list(jurisdiction.locales or ())
     if default is None:
-        default = jurisdiction.default_locale or (locales[0] if locales else "en")
+        default = jurisdiction.default_locale or "en"
     tags, chosen = city_locales(locales if locales is not None else current or [default], default)
     jurisdiction.locales, jurisdiction.default_locale = tags, chosen
     if jurisdiction in session:

@@ -44,9 +44,10 @@ def create_jurisdiction(body: dict[str, Any]) -> Jurisdiction:
     """Add a city with an empty catalogue; the administrator who adds it works for it.
     `default: true` makes it the city GeoReport calls without jurisdiction_id mean."""
     session = database.session()
-    languages = _languages(body)
+    locales, default_locale = _languages(body)
     created = jurisdictions.create(session, body.pop("jurisdiction_id"), **body)
-    translations.set_locales(session, created, *languages)
+    default_locale = translations.new_city_default(locales, default_locale)
+    translations.set_locales(session, created, locales, default_locale)
     current_user().jurisdictions.append(created)
     session.commit()
     return created
