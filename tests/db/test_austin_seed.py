@@ -6,8 +6,10 @@ import time
 import unicodedata
 from datetime import UTC, datetime
 
+import pytest
 import yaml
 from click.testing import CliRunner, Result
+from defusedxml import ElementTree
 from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -352,3 +354,26 @@ def test_a_downtown_pothole_goes_to_the_district_9_crew(client, db: Session) -> 
         },
     )
     assert outside.status_code == 400
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "vi", "ar"])
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_services_list_speaks_each_of_austins_languages(client, db, locale, fmt) -> None:
+    seed_austin(db)
+    response = client.get(
+        f"/open311/v2/services.{fmt}",
+        query_string={"jurisdiction_id": "austintexas.gov", "locale": locale},
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == locale
+    if fmt == "json":
+        names = {item["service_code"]: item["service_name"] for item in response.get_json()}
+    else:
+        root = ElementTree.fromstring(response.data)  # well-formed in every script
+        names = {
+            item.findtext("service_code"): item.findtext("service_name")
+            for item in root.iter("service")
+        }
+    rows = {row["title_en"].strip(): row[f"title_{locale}"].strip() for row in raw_services()}
+    assert len(names) == 27
+    assert names["POTHOLE-REPAIR"] == unicodedata.normalize("NFC", rows["Request pothole repair"])
