@@ -11,6 +11,7 @@ from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
 from open311.commands.jurisdictions import jurisdiction_group
+from open311.commands.kb import kb_group
 from open311.commands.media import media_group
 from open311.commands.openapi import openapi
 from open311.commands.privacy import privacy_group
@@ -47,6 +48,7 @@ for command in (
     apikey_group,
     user_group,
     jurisdiction_group,
+    kb_group,
     serve,
     demo_banner,
     geodata,

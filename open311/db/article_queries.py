@@ -66,7 +66,7 @@ def find_articles(
     if where.topic_id is not None:
         query = query.where(Article.topic_id == where.topic_id)
     if where.service_code is not None:
-        query = query.where(Article.service_codes.any(where.service_code))
+        query = query.where(Article.service_codes.contains([where.service_code]))
     if where.locale is not None:
         query = query.where(
             select(ArticleVariant.id)

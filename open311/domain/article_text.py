@@ -240,7 +240,7 @@ def _steps(field_name: str, value: Any) -> list[str]:
             problems.append(f"{field_name}[{number}]: at most {MAX_STEP} characters of text")
             continue
         html = sanitise_html(step)
-        if not html:
+        if not nh3.clean(html, tags=set()).strip():  # no words, only markup
             problems.append(f"{field_name}[{number}]: empty")
         cleaned.append(html)
     if problems:

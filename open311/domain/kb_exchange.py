@@ -13,7 +13,8 @@ The document (README "A whole knowledge base in and out" has it field by field):
 
 Loading is all or nothing: the whole document is checked first and every problem reported at
 once, each naming its path ("articles[3].variants.es.title: required"); only a document
-without any is written, inside a savepoint. It is idempotent on article_id and topic code:
+without any is written (in the caller's transaction, which it commits or rolls back whole).
+It is idempotent on article_id and topic code:
 what exists is updated (a revision per changed article or language, by "import:<actor>"),
 what is the same is left alone, and what the document leaves out (another article, another
 language of an article) is kept.
@@ -375,10 +376,11 @@ def load(
         ),
         0,
     )
-    with session.begin_nested():
-        _load_topics(session, jurisdiction, checked["topics"], who, counts)
-        for entry in checked["articles"]:
-            _load_article(session, jurisdiction, entry, who, now, counts)
+    # Checked whole first, so a refused document writes nothing; a failure while writing (a
+    # topic moved meanwhile) is an error the caller rolls back, as it owns the transaction.
+    _load_topics(session, jurisdiction, checked["topics"], who, counts)
+    for entry in checked["articles"]:
+        _load_article(session, jurisdiction, entry, who, now, counts)
     return counts
 
 

@@ -177,7 +177,14 @@ class _ArticleFieldsOut(Schema):
 
 
 class StaffArticleOut(_ArticleFieldsOut):
-    variants = fields.Dict(keys=fields.String(), values=fields.Nested(StaffVariantOut))
+    variants = fields.Function(
+        lambda article: {v.locale: StaffVariantOut().dump(v) for v in article.variants},
+        metadata={
+            "type": "object",
+            "description": "language tag -> the article in that language (StaffVariantOut)",
+            "additionalProperties": {"$ref": "#/components/schemas/StaffVariant"},
+        },
+    )
 
 
 class StaffArticleItemOut(_ArticleFieldsOut):
