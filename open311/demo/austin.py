@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import yaml
 from sqlalchemy.orm import Session
 
 from open311 import clock
@@ -107,15 +106,10 @@ def city_dir() -> Path:
     return geodata_dir() / CITY_DIR
 
 
-def read_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as file:
-        return yaml.safe_load(file)
-
-
 def read_services(path: Path) -> list[AustinService]:
     """The City's 27 rows in file order; ValueError when two make the same service code."""
     found = []
-    for row in read_yaml(path)["311"]:
+    for row in austin_kb.read_yaml(path)["311"]:
         names = {locale: row[f"title_{locale}"].strip() for locale in LOCALES}
         query = parse_qs(urlparse(str(row.get("url") or "")).query)
         found.append(AustinService(names, (query.get("service_id") or [None])[0]))
