@@ -43,7 +43,7 @@ def translations_export(
             session, city, locale, FORMATS[file_format], now=clock.now()
         )
     if output is None:
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)  # bytes: written as they are, UTF-8
     else:
         output.write_bytes(data)
         click.echo(f"wrote {output} ({len(data):,} bytes)", err=True)
