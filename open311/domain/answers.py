@@ -16,7 +16,7 @@ from typing import Any
 
 from open311.db.models import Service, ServiceAttribute
 from open311.errors import InvalidInput
-from open311.i18n import Text, _, english
+from open311.i18n import Text, _, english, n_
 from open311.values import Datatype
 from open311.wire.datetimes import format_w3c, parse_w3c
 
@@ -66,13 +66,19 @@ def validate_answers(service: Service, raw: dict[str, list[str]], local: tzinfo)
     return Answers(answers, ignored)
 
 
-def ignored_notice(codes: list[str]) -> str:
+def ignored_notice(codes: list[str]) -> Text:
     """What a client reads in service_notice about the answers that were not kept (at most
     MAX_IGNORED_LISTED codes, each cut to MAX_CODE characters: the codes are the client's)."""
-    listed = [code[:MAX_CODE] for code in codes[:MAX_IGNORED_LISTED]]
-    more = len(codes) - len(listed)
-    tail = f" and {more} more" if more > 0 else ""
-    return f"Ignored unknown attributes: {', '.join(listed)}{tail}."
+    listed = ", ".join(code[:MAX_CODE] for code in codes[:MAX_IGNORED_LISTED])
+    more = len(codes) - min(len(codes), MAX_IGNORED_LISTED)
+    if more > 0:
+        return n_(
+            "Ignored unknown attributes: %(codes)s and %(count)s more.",
+            "Ignored unknown attributes: %(codes)s and %(count)s more.",
+            more,
+            codes=listed,
+        )
+    return _("Ignored unknown attributes: %(codes)s.", codes=listed)
 
 
 def _check(attribute: ServiceAttribute, values: list[str], local: tzinfo) -> Any:

@@ -17,6 +17,7 @@ from open311.db.models import ApiClient, Jurisdiction, Requester, ServiceRequest
 from open311.domain import activity, duplicates, routing
 from open311.domain.answers import ignored_notice, validate_answers
 from open311.domain.catalogue import get_service
+from open311.domain.public_notes import in_language_of
 from open311.errors import InvalidInput
 from open311.i18n import _
 from open311.values import ActivityKind, ServiceType, Status, UpdateStatus
@@ -80,7 +81,7 @@ def submit(
     if answers.ignored:
         # The codes only, never the values (they may be personal, e.g. a uprn).
         log.info("ignored unknown attributes of %s: %s", service.service_code, answers.ignored)
-        ignored = ignored_notice(answers.ignored)
+        ignored = in_language_of(jurisdiction, ignored_notice(answers.ignored))
         notice = f"{notice} {ignored}" if notice else ignored
     if submission.lat is not None and submission.long is not None:
         routing.check_in_service_area(session, jurisdiction, submission.lat, submission.long)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from open311.db.models import Activity, ServiceRequest
-from open311.domain import duplicates, workflow
+from open311.domain import duplicates, intake, workflow
 from open311.i18n import _
 from open311.values import Status, WorkOrderState
 from tests.factories import (
@@ -147,3 +147,23 @@ def test_a_language_without_a_catalogue_writes_english(db):
     workflow.cancel_request(db, request, actor="staff:kim", reason="rain", now=NOW)
 
     assert request.status_notes == "Cancelled: rain"
+
+
+def test_the_ignored_attributes_notice_is_in_the_citys_language(db, city):
+    make_service(db, city, "POT", service_notice=None)
+    submission = intake.Submission(
+        service_code="POT",
+        address_string="1 Main St",
+        attributes={"uprn": ["1000"], **{f"x{n}": ["1"] for n in range(21)}},
+    )
+
+    request = intake.submit(db, city, None, submission, now=NOW, actor="staff:kim")
+
+    codes = ", ".join(["uprn", *(f"x{n}" for n in range(19))])
+    assert request.service_notice == said(
+        city,
+        en=f"Ignored unknown attributes: {codes} and 2 more.",
+        es=f"Se ignoraron atributos desconocidos: {codes} y 2 más.",
+        vi=f"Đã bỏ qua các thuộc tính không xác định: {codes} và 2 thuộc tính khác.",
+        ar=f"تم تجاهل خصائص غير معروفة: {codes} و2 خاصيتان أخريان.",
+    )
