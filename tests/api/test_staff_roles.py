@@ -18,15 +18,19 @@ from open311.values import StaffRole
 from tests.api.helpers import bearer, make_staff
 from tests.factories import make_agency, make_crew, make_jurisdiction
 
-A, S, C, M = (
+A, S, C, M, E = (
     StaffRole.administrator,
     StaffRole.supervisor,
     StaffRole.call_taker,
     StaffRole.crew_member,
+    StaffRole.editor,
 )
-ANYONE = {A, S, C, M}
+ANYONE = {A, S, C, M, E}
+REQUEST_STAFF = {A, S, C, M}  # everyone who works requests: not editors
 MANAGERS = {A, S}
 DESK = {A, S, C}
+KB_WRITERS = {A, E}
+KB_READERS = {A, E, S, C}
 
 POLICY: dict[tuple[str, str], set[StaffRole]] = {
     # accounts
@@ -72,8 +76,8 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("GET", "/api/v1/work-orders/<int:work_order_id>"): {A, S, M},
     ("POST", "/api/v1/work-orders/<int:work_order_id>/transitions"): {A, S, M},
     ("POST", "/api/v1/work-orders/<int:work_order_id>/reassign"): MANAGERS,
-    ("GET", "/api/v1/requests/<service_request_id>"): ANYONE,
-    ("POST", "/api/v1/requests/<service_request_id>/notes"): ANYONE,
+    ("GET", "/api/v1/requests/<service_request_id>"): REQUEST_STAFF,
+    ("POST", "/api/v1/requests/<service_request_id>/notes"): REQUEST_STAFF,
     ("POST", "/api/v1/requests/<service_request_id>/location"): DESK,
     ("POST", "/api/v1/requests/<service_request_id>/cancel"): MANAGERS,
     ("POST", "/api/v1/requests/<service_request_id>/work-orders"): MANAGERS,
@@ -95,6 +99,23 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     # personal data on a person's request
     ("POST", "/api/v1/privacy/erasures"): {A},
     ("GET", "/api/v1/privacy/export"): {A},
+    # the knowledge base: editors and administrators write, the desk reads and answers calls
+    ("GET", "/api/v1/articles"): KB_READERS,
+    ("POST", "/api/v1/articles"): KB_WRITERS,
+    ("GET", "/api/v1/articles/<article_id>"): KB_READERS,
+    ("PATCH", "/api/v1/articles/<article_id>"): KB_WRITERS,
+    ("PUT", "/api/v1/articles/<article_id>/variants/<locale>"): KB_WRITERS,
+    ("DELETE", "/api/v1/articles/<article_id>/variants/<locale>"): KB_WRITERS,
+    ("POST", "/api/v1/articles/<article_id>/publish"): KB_WRITERS,
+    ("POST", "/api/v1/articles/<article_id>/unpublish"): KB_WRITERS,
+    ("POST", "/api/v1/articles/<article_id>/retire"): KB_WRITERS,
+    ("GET", "/api/v1/articles/<article_id>/revisions"): KB_READERS,
+    ("POST", "/api/v1/articles/<article_id>/answers"): DESK,
+    ("GET", "/api/v1/article-topics"): KB_READERS,
+    ("POST", "/api/v1/article-topics"): KB_WRITERS,
+    ("PATCH", "/api/v1/article-topics/<code>"): KB_WRITERS,
+    ("GET", "/api/v1/knowledge-base"): KB_READERS,
+    ("POST", "/api/v1/knowledge-base"): KB_WRITERS,
 }
 # Signing in is the one staff endpoint without a token.
 OPEN = {("POST", "/api/v1/login")}
