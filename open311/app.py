@@ -43,11 +43,13 @@ def build_app(overrides: dict | None = None) -> Flask:
     locales.init_app(app)  # Content-Language and Vary: Accept-Language of what views chose
     api = Api(app, spec_kwargs={"extra_plugins": [contract.ContractPlugin()]})
 
+    from open311.api.articles import blp as articles
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
     from open311.api.media import blp as media
     from open311.api.staff import (
         accounts,
+        article_search,
         audit,
         catalogue,
         deliveries,
@@ -55,8 +57,10 @@ def build_app(overrides: dict | None = None) -> Flask:
         jurisdictions,
         moderation,
         privacy,
+        translations,
         work,
     )
+    from open311.api.staff import articles as staff_articles
     from open311.api.updates import blp as updates
     from open311.api.webhooks import blp as webhooks
 
@@ -73,8 +77,12 @@ def build_app(overrides: dict | None = None) -> Flask:
         deliveries,
         audit,
         privacy,
+        translations,
+        article_search,
+        staff_articles,
     )
-    for blueprint in (georeport, updates, webhooks, exports, media, *(m.blp for m in staff)):
+    public = (georeport, updates, webhooks, exports, media, articles)
+    for blueprint in (*public, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)
     app.register_error_handler(Open311Error, errors.handle_domain_error)
