@@ -41,7 +41,7 @@ def placeholders(text: str | tuple[str, ...]) -> set[str]:
 
 
 def test_the_languages_are_there():
-    assert {"es", "vi", "ar"} <= set(CATALOGUES)
+    assert {"es", "vi", "ar", "ko"} <= set(CATALOGUES)
     assert set(i18n.server_locales()) == {"en", *CATALOGUES}
 
 
