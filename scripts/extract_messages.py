@@ -54,9 +54,11 @@ def main() -> None:
     pot = template()
     with (LOCALES / "messages.pot").open("wb") as handle:
         write_po(handle, pot, width=100)
+    languages = []
     for po_path in sorted(LOCALES.glob("*/LC_MESSAGES/messages.po")):
         update(pot, po_path)
-    print(f"{len(pot)} texts; catalogues: {[p.parts[-3] for p in LOCALES.glob('*/LC_MESSAGES/*.po')]}")
+        languages.append(po_path.parts[-3])
+    print(f"{len(pot)} texts; catalogues updated: {', '.join(languages)}")
 
 
 if __name__ == "__main__":
