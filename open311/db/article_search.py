@@ -27,7 +27,6 @@ from sqlalchemy import (
     REAL,
     ColumnElement,
     Select,
-    and_,
     any_,
     case,
     cast,
@@ -36,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSQUERY
 from sqlalchemy.orm import Session, selectinload
@@ -140,7 +140,7 @@ def find_articles(session: Session, search: ArticleSearch) -> HitPage:
     if statement is None:
         return HitPage([], 0)
     if search.text is not None:
-        session.execute(_THRESHOLD, {"threshold": str(TRIGRAM_THRESHOLD)})
+        set_trigram_threshold(session)
     rows = session.execute(statement).all()
     if not rows:
         total = 0 if search.offset == 0 else _count(session, search)
@@ -161,6 +161,11 @@ def find_articles(session: Session, search: ArticleSearch) -> HitPage:
         for row in rows
     ]
     return HitPage(hits, rows[0].total)
+
+
+def set_trigram_threshold(session: Session) -> None:
+    """TRIGRAM_THRESHOLD for %>> until the transaction ends."""
+    session.execute(_THRESHOLD, {"threshold": str(TRIGRAM_THRESHOLD)})
 
 
 def ranked_statement(search: ArticleSearch) -> Select | None:
@@ -289,16 +294,27 @@ def _tsquery(query: str) -> ColumnElement:
 
 def _matches(parsed: ParsedText) -> ColumnElement[bool] | None:
     """A variant matches when one of its language's words is in its text, or a word (or the
-    whole query) is like its title or keywords; None when the query kept no word at all."""
-    tests: list[ColumnElement[bool]] = [
-        and_(
+    whole query) is like its title or keywords; None when the query kept no word at all.
+
+    Written as the union of one index search per test rather than one OR: with the OR the
+    planner, which cannot tell what a tsquery or a trigram test costs per row, scans every
+    variant at 20,000 of them (0.4 s); each test alone is a GIN index scan, and only the
+    variants found are scored."""
+    tests = [
+        select(ArticleVariant.id).where(
             ArticleVariant.search_config == _config(config),
             _VECTOR.op("@@")(_tsquery(any_word)),
         )
         for config, _all, any_word in parsed.queries
     ]
-    tests += [ArticleVariant.match_text.op("%>>")(word) for word in _trigram_terms(parsed)]
-    return or_(*tests) if tests else None
+    tests += [
+        select(ArticleVariant.id).where(ArticleVariant.match_text.op("%>>")(word))
+        for word in _trigram_terms(parsed)
+    ]
+    if not tests:
+        return None
+    found = tests[0] if len(tests) == 1 else union(*tests)
+    return ArticleVariant.id.in_(found)
 
 
 def _trigram_terms(parsed: ParsedText) -> list[str]:

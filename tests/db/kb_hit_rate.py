@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import psycopg2  # noqa: F401 - postgresql.psycopg2
 from sqlalchemy.orm import Session
 
 from open311.db import article_search as queries
@@ -343,11 +344,10 @@ def explain(session: Session, city: Jurisdiction, q: str, locale: str) -> str:
     planned = article_search.plan(session, city, args, NOW)
     statement = queries.ranked_statement(planned)
     assert statement is not None
-    session.execute(
-        text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
-        {"t": str(queries.TRIGRAM_THRESHOLD)},
+    queries.set_trigram_threshold(session)
+    compiled = statement.compile(
+        dialect=postgresql.psycopg2.dialect(), compile_kwargs={"render_postcompile": True}
     )
-    compiled = statement.compile(dialect=postgresql.dialect())
     connection = session.connection()
     plan = connection.exec_driver_sql(
         "EXPLAIN (ANALYZE, COSTS OFF) " + str(compiled), compiled.params
