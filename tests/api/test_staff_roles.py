@@ -116,6 +116,13 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("PATCH", "/api/v1/article-topics/<code>"): KB_WRITERS,
     ("GET", "/api/v1/knowledge-base"): KB_READERS,
     ("POST", "/api/v1/knowledge-base"): KB_WRITERS,
+    # a city's texts in its other languages: administrators and editors only
+    ("GET", "/api/v1/translations"): KB_WRITERS,
+    ("PUT", "/api/v1/translations/<locale>"): KB_WRITERS,
+    ("DELETE", "/api/v1/translations/<locale>"): KB_WRITERS,
+    ("POST", "/api/v1/translations/<locale>"): KB_WRITERS,
+    ("GET", "/api/v1/translations/<locale>.po"): KB_WRITERS,
+    ("GET", "/api/v1/translations/<locale>.xlf"): KB_WRITERS,
 }
 # Signing in is the one staff endpoint without a token.
 OPEN = {("POST", "/api/v1/login")}

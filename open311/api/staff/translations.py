@@ -120,10 +120,7 @@ def delete_translation(locale: str, source: str, context: str, **_city: Any) -> 
     return Response(status=204)
 
 
-@blp.route("/translations/<locale>.<any(po, xlf):extension>", methods=["GET"])
-@staff_required(*TRANSLATORS)
-@blp.arguments(s.CityArgs, location="query", as_kwargs=True)
-@blp.doc(
+DOWNLOAD = blp.doc(
     responses={
         "200": {
             "description": "The catalogue as a file, untranslated entries empty",
@@ -131,9 +128,29 @@ def delete_translation(locale: str, source: str, context: str, **_city: Any) -> 
         }
     }
 )
-def export_translations(locale: str, extension: str, **_city: Any) -> Response:
-    """Download every public text of the city with its translation into `locale`, as a PO
-    file (.po) or XLIFF 1.2 (.xlf), for a translator's tool."""
+
+
+@blp.route("/translations/<locale>.po", methods=["GET"])
+@staff_required(*TRANSLATORS)
+@blp.arguments(s.CityArgs, location="query", as_kwargs=True)
+@DOWNLOAD
+def export_po(locale: str, **_city: Any) -> Response:
+    """Download every public text of the city with its translation into `locale` as a PO
+    file, for a translator's tool (Poedit, Weblate...)."""
+    return _download(locale, "po")
+
+
+@blp.route("/translations/<locale>.xlf", methods=["GET"])
+@staff_required(*TRANSLATORS)
+@blp.arguments(s.CityArgs, location="query", as_kwargs=True)
+@DOWNLOAD
+def export_xliff(locale: str, **_city: Any) -> Response:
+    """Download every public text of the city with its translation into `locale` as XLIFF
+    1.2, for a translator's tool (OmegaT, memoQ...)."""
+    return _download(locale, "xlf")
+
+
+def _download(locale: str, extension: str) -> Response:
     city = staff_jurisdiction()
     data = translation_files.export_file(
         database.session(), city, locale, extension, now=clock.now()
