@@ -30,6 +30,8 @@ from babel.messages.pofile import read_po
 
 SOURCE_LOCALE = "en"  # the language the server's texts are written in
 MAX_TAG = 35  # the longest BCP 47 tag kept (RFC 5646 §4.4.1 suggests 35)
+# A language and at least one more subtag, each 1-8 letters or digits (RFC 5646's shape).
+_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})+")
 
 
 class Text(str):
@@ -88,8 +90,13 @@ def negotiate(
     then the `accepted` ones (Accept-Language, best first); each matches exactly or by its
     language (es-MX -> es). None matching: `default`. Tags compare case-insensitively."""
     wanted = [asked] if asked else list(accepted)
-    # A region or script Babel does not know (es-XX) still says the language.
-    spelled = (canonical(w) or canonical(w.replace("_", "-").split("-")[0]) for w in wanted)
+    # A well-formed tag whose region or script Babel does not know (es-XX) still says its
+    # language; a malformed one (ar-, not a tag!) says nothing.
+    spelled = (
+        canonical(w)
+        or (canonical(w[: w.replace("_", "-").find("-")]) if _TAG.fullmatch(w) else None)
+        for w in wanted
+    )
     choices = [tag for tag in spelled if tag]
     if not choices or not offered:
         return default
