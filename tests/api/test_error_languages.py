@@ -14,6 +14,7 @@ UNKNOWN_SERVICE = {
     "es": "no se encontró service_code NOPE",
     "vi": "không tìm thấy service_code NOPE",
     "ar": "لم يُعثر على service_code \u200fNOPE",
+    "ko": "service_code NOPE을(를) 찾을 수 없습니다",
 }
 
 
