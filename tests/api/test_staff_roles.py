@@ -111,6 +111,7 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("POST", "/api/v1/articles/<article_id>/retire"): KB_WRITERS,
     ("GET", "/api/v1/articles/<article_id>/revisions"): KB_READERS,
     ("POST", "/api/v1/articles/<article_id>/answers"): DESK,
+    ("GET", "/api/v1/article-search"): KB_READERS,
     ("GET", "/api/v1/article-topics"): KB_READERS,
     ("POST", "/api/v1/article-topics"): KB_WRITERS,
     ("PATCH", "/api/v1/article-topics/<code>"): KB_WRITERS,
