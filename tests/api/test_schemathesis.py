@@ -409,6 +409,13 @@ CONTRACT_REFUSALS = re.compile(
             r"Not a valid URL",
             # text XML cannot carry, inside values the document types loosely
             r"contains control characters|must be a string or a number",
+            # the knowledge base: the languages Babel knows, the city's topics and services, the
+            # rules of publishing and of themes and topics
+            r"is not a known language tag",
+            r": no (topic|theme) ",
+            r"not services of this jurisdiction",
+            r"publishing needs a variant|published needs a variant",
+            r"only themes hold topics|a theme stays a theme",
             # documented as propertyNames' lengths, which schemathesis does not generate keys by
             r"an outcome's name is 1 to 64 characters",
         ]
