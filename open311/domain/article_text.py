@@ -61,10 +61,10 @@ CLEANED_WITH_CONTENT = frozenset(
 BODY_FORMATS = ("html", "markdown")
 
 MAX_TITLE = 255
-MAX_TEXT = 20_000  # summary, keywords, answer text, contact
-MAX_BODY = 200_000  # a body (as written); long enough for a page of rules with a table
+MAX_TEXT = 4_000  # summary, keywords, answer text
+MAX_BODY = 100_000  # a body as written: pages of rules with tables (a whole body fits 1 MiB)
 MAX_STEPS = 50
-MAX_STEP = 5_000
+MAX_STEP = 2_000
 
 
 def sanitise_html(html: str) -> str:

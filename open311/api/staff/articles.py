@@ -343,11 +343,9 @@ def export_knowledge_base(args: dict[str, Any]) -> Response:
 @blp.doc(
     requestBody={
         "required": True,
-        "description": "An open311-kb/1 document (README: A whole knowledge base in and out)",
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "string"}},
-        },
+        "description": "An open311-kb/1 document (README: A whole knowledge base in and out); "
+        "the same document as YAML is read with Content-Type application/yaml",
+        "content": {"application/json": {"schema": s.KB_DOCUMENT}},
     }
 )
 @blp.response(200, s.KbImportOut)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from open311 import i18n
-from open311.api.smorest import BaseSchema, StaffBody
+from open311.api.smorest import StaffBody
 from open311.domain import article_text, kb_exchange, knowledge
 from open311.i18n import MAX_TAG
 from open311.values import ArticleState
@@ -23,12 +23,22 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
+# The shape of a BCP 47 tag (language, then subtags); which languages exist is Babel's to say
+# (domain/article_text.canonical_locale: "... is not a known language tag").
+LOCALE_SHAPE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
+
+
 def _locale(description: str = "a BCP 47 language tag (es, es-MX, vi, ar, zh-Hant)", **kwargs):
     return fields.String(
-        validate=validate.Length(min=2, max=MAX_TAG),
+        validate=[validate.Length(min=2, max=MAX_TAG), validate.Regexp(LOCALE_SHAPE)],
         metadata={"description": description},
         **kwargs,
     )
+
+
+def _by_locale(values: fields.Field, description: str) -> fields.Dict:
+    """language tag -> `values`; the tags are checked by the domain, which names a bad one."""
+    return fields.Dict(keys=fields.String(), values=values, metadata={"description": description})
 
 
 def _text(max_length: int = article_text.MAX_TEXT, **kwargs) -> fields.String:
@@ -78,11 +88,7 @@ class NewArticleBody(ArticleChangeBody):
     article_id = fields.String(
         required=True, validate=SLUG, metadata={"description": "public id, e.g. bulk-item-pickup"}
     )
-    variants = fields.Dict(
-        keys=_locale(),
-        values=fields.Nested(ArticleVariantBody),
-        metadata={"description": "its first languages, by language tag"},
-    )
+    variants = _by_locale(fields.Nested(ArticleVariantBody), "its first languages, by language tag")
 
 
 class ArticleAnswerBody(StaffBody):
@@ -99,10 +105,9 @@ class ArticleTopicChangeBody(StaffBody):
     parent = fields.String(
         allow_none=True, validate=SLUG, metadata={"description": "a theme's code; null: a theme"}
     )
-    names = fields.Dict(
-        keys=_locale(),
-        values=fields.String(validate=[validate.Length(min=1, max=255), NOT_BLANK]),
-        metadata={"description": "the name in other languages, by language tag"},
+    names = _by_locale(
+        fields.String(validate=[validate.Length(min=1, max=255), NOT_BLANK]),
+        "the name in other languages, by language tag",
     )
 
 
@@ -118,7 +123,7 @@ class NewArticleTopicBody(ArticleTopicChangeBody):
 # --- query strings --------------------------------------------------------------------------------
 
 
-class KbCityArgs(BaseSchema):
+class KbCityArgs(Schema):
     jurisdiction_id = fields.String(
         validate=validate.Length(min=1, max=255),
         metadata={"description": "one of the user's cities (default: the only or default one)"},
@@ -226,3 +231,73 @@ class KbImportOut(Schema):
     articles_unchanged = fields.Integer()
     translations_written = fields.Integer()
     revisions = fields.Integer()
+
+
+# The open311-kb/1 document as /openapi.json states it (POST /knowledge-base reads it itself,
+# JSON or YAML, through domain/kb_exchange; README "A whole knowledge base in and out").
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+_SLUG = {"type": "string", "pattern": knowledge.SLUG.pattern}
+KB_VARIANT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": article_text.MAX_TITLE},
+        "summary": _NULLABLE_TEXT,
+        "body": _NULLABLE_TEXT,
+        "body_format": {"type": "string", "enum": list(article_text.BODY_FORMATS)},
+        "steps": {"type": "array", "items": {"type": "string"}, "maxItems": article_text.MAX_STEPS},
+        "keywords": _NULLABLE_TEXT,
+        "answer_text": _NULLABLE_TEXT,
+    },
+}
+KB_DOCUMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["format"],
+    "properties": {
+        "format": {"type": "string", "enum": [kb_exchange.FORMAT]},
+        "default_locale": {"type": "string", "pattern": LOCALE_SHAPE},
+        "locales": {"type": "array", "items": {"type": "string", "pattern": LOCALE_SHAPE}},
+        "topics": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["code", "name"],
+                "properties": {
+                    "code": _SLUG,
+                    "name": {
+                        "description": "language tag -> name (the default language's required)",
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "minLength": 1},
+                    },
+                    "parent": {**_SLUG, "nullable": True},
+                },
+            },
+        },
+        "articles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["article_id", "variants"],
+                "properties": {
+                    "article_id": _SLUG,
+                    "topic": {**_SLUG, "nullable": True},
+                    "service_codes": {"type": "array", "items": {"type": "string"}},
+                    "valid_from": {"type": "string", "format": "date", "nullable": True},
+                    "valid_until": {"type": "string", "format": "date", "nullable": True},
+                    "contact": _NULLABLE_TEXT,
+                    "state": {"type": "string", "enum": STATES},
+                    "variants": {
+                        "description": "language tag -> the article in that language",
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": KB_VARIANT,
+                    },
+                },
+            },
+        },
+    },
+}
