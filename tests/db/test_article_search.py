@@ -254,3 +254,23 @@ def test_pages_and_total(db, city, kb):
     assert (beyond.total, beyond.items) == (5, [])
     with pytest.raises(InvalidInput, match="page"):
         article_search.search(db, city, ArticleArgs(page=200, page_size=100), "en", NOW)
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "it's o'reilly's",
+        "back\\slash \\' quote",
+        "& | ! <-> :* ( ) '' \"",
+        '"unclosed phrase',
+        "-only -negated",
+        "or or or",
+        "🙂 ♻️",
+        "垃圾回收",
+        "x",
+        "'''",
+    ],
+)
+def test_any_text_is_searched_without_error(db, city, kb, q):
+    page = article_search.search(db, city, ArticleArgs(q=q), "en", NOW)
+    assert page.total >= 0
