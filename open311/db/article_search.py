@@ -49,6 +49,8 @@ WEIGHTS = (0.05, 0.2, 0.5, 1.0)
 RANK_NORMALISATION = 1
 # A variant holding the whole web-search query, not just some of its words.
 ALL_WORDS_BONUS = 0.3
+# A variant holding the caller's words in their order, as a phrase ("recolección de compost").
+PHRASE_BONUS = 0.3
 # How much a word found by similarity (0.5-1 each) weighs against a full-text rank.
 TRIGRAM_WEIGHT = 0.5
 # The strict word similarity (whole words of the title and keywords, so "old" is not found
@@ -62,7 +64,8 @@ _VECTOR = ArticleVariant.__table__.c.search_vector
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
 _PARSE = text(
-    "SELECT c.config, websearch_to_tsquery(c.config::regconfig, :q)::text "
+    "SELECT c.config, websearch_to_tsquery(c.config::regconfig, :q)::text, "
+    "phraseto_tsquery(c.config::regconfig, :q)::text "
     "FROM unnest(CAST(:configs AS text[])) WITH ORDINALITY AS c(config, n) ORDER BY c.n"
 )
 _THRESHOLD = text("SELECT set_config('pg_trgm.strict_word_similarity_threshold', :threshold, true)")
@@ -77,9 +80,9 @@ _CONTENT_WORDS = text(
 class ParsedText:
     """A caller's query as the statement needs it."""
 
-    # (configuration, its web-search tsquery, its any-word tsquery), configurations whose
-    # parse left no word (all stop words) left out.
-    queries: tuple[tuple[str, str, str], ...]
+    # (configuration, its web-search tsquery, its any-word tsquery, its phrase tsquery or ''
+    # for a single word), configurations whose parse left no word (all stop words) left out.
+    queries: tuple[tuple[str, str, str, str], ...]
     # The folded words for the trigram test, stop words of every configuration left out.
     words: tuple[str, ...]
     # The whole query folded, compared as a phrase.
@@ -119,11 +122,12 @@ def parse_text(
     `words` that are a stop word in none of them ("the" or "de" would find every title holding
     them by similarity); two small statements, no table read."""
     queries = []
-    for config, parsed in session.execute(_PARSE, {"q": query, "configs": list(configs)}):
+    parses = session.execute(_PARSE, {"q": query, "configs": list(configs)})
+    for config, parsed, phrase in parses:
         lexemes = [lexeme for negated, lexeme in _LEXEME.findall(parsed or "") if not negated]
         if lexemes:
             any_word = " | ".join(f"'{lexeme}'" for lexeme in dict.fromkeys(lexemes))
-            queries.append((config, parsed, any_word))
+            queries.append((config, parsed, any_word, phrase if "<" in (phrase or "") else ""))
     kept: tuple[str, ...] = ()
     if words:
         found = set(
@@ -305,7 +309,7 @@ def _matches(parsed: ParsedText) -> ColumnElement[bool] | None:
             ArticleVariant.search_config == _config(config),
             _VECTOR.op("@@")(_tsquery(any_word)),
         )
-        for config, _all, any_word in parsed.queries
+        for config, _all, any_word, _phrase in parsed.queries
     ]
     tests += [
         select(ArticleVariant.id).where(ArticleVariant.match_text.op("%>>")(word))
@@ -326,16 +330,16 @@ def _trigram_terms(parsed: ParsedText) -> list[str]:
 
 def _variant_score(parsed: ParsedText) -> ColumnElement[float]:
     """Full-text rank in the variant's own configuration (with a bonus when it holds the whole
-    query), plus the similarity of each word found in its title or keywords."""
+    query, and one when it holds the words as the phrase they were said in), plus the
+    similarity of each word found in its title or keywords."""
     weights = cast(literal(list(WEIGHTS)), ARRAY(REAL))
-    arms = [
-        (
-            ArticleVariant.search_config == _config(config),
-            func.ts_rank_cd(weights, _VECTOR, _tsquery(any_word), RANK_NORMALISATION)
-            + case((_VECTOR.op("@@")(_tsquery(all_words)), ALL_WORDS_BONUS), else_=0.0),
-        )
-        for config, all_words, any_word in parsed.queries
-    ]
+    arms = []
+    for config, all_words, any_word, phrase in parsed.queries:
+        rank = func.ts_rank_cd(weights, _VECTOR, _tsquery(any_word), RANK_NORMALISATION)
+        rank = rank + case((_VECTOR.op("@@")(_tsquery(all_words)), ALL_WORDS_BONUS), else_=0.0)
+        if phrase:
+            rank = rank + case((_VECTOR.op("@@")(_tsquery(phrase)), PHRASE_BONUS), else_=0.0)
+        arms.append((ArticleVariant.search_config == _config(config), rank))
     score: ColumnElement[float] = case(*arms, else_=0.0) if arms else literal(0.0)
     for term in _trigram_terms(parsed):
         similarity = func.strict_word_similarity(term, ArticleVariant.match_text)
