@@ -605,3 +605,24 @@ def test_an_administrator_creates_an_editor(client, db, city, tokens):
     created = client.post(f"{API}/users", json=body, headers=admin)
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["role"] == "editor"
+
+
+def test_the_city_is_one_of_the_users(client, db, city, editor):
+    other = make_jurisdiction(db, jurisdiction_id="other.example", name="Other")
+    make_service(db, other, "BULKY-ITEM")
+    _create(client, editor)
+    assert (
+        client.get(f"{API}/articles?jurisdiction_id=other.example", headers=editor).status_code
+        == 403
+    )
+    assert (
+        client.get(f"{API}/articles?jurisdiction_id=nowhere.example", headers=editor).status_code
+        == 404
+    )
+    assert client.get(f"{API}/articles?jurisdiction_id=", headers=editor).status_code == 400
+    for path in ("/articles/bulk-item-pickup", "/article-topics", "/knowledge-base"):
+        response = client.get(f"{API}{path}?jurisdiction_id=other.example", headers=editor)
+        assert response.status_code == 403, path
+    _user, theirs = make_staff(db, "editor", "other-editor", jurisdictions=[other])
+    assert client.get(f"{API}/articles/bulk-item-pickup", headers=bearer(theirs)).status_code == 404
+    assert client.get(f"{API}/articles", headers=bearer(theirs)).get_json() == []
