@@ -102,7 +102,8 @@ def write_po_file(
 def read_po_file(data: bytes, locale: str) -> Upload:
     """The entries of an uploaded PO file for `locale`; a 400 for a file that is not one."""
     try:
-        catalog = read_po(BytesIO(data), abort_invalid=True)
+        # A byte order mark, as some Windows editors write, is no part of the first keyword.
+        catalog = read_po(BytesIO(data.removeprefix(b"\xef\xbb\xbf")), abort_invalid=True)
     except PoFileError as error:
         raise InvalidInput(f"PO file: {error}") from None
     except (UnicodeDecodeError, ValueError) as error:

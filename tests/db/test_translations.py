@@ -390,3 +390,32 @@ def test_files_that_cannot_be_read_store_nothing(db, city, kind, data, complaint
     with pytest.raises(InvalidInput, match=complaint):
         translation_files.import_file(db, city, "es", data, content_type, actor="cli", now=NOW)
     assert db.scalar(select(func.count()).select_from(Translation)) == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'\xef\xbb\xbfmsgctxt "group"\nmsgid "Streets"\nmsgstr "Calles"\n',  # a byte order mark
+        b'msgctxt "group"\r\nmsgid "Streets"\r\nmsgstr "Calles"\r\n',  # Windows line ends
+    ],
+    ids=["bom", "crlf"],
+)
+def test_po_files_as_windows_editors_save_them(db, city, data):
+    imported = translation_files.import_file(
+        db, city, "es", data, translation_files.PO_TYPE, actor="cli", now=NOW
+    )
+    assert [(e.context, e.source, e.text) for e in imported.stored] == [
+        ("group", "Streets", "Calles")
+    ]
+
+
+def test_xliff_in_utf_16_and_a_regional_target(db, city):
+    document = (
+        '<?xml version="1.0" encoding="utf-16"?><xliff version="1.2"><file '
+        'target-language="es-MX"><body><trans-unit id="1" resname="group"><source>Streets'
+        "</source><target>Calles</target></trans-unit></body></file></xliff>"
+    )
+    imported = translation_files.import_file(
+        db, city, "es", document.encode("utf-16"), translation_files.XLIFF_TYPE, actor="x", now=NOW
+    )
+    assert [e.text for e in imported.stored] == ["Calles"]
