@@ -32,6 +32,7 @@ from open311.db.models import Article, ArticleTopic, ArticleVariant, Jurisdictio
 from open311.domain import search_text
 from open311.domain.request_search import MAX_QUERY_WORDS
 from open311.errors import InvalidInput, NotFound
+from open311.i18n import _
 from open311.values import ArticleState
 from open311.wire.articles import ArticleView, Named
 
@@ -115,12 +116,14 @@ def plan(
     if args.page < 1:
         raise InvalidInput("page: 1 or more")
     if args.page * page_size > MAX_PAGED_ROWS:
-        raise InvalidInput(f"page: page x page_size may reach row {MAX_PAGED_ROWS:,} at most")
+        raise InvalidInput(
+            _("page: page x page_size may reach row %(max)s at most", max=f"{MAX_PAGED_ROWS:,}")
+        )
     topics = None
     if args.topic is not None:
         topics = queries.topic_ids(session, jurisdiction.id, args.topic)
         if topics is None:
-            raise InvalidInput(f"topic: {args.topic} is not a topic or theme here")
+            raise InvalidInput(_("topic: %(topic)s is not a topic or theme here", topic=args.topic))
     return queries.ArticleSearch(
         jurisdiction_pk=jurisdiction.id,
         today=local_today(jurisdiction, now),
@@ -147,7 +150,7 @@ def read(
         session, jurisdiction.id, article_id, local_today(jurisdiction, now), states
     )
     if found is None:
-        raise NotFound(f"article_id {article_id} not found")
+        raise NotFound(_("article_id %(id)s not found", id=article_id))
     chain = locale_chain(locale, jurisdiction.default_locale)
     return views_of(session, jurisdiction, [found], chain)[0]
 
@@ -162,7 +165,7 @@ def bounded_query(q: str | None) -> str | None:
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidInput(f"q: at most {MAX_QUERY_CHARS} characters")
     if len(text.split()) > MAX_QUERY_WORDS:
-        raise InvalidInput(f"q: at most {MAX_QUERY_WORDS} words")
+        raise InvalidInput(_("q: at most %(count)s words", count=MAX_QUERY_WORDS))
     return text
 
 

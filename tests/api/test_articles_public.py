@@ -341,3 +341,30 @@ def test_several_cities_need_a_jurisdiction_or_a_default(client, db):
 
 def test_post_is_not_allowed(client, city, kb):
     assert client.post(url("articles", "json")).status_code == 405
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("locale", "resource", "params", "status", "said"),
+    [
+        ("es", "articles/nope", {}, 404, "no se encontró article_id nope"),
+        ("vi", "articles/nope", {}, 404, "không tìm thấy article_id nope"),
+        (
+            "ko",
+            "articles",
+            {"topic": "nope"},
+            400,
+            "topic: nope은(는) 이곳의 주제나 테마가 아닙니다",
+        ),
+        ("ar", "articles", {"q": " ".join(["w"] * 17)}, 400, "q: \u200f16 كلمات على الأكثر"),
+        ("es", "articles", {"page": "200", "page_size": "100"}, 400, "page: page x page_size"),
+    ],
+)
+def test_errors_in_the_callers_language(
+    client, city, kb, fmt, locale, resource, params, status, said
+):
+    response = get(client, resource, fmt, locale=locale, **params)
+
+    found = errors(response, fmt, status)
+    assert found[0].startswith(said), found
+    assert response.headers["Content-Language"] == locale
