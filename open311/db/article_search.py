@@ -6,14 +6,16 @@ Two matchers meet, each on its GIN index over article_variant:
   variant is matched with the words parsed by its own language's text-search configuration
   (spanish stems "reciclaje" and "reciclar" alike). Any word may match, since a caller's
   question rarely repeats all of an article's words; a variant holding the whole web-search
-  query (`bulk pickup`, `"exact phrase"`, `or`, `-word`) is ranked above one holding only some;
-- pg_trgm strict word similarity on `match_text` (title and keywords folded: lower case, no accents)
-  of each word and of the whole query, so a misspelt word ("potwhole", "recyling", "basurra")
-  or one typed without its accents ("rac thai") still finds the article.
+  query (`bulk pickup`, `"exact phrase"`, `or`, `-word`) is ranked above one holding only some,
+  and one holding the words as the phrase they were said in above that;
+- pg_trgm strict word similarity on `match_text` (title and keywords folded: lower case, no
+  accents) of each word and of the whole query, so a misspelt word ("potwhole", "recyling",
+  "basurra") or one typed without its accents ("rac thai") still finds the article.
 
-Each condition's right-hand side is a constant (one tsquery per configuration, one folded word
-per trigram test), so PostgreSQL answers them with a bitmap OR of index scans rather than a
-scan of every variant. An article's score is its best variant's.
+Each test's right-hand side is a constant (one tsquery per configuration, one folded word per
+trigram test) and each is its own index search (a union), so PostgreSQL answers them with GIN
+index scans rather than a scan of every variant; only the variants found are scored. An
+article's score is its best variant's. The steps are not in `search_vector` (migration 0015).
 """
 
 from __future__ import annotations
