@@ -43,29 +43,34 @@ def find_translations(
     ).all()
 
 
-def upsert_translation(
+def upsert_translations(
     session: Session,
     jurisdiction_id: int,
     locale: str,
-    context: str,
-    source: str,
-    text: str,
+    texts: Sequence[tuple[str, str, str]],
     *,
     actor: str,
     now: datetime,
 ) -> None:
-    """Store `text` as the translation of (context, source), replacing the one there was: two
-    editors saving the same text at once end with the last one's, never a unique violation."""
-    values = {
-        "jurisdiction_id": jurisdiction_id,
-        "locale": locale,
-        "context": context,
-        "source": source,
-        "text": text,
-        "updated_at": now,
-        "updated_by": actor,
-    }
-    statement = insert(Translation).values(values)
+    """Store each (context, source, text) as a translation, replacing the one there was, in one
+    statement: two editors saving the same text at once end with the last one's, never a unique
+    violation. The (context, source) pairs must differ (one statement cannot update a row
+    twice)."""
+    if not texts:
+        return
+    rows = [
+        {
+            "jurisdiction_id": jurisdiction_id,
+            "locale": locale,
+            "context": context,
+            "source": source,
+            "text": text,
+            "updated_at": now,
+            "updated_by": actor,
+        }
+        for context, source, text in texts
+    ]
+    statement = insert(Translation).values(rows)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=list(_KEY),

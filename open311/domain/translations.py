@@ -291,17 +291,14 @@ def put(
     (translated services are part of the catalogue). Flushes only."""
     locale = target_locale(jurisdiction, locale)
     stored = checked(entries)
-    for entry in stored:
-        translation_queries.upsert_translation(
-            session,
-            jurisdiction.id,
-            locale,
-            entry.context,
-            entry.source,
-            entry.text or "",
-            actor=actor,
-            now=now,
-        )
+    translation_queries.upsert_translations(
+        session,
+        jurisdiction.id,
+        locale,
+        [(entry.context, entry.source, entry.text or "") for entry in stored],
+        actor=actor,
+        now=now,
+    )
     if stored:
         jurisdiction.catalogue_changed_at = now
     session.flush()
