@@ -117,6 +117,14 @@ def find_topics(session: Session, jurisdiction: Jurisdiction) -> Sequence[Articl
     ).all()
 
 
+def find_topic_codes(session: Session, jurisdiction: Jurisdiction) -> set[str]:
+    return set(
+        session.scalars(
+            select(ArticleTopic.code).where(ArticleTopic.jurisdiction_id == jurisdiction.id)
+        )
+    )
+
+
 def count_children(session: Session, topic: ArticleTopic) -> int:
     return session.scalar(
         select(func.count()).select_from(ArticleTopic).where(ArticleTopic.parent_id == topic.id)

@@ -250,9 +250,11 @@ def _check_variants(variants: Mapping[str, Mapping[str, Any]]) -> None:
 def _checked(
     session: Session, jurisdiction: Jurisdiction, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    topics = [topic.code for topic in article_queries.find_topics(session, jurisdiction)]
-    services = article_queries.find_service_codes(session, jurisdiction)
-    return check_fields(fields, topics=topics, services=services)
+    return check_fields(
+        fields,
+        topics=article_queries.find_topic_codes(session, jurisdiction),
+        services=article_queries.find_service_codes(session, jurisdiction),
+    )
 
 
 def _apply_fields(

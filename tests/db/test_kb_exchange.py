@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -273,3 +275,91 @@ def test_render_yaml_is_readable_unicode():
     text = kb_exchange.render(document(), "yaml")
     assert "Đồ cồng kềnh" in text
     assert yaml.safe_load(text) == document()
+
+
+# --- at size --------------------------------------------------------------------------------------
+
+BENCH_ARTICLES = int(os.environ.get("OPEN311_KB_EXCHANGE_BENCH", "0"))
+LANGUAGES = {
+    "en": ("Bulky item pickup", "Put the <strong>couch</strong> at the curb by 6:30 a.m."),
+    "es": ("Recogida de artículos voluminosos", "Saque el <strong>sofá</strong> a la acera."),
+    "vi": ("Thu gom đồ cồng kềnh", "Đặt <strong>ghế sofa</strong> ở lề đường trước 6:30 sáng."),
+    "ar": ("جمع الأغراض الكبيرة", "ضع <strong>الأريكة</strong> على الرصيف قبل الساعة 6:30 صباحًا."),
+}
+
+
+def big_document(articles: int) -> dict:
+    """`articles` made-up articles in four languages under 8 themes of 4 topics, bodies of a
+    few paragraphs with a list and steps, half published."""
+    themes = [f"theme-{t}" for t in range(8)]
+    topics = [
+        {"code": code, "name": {"en": f"Theme {code}", "es": f"Tema {code}"}, "parent": None}
+        for code in themes
+    ] + [
+        {"code": f"{theme}-topic-{n}", "name": {"en": f"Topic {n} of {theme}"}, "parent": theme}
+        for theme in themes
+        for n in range(4)
+    ]
+    entries = []
+    for number in range(articles):
+        variants = {}
+        for locale, (title, sentence) in LANGUAGES.items():
+            paragraphs = "".join(f"<p>{sentence} ({number}.{p})</p>" for p in range(6))
+            variants[locale] = {
+                "title": f"{title} {number}",
+                "summary": f"{title}: {number}",
+                "body": paragraphs + "<ul><li>one</li><li>two</li></ul>",
+                "body_format": "html",
+                "steps": [f"<p>{sentence}</p>", "<p>3-1-1</p>"],
+                "keywords": f"{title.lower()}, {number}",
+                "answer_text": sentence.replace("<strong>", "").replace("</strong>", ""),
+            }
+        entries.append(
+            {
+                "article_id": f"article-{number:05d}",
+                "topic": topics[8 + number % 32]["code"],
+                "service_codes": ["BULKY-ITEM"],
+                "valid_from": None,
+                "valid_until": None,
+                "contact": "3-1-1",
+                "state": "published" if number % 2 else "draft",
+                "variants": variants,
+            }
+        )
+    return {
+        "format": "open311-kb/1",
+        "default_locale": "en",
+        "locales": ["en"],
+        "topics": topics,
+        "articles": entries,
+    }
+
+
+def test_a_knowledge_base_at_size_round_trips(db, city):
+    """Always with 30 articles; `bench/kb_exchange.py` runs it with more and prints timings."""
+    size = BENCH_ARTICLES or 30
+    started = time.perf_counter()
+    counts = kb_exchange.load(db, city, big_document(size), actor="bench", now=NOW)
+    loaded = time.perf_counter()
+    exported = kb_exchange.dump(db, city)
+    as_yaml = kb_exchange.render(exported, "yaml")
+    dumped = time.perf_counter()
+    other = make_jurisdiction(db, jurisdiction_id="copy.example", name="Copy")
+    make_service(db, other, "BULKY-ITEM")
+    kb_exchange.load(db, other, kb_exchange.parse(as_yaml, "yaml"), actor="bench", now=NOW)
+    copied = time.perf_counter()
+    again = kb_exchange.load(db, city, exported, actor="bench", now=NOW)
+    repeated = time.perf_counter()
+    assert counts["articles_created"] == size
+    assert kb_exchange.dump(db, other) == exported == big_document(size) | {"locales": ["en"]}
+    assert again["articles_unchanged"] == size and again["revisions"] == 0
+    if BENCH_ARTICLES:
+        variants = size * len(LANGUAGES)
+        print(
+            f"\n{size} articles x {len(LANGUAGES)} languages ({variants} variants), "
+            f"YAML {len(as_yaml.encode()) / 1e6:.1f} MB:\n"
+            f"  load into an empty city   {loaded - started:6.1f} s\n"
+            f"  dump + render YAML        {dumped - loaded:6.1f} s\n"
+            f"  parse YAML + load a copy  {copied - dumped:6.1f} s\n"
+            f"  load again (no change)    {repeated - copied:6.1f} s"
+        )
