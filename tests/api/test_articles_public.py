@@ -368,3 +368,22 @@ def test_errors_in_the_callers_language(
     found = errors(response, fmt, status)
     assert found[0].startswith(said), found
     assert response.headers["Content-Language"] == locale
+
+
+def test_article_reads_count_against_the_reads_limit(
+    database_url, session_factory, redis_url, city, kb
+):
+    from open311 import create_app
+
+    config = {"DATABASE_URL": database_url, "TESTING": True, "REDIS_URL": redis_url}
+    app = create_app(config | {"OPEN311_RATE_LIMIT_READS": "2/minute"})
+    app.extensions["open311.sessions"] = session_factory
+    limited = app.test_client()
+    address = {"REMOTE_ADDR": "198.51.100.42"}  # counted apart from any other test's calls
+
+    assert limited.get(url("articles", "json"), environ_base=address).status_code == 200
+    assert limited.get(url("articles/bat-safety", "json"), environ_base=address).status_code == 200
+    refused = limited.get(url("articles", "xml"), environ_base=address, query_string={"q": "bat"})
+
+    assert errors(refused, "xml", 429)
+    assert int(refused.headers["Retry-After"]) > 0
