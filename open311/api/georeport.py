@@ -100,12 +100,9 @@ def services(jurisdiction_id: str | None = None, **_args: Any) -> Response:
     Accept-Language) asked for when the city has it."""
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
-    book = translations.phrasebook(session, jurisdiction, content_locale(jurisdiction))
-    items = [
-        translations.service_item(georeport.service_item(s), book)
-        for s in catalogue.list_services(session, jurisdiction)
-    ]
-    return respond(items, "services")
+    items = [georeport.service_item(s) for s in catalogue.list_services(session, jurisdiction)]
+    said = translations.services_in(session, jurisdiction, content_locale(jurisdiction), items)
+    return respond(said, "services")
 
 
 @blp.route("/services/<service_code>.<fmt>", methods=["GET"])
@@ -116,9 +113,11 @@ def service_definition(service_code: str, jurisdiction_id: str | None = None, **
     session = database.session()
     jurisdiction = jurisdictions.resolve(session, jurisdiction_id)
     service = catalogue.get_service(session, jurisdiction, service_code)
-    book = translations.phrasebook(session, jurisdiction, content_locale(jurisdiction))
-    definition = translations.service_definition(georeport.service_definition(service), book)
-    return respond(definition, "service_definition")
+    definition = georeport.service_definition(service)
+    said = translations.definition_in(
+        session, jurisdiction, content_locale(jurisdiction), definition
+    )
+    return respond(said, "service_definition")
 
 
 @blp.route("/requests.<fmt>", methods=["POST"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from hashlib import md5
 
 from sqlalchemy import delete, func, literal, select, union
 from sqlalchemy.dialects.postgresql import insert
@@ -32,15 +33,25 @@ _KEY = (
 
 
 def find_translations(
-    session: Session, jurisdiction_id: int, locales: Iterable[str]
+    session: Session,
+    jurisdiction_id: int,
+    locales: Iterable[str],
+    sources: Iterable[str] | None = None,
 ) -> Sequence[tuple[str, str, str, str]]:
-    """(locale, context, source, text) of every translation of the city into `locales`: one
-    query, whatever the number of texts."""
-    return session.execute(
+    """(locale, context, source, text) of the city's translations into `locales`, of `sources`
+    only when given (matched by md5 inside ux_translation_lookup, so a page of a few texts
+    reads a few rows whatever the size of the city's catalogue): one query."""
+    statement = (
         select(Translation.locale, Translation.context, Translation.source, Translation.text)
         .where(Translation.jurisdiction_id == jurisdiction_id)
         .where(Translation.locale.in_(list(locales)))
-    ).all()
+    )
+    if sources is not None:
+        digests = sorted({md5(source.encode("utf-8")).hexdigest() for source in sources})
+        if not digests:
+            return []
+        statement = statement.where(func.md5(Translation.source).in_(digests))
+    return session.execute(statement).all()
 
 
 def upsert_translations(

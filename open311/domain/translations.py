@@ -111,15 +111,53 @@ def locale_chain(locale: str, default: str) -> tuple[str, ...]:
     return tuple(chain)
 
 
-def phrasebook(session: Session, jurisdiction: Jurisdiction, locale: str) -> Phrasebook:
-    """The phrasebook of `locale` (as content_locale chose it) for `jurisdiction`: one query
-    for every translation of the chain's locales, none at all in the default locale."""
+def phrasebook(
+    session: Session,
+    jurisdiction: Jurisdiction,
+    locale: str,
+    sources: Iterable[str | None] | None = None,
+) -> Phrasebook:
+    """The phrasebook of `locale` (as content_locale chose it) for `jurisdiction`, holding
+    the translations of `sources` (None: every text of the city): one query for the chain's
+    locales, none at all in the default locale."""
     chain = locale_chain(locale, jurisdiction.default_locale)
     if not chain:
         return Phrasebook((), {})
-    rows = translation_queries.find_translations(session, jurisdiction.id, chain)
+    wanted = None
+    if sources is not None:  # as written, and NFC as stored
+        wanted = {form for source in sources if source for form in (source, normalise(source))}
+    rows = translation_queries.find_translations(session, jurisdiction.id, chain, wanted)
     phrases = {(loc, context, normalise(source)): text for loc, context, source, text in rows}
     return Phrasebook(chain, phrases)
+
+
+SERVICE_TEXTS = ("service_name", "description", "keywords", "group")  # also their contexts
+
+
+def services_in(
+    session: Session, jurisdiction: Jurisdiction, locale: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """GeoReport service items in `locale`: the items as they are in the default locale,
+    else translated with one query for their texts."""
+    if not locale_chain(locale, jurisdiction.default_locale):
+        return items
+    sources = [item[field] for item in items for field in SERVICE_TEXTS]
+    book = phrasebook(session, jurisdiction, locale, sources)
+    return [service_item(item, book) for item in items]
+
+
+def definition_in(
+    session: Session, jurisdiction: Jurisdiction, locale: str, definition: dict[str, Any]
+) -> dict[str, Any]:
+    """A GeoReport service definition in `locale` (see services_in)."""
+    if not locale_chain(locale, jurisdiction.default_locale):
+        return definition
+    sources: list[str | None] = []
+    for attribute in definition["attributes"]:
+        sources += [attribute["description"], attribute["datatype_description"]]
+        sources += [value["name"] for value in attribute.get("values", ())]
+    book = phrasebook(session, jurisdiction, locale, sources)
+    return service_definition(definition, book)
 
 
 def service_item(item: dict[str, Any], book: Phrasebook) -> dict[str, Any]:
@@ -127,12 +165,7 @@ def service_item(item: dict[str, Any], book: Phrasebook) -> dict[str, Any]:
     service_code, type and metadata are the same in every language."""
     if not book:
         return item
-    return item | {
-        "service_name": book.get(item["service_name"], "service_name"),
-        "description": book.get(item["description"], "description"),
-        "keywords": book.get(item["keywords"], "keywords"),
-        "group": book.get(item["group"], "group"),
-    }
+    return item | {field: book.get(item[field], field) for field in SERVICE_TEXTS}
 
 
 def service_definition(item: dict[str, Any], book: Phrasebook) -> dict[str, Any]:

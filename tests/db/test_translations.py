@@ -419,3 +419,15 @@ def test_xliff_in_utf_16_and_a_regional_target(db, city):
         db, city, "es", document.encode("utf-16"), translation_files.XLIFF_TYPE, actor="x", now=NOW
     )
     assert [e.text for e in imported.stored] == ["Calles"]
+
+
+def test_phrasebook_of_some_sources_reads_only_theirs(db, city):
+    put(db, city, "es", ("service_name", "Pothole", "Bache"), ("group", "Streets", "Calles"))
+    put(db, city, "es", ("service_name", COMPOSED, "Bache vietnamita"))
+
+    book = translations.phrasebook(db, city, "es", ["Pothole", DECOMPOSED, None])
+
+    assert book.get("Pothole", "service_name") == "Bache"
+    assert book.get(DECOMPOSED, "service_name") == "Bache vietnamita"
+    assert book.get("Streets", "group") == "Streets"  # not asked for, not read
+    assert not translations.phrasebook(db, city, "es", [])
