@@ -8,6 +8,8 @@ service of the city, valid_until after valid_from) are the domain's alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from open311 import i18n
@@ -182,14 +184,16 @@ class _ArticleFieldsOut(Schema):
 
 
 class StaffArticleOut(_ArticleFieldsOut):
-    variants = fields.Function(
-        lambda article: {v.locale: StaffVariantOut().dump(v) for v in article.variants},
-        metadata={
-            "type": "object",
-            "description": "language tag -> the article in that language (StaffVariantOut)",
-            "additionalProperties": {"$ref": "#/components/schemas/StaffVariant"},
-        },
+    variants = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(StaffVariantOut),
+        metadata={"description": "language tag -> the article in that language"},
     )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        if attr == "variants":  # the model keeps a list; the answer is keyed by language
+            return {variant.locale: variant for variant in obj.variants}
+        return super().get_attribute(obj, attr, default)
 
 
 class StaffArticleItemOut(_ArticleFieldsOut):
