@@ -6,8 +6,9 @@ password, token, secret, ... in a form, a multipart or JSON body, at any depth, 
 string; an `X-API-Key` header, a bearer token) are recorded, and every log record that reaches
 the root logger, at any level, with its exception text, is kept. After the test's call, and
 again after its teardown, a value of 4 characters or more found in a record (as sent, or
-URL-encoded) fails the test. Loaded by tests/conftest.py; `current()` gives a test the scan of
-its own run, to check on purpose that a leak is caught.
+URL-encoded, standing on its own rather than inside a longer word) fails the test. Loaded by
+tests/conftest.py; `current()` gives a test the scan of its own run, to check on purpose that
+a leak is caught.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Scan:
             text = _text(record)
             for value in self.values:
                 for form in {value, quote(value), quote_plus(value), quote(value, safe="@+ ")}:
-                    if form in text:
+                    if _whole(form).search(text):
                         found.append(f"{value!r} in {record.name}: {text[:300]!r}")
                         break
         return found
@@ -104,6 +105,13 @@ class Scan:
         if leaks:
             listed = "\n".join(leaks)
             raise LeakFound(f"values the test sent (personal data, secrets) were logged:\n{listed}")
+
+
+def _whole(form: str) -> re.Pattern[str]:
+    """`form` standing on its own: not a part of a longer word or number, so a short value
+    that is also an everyday word (a fuzzer's api_key "attribute") is not found inside a
+    route such as /attributes, while "key=attribute" or "attribute," still is."""
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(form)}(?![0-9A-Za-z])")
 
 
 class _Keep(logging.Handler):
