@@ -201,7 +201,26 @@ def _check_topics(
                 problems.add(f"{path}parent: no theme {parent[:100]!r} before it")
         if code is not None and names is not None:
             found[code] = {"name": names[default], "names": names, "parent": parent}
+    _check_themes_stay_themes(stored, entries, found, problems)
     return found
+
+
+def _check_themes_stay_themes(
+    stored: dict[str, Any],
+    entries: list[Any],
+    found: dict[str, dict[str, Any]],
+    problems: _Problems,
+) -> None:
+    """A topic the document puts under a theme may hold no topics itself, neither in the
+    document nor among the city's topics the document leaves where they are."""
+    by_id = {topic.id: code for code, topic in stored.items()}
+    parents_after = {code: by_id.get(topic.parent_id) for code, topic in stored.items()}
+    parents_after |= {code: wanted["parent"] for code, wanted in found.items()}
+    holding = {parent for parent in parents_after.values() if parent is not None}
+    for number, entry in enumerate(entries):
+        code = entry.get("code") if isinstance(entry, dict) else None
+        if code in found and found[code]["parent"] is not None and code in holding:
+            problems.add(f"topics[{number}].parent: {code} holds topics; a theme stays a theme")
 
 
 def _dicts(entries: list[Any]) -> list[dict[str, Any]]:
@@ -404,15 +423,23 @@ def _load_topics(
                 session, jurisdiction, topic, {"name": wanted["name"]}, actor=who
             )
             changed.add(code)
+    # Every topic that moves is made a theme first, then put where it goes: the document was
+    # checked whole, so no step in between breaks the rule that only themes hold topics.
+    placed = {code: article_queries.get_topic(session, jurisdiction, code) for code in topics}
+    moving = [
+        code
+        for code, topic in placed.items()
+        if (topic.parent.code if topic.parent is not None else None) != topics[code]["parent"]
+    ]
+    for code in moving:
+        knowledge.change_topic(session, jurisdiction, placed[code], {"parent": None}, actor=who)
+    for code in moving:
+        if topics[code]["parent"] is not None:
+            changes = {"parent": topics[code]["parent"]}
+            knowledge.change_topic(session, jurisdiction, placed[code], changes, actor=who)
+    changed.update(moving)
     for code, wanted in topics.items():
-        topic = article_queries.get_topic(session, jurisdiction, code)
-        assert topic is not None
-        parent = topic.parent.code if topic.parent is not None else None
-        if parent != wanted["parent"]:
-            knowledge.change_topic(
-                session, jurisdiction, topic, {"parent": wanted["parent"]}, actor=who
-            )
-            changed.add(code)
+        topic = placed[code]
         written = knowledge.set_topic_names(
             session, jurisdiction, topic, wanted["names"], actor=who
         )

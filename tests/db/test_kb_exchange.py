@@ -363,3 +363,28 @@ def test_a_knowledge_base_at_size_round_trips(db, city):
             f"  parse YAML + load a copy  {copied - dumped:6.1f} s\n"
             f"  load again (no change)    {repeated - copied:6.1f} s"
         )
+
+
+def test_a_theme_holding_topics_stays_a_theme(db, city):
+    kb_exchange.load(db, city, document(), actor="tester", now=NOW)
+    moved = {
+        "format": "open311-kb/1",
+        "topics": [
+            {"code": "other-theme", "name": "Other"},
+            {"code": "garbage-recycling", "name": "Garbage & Recycling", "parent": "other-theme"},
+        ],
+    }
+    with pytest.raises(InvalidInput) as raised:
+        kb_exchange.load(db, city, moved, actor="tester", now=NOW)
+    assert raised.value.problems == (
+        "topics[1].parent: garbage-recycling holds topics; a theme stays a theme",
+    )
+    moved["topics"].append({"code": "bulky-items", "name": "Bulky items", "parent": "other-theme"})
+    counts = kb_exchange.load(db, city, moved, actor="tester", now=NOW)
+    assert (counts["topics_created"], counts["topics_updated"]) == (1, 2)
+    topics = {t["code"]: t["parent"] for t in kb_exchange.dump(db, city)["topics"]}
+    assert topics == {
+        "other-theme": None,
+        "garbage-recycling": "other-theme",
+        "bulky-items": "other-theme",
+    }
