@@ -175,9 +175,9 @@ def _scram(password: str, role: str, conn: Connection) -> str:
 
 def prepare_database(superuser: Connection, name: str, owner: str) -> None:
     """Create database `name` if missing, with PostGIS and pg_trgm (which need a superuser,
-    once), for the role `owner` to migrate and use: it owns the schema public and what is in it, and only it
-    (besides superusers) may connect. `superuser` is a connection to another database of the
-    server; the database itself stays the superuser's. Idempotent."""
+    once), for the role `owner` to migrate and use: it owns the schema public and what is in
+    it, and only it (besides superusers) may connect. `superuser` is a connection to another
+    database of the server; the database itself stays the superuser's. Idempotent."""
     superuser.autocommit = True
     database = sql.Identifier(name)
     with superuser.cursor() as cur:
