@@ -149,6 +149,29 @@ class StaffRole(enum.StrEnum):
     editor = "editor"  # the knowledge base and the translations of their cities, nothing else
 
 
+class ContactChannel(enum.StrEnum):
+    """How someone reached the 311 centre (a contact: issue 15's call statistics)."""
+
+    phone = "phone"
+    tty = "tty"  # a text telephone, for deaf and hard-of-hearing callers
+    walk_in = "walk_in"
+    email = "email"
+    chat = "chat"
+    web = "web"
+    app = "app"
+
+
+class ContactOutcome(enum.StrEnum):
+    """What a contact ended in."""
+
+    information = "information"  # answered from the knowledge base
+    request = "request"  # a service request filed (or found)
+    transfer = "transfer"  # handed to another agency (transfer_agency names it)
+    complaint = "complaint"
+    feedback = "feedback"
+    other = "other"
+
+
 class ArticleState(enum.StrEnum):
     """Where a knowledge-base article is in its life; only published ones are public."""
 

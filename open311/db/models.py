@@ -40,6 +40,8 @@ from open311.db.base import Base
 from open311.values import (
     OPEN_WORK_ORDER_STATES,
     ArticleState,
+    ContactChannel,
+    ContactOutcome,
     CrewKind,
     CrewRole,
     Datatype,
@@ -1141,3 +1143,73 @@ class ArticleAnswer(Base):
     service_request_pk: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("service_request.id", ondelete="SET NULL")
     )
+    # The contact (call, chat, walk-in) this answer was given in, when one was recorded.
+    contact_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("contact.id", ondelete="SET NULL"), index=True
+    )
+
+
+# --- contacts: every call, chat, TTY call, walk-in and e-mail the 311 centre takes ---------------
+
+contact_request = Table(
+    "contact_request",
+    Base.metadata,
+    Column(
+        "contact_id", BigInteger, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "service_request_pk",
+        BigInteger,
+        ForeignKey("service_request.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index("ix_contact_request_service_request_pk", "service_request_pk"),
+)
+
+
+class Contact(Base):
+    """One interaction with the centre, as its statistics count it: when it was offered
+    (queued), answered and ended, how long it was held, whether the caller gave up
+    (abandoned), who took it, in which language (and whether an interpreter joined), and what
+    it ended in. `external_id` is the phone system's call id, so importing its call-detail
+    records again changes nothing. `caller_number` is personal data, kept under the same
+    retention and erasure rules as requesters' (domain/privacy)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_jurisdiction_id_queued_at", "jurisdiction_id", "queued_at"),
+        Index(
+            "ux_contact_jurisdiction_id_external_id",
+            "jurisdiction_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        CheckConstraint("hold_seconds >= 0", name="hold_not_negative"),
+        CheckConstraint(
+            "answered_at IS NULL OR answered_at >= queued_at", name="answered_after_queued"
+        ),
+        CheckConstraint("ended_at IS NULL OR ended_at >= queued_at", name="ended_after_queued"),
+        CheckConstraint("NOT (abandoned AND answered_at IS NOT NULL)", name="abandoned_unanswered"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    channel: Mapped[ContactChannel] = mapped_column(_enum(ContactChannel, "contact_channel"))
+    language: Mapped[str | None] = mapped_column(String(35))
+    interpreter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    queued_at: Mapped[datetime] = mapped_column(Timestamp)
+    answered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    hold_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[ContactOutcome | None] = mapped_column(_enum(ContactOutcome, "contact_outcome"))
+    transfer_agency: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+    requests: Mapped[list[ServiceRequest]] = relationship(secondary=contact_request)
