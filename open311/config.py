@@ -148,6 +148,11 @@ class Settings:
     escalation_interval_s: float = _env("OPEN311_ESCALATION_INTERVAL_S", 60.0, float)
     sweep_interval_s: float = _env("OPEN311_SWEEP_INTERVAL_S", 86400.0, float)
     retention_interval_s: float = _env("OPEN311_RETENTION_INTERVAL_S", 86400.0, float)
+    # The request statistics' rollups are brought up to date this often by `open311 worker`;
+    # the public statistics are never older than this.
+    stats_interval_s: float = _env("OPEN311_STATS_INTERVAL_S", 300.0, float)
+    # A call answered within this many seconds counts as answered within the service level.
+    service_level_s: float = _env("OPEN311_SERVICE_LEVEL_S", 30.0, float)
     # Rate limits (README: Rate limits), `limits` notation ("60/minute", "10/second;600/minute"),
     # counted in Redis so that every worker and node shares them. Empty REDIS_URL: the
     # project-local Redis that `open311 redis up` starts. OPEN311_RATE_LIMITS=off: no limits.
