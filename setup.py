@@ -66,6 +66,9 @@ setup(
         "PyYAML>=6",
         # XLIFF translation files uploaded by a city are parsed without entity expansion.
         "defusedxml>=0.7",
+        # Statistics as pictures: every series as SVG and PNG, and the monthly report's charts
+        # and PDF (matplotlib's Agg, SVG and PDF backends need no display or system library).
+        "matplotlib>=3.8",
     ],
     extras_require={
         "dev": [
