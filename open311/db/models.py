@@ -1213,3 +1213,71 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
     requests: Mapped[list[ServiceRequest]] = relationship(secondary=contact_request)
+
+
+# --- request statistics' rollups (db/request_stats_queries.py) ----------------------------------
+
+
+class StatsRequest(Base):
+    """A published request as the statistics' rollup last read it: a refresh compares it with
+    the request now to know which days a change touched (a reopening moves a closing away)."""
+
+    __tablename__ = "stats_request"
+    __table_args__ = (
+        # The requests open at some moment of a window: closed_at NULL counts as never closed.
+        Index(
+            "ix_stats_request_open_until",
+            "jurisdiction_id",
+            text("coalesce(closed_at, 'infinity'::timestamptz)"),
+        ),
+    )
+
+    service_request_pk: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("service_request.id", ondelete="CASCADE"), primary_key=True
+    )
+    jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    expected_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    service_code: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    district_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), default=list, server_default=text("'{}'")
+    )
+
+
+class StatsRequestDay(Base):
+    """One local day of one group's request figures (README: Request statistics, open data)."""
+
+    __tablename__ = "stats_request_day"
+
+    jurisdiction_id: Mapped[int] = mapped_column(
+        ForeignKey("jurisdiction.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "service_code", "agency", "channel" or "district/<boundary_layer.id>".
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # "" for requests without one (no agency, channel or district).
+    group_value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    closed_with_expected: Mapped[int] = mapped_column(Integer)
+    closed_on_time: Mapped[int] = mapped_column(Integer)
+    # The hours from request to closing of the day's closings: sorted float64, little-endian.
+    close_hours: Mapped[bytes] = mapped_column(LargeBinary)
+    # Requests open at the day's end (or at the refresh, for the current day).
+    backlog: Mapped[int] = mapped_column(Integer)
+    backlog_median_age_s: Mapped[float | None] = mapped_column(Float)
+
+
+class StatsRefresh(Base):
+    """When a jurisdiction's rollup was refreshed, and the updated_datetime it has read up to."""
+
+    __tablename__ = "stats_refresh"
+
+    jurisdiction_id: Mapped[int] = mapped_column(
+        ForeignKey("jurisdiction.id", ondelete="CASCADE"), primary_key=True
+    )
+    refreshed_at: Mapped[datetime] = mapped_column(Timestamp)
+    watermark: Mapped[datetime | None] = mapped_column(Timestamp)
