@@ -52,6 +52,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         article_search,
         audit,
         catalogue,
+        contacts,
         deliveries,
         intake,
         jurisdictions,
@@ -80,6 +81,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         translations,
         article_search,
         staff_articles,
+        contacts,
     )
     public = (georeport, updates, webhooks, exports, media, articles)
     for blueprint in (*public, *(m.blp for m in staff)):
