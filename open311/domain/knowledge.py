@@ -27,6 +27,7 @@ from open311.db.models import (
     ArticleRevision,
     ArticleTopic,
     ArticleVariant,
+    Contact,
     Jurisdiction,
     ServiceRequest,
     StaffUser,
@@ -443,10 +444,13 @@ def record_answer(
     locale: str,
     now: datetime,
     service_request: ServiceRequest | None = None,
+    *,
+    contact: Contact | None = None,
 ) -> ArticleAnswer:
     """Count a call answered with `article` in `locale` (the language spoken, whether or not
-    the article has a variant in it), by `user`, possibly ending in `service_request`. Only
-    an article currently offered (published, within its dates) answers calls (400)."""
+    the article has a variant in it), by `user`, possibly ending in `service_request`, given
+    in `contact` when one was recorded (domain/contacts). Only an article currently offered
+    (published, within its dates) answers calls (400)."""
     tag = article_text.canonical_locale("locale", locale)
     if not is_current(article, jurisdiction, now):
         raise InvalidInput(
@@ -463,6 +467,7 @@ def record_answer(
             locale=tag,
             answered_at=now,
             service_request_pk=service_request.id if service_request is not None else None,
+            contact_id=contact.id if contact is not None else None,
         ),
     )
 
