@@ -89,7 +89,7 @@ def _contact(contact_id: int, *, for_update: bool = False) -> Contact:
 
 
 def _views(rows: Sequence[Contact]) -> list[dict[str, Any]]:
-    """The contacts as ContactOut reads them; the caller's number for overseers alone, and
+    """The contacts as StaffContactOut reads them; the caller's number for overseers alone, and
     their reading it noted in the audit (the view commits)."""
     session = database.session()
     cities = {city.id: city.jurisdiction_id for city in current_user().jurisdictions}
@@ -129,8 +129,8 @@ def _views(rows: Sequence[Contact]) -> list[dict[str, Any]]:
 
 @blp.route("/contacts", methods=["POST"])
 @staff_required(*TAKERS)
-@blp.arguments(s.ContactBody)
-@blp.response(201, s.ContactOut)
+@blp.arguments(s.NewContactBody)
+@blp.response(201, s.StaffContactOut)
 def record_contact(body: dict[str, Any]) -> dict[str, Any]:
     """Record a contact taken by the signed-in user: channel, language (and interpreter),
     queued/answered/ended times (default: queued and answered now; past times for one recorded
@@ -149,7 +149,7 @@ def record_contact(body: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/contacts", methods=["GET"])
 @staff_required(*TAKERS)
 @blp.arguments(s.ContactListArgs, location="query", as_kwargs=True)
-@blp.response(200, s.ContactOut(many=True))
+@blp.response(200, s.StaffContactOut(many=True))
 def list_contacts(page: int, page_size: int, **args: Any) -> tuple[list[dict[str, Any]], dict]:
     """Contacts, newest first, narrowed by channel, outcome, staff_user (a username), abandoned
     and a start_date/end_date range of queued times. Supervisors and administrators see every
@@ -193,7 +193,7 @@ def list_contacts(page: int, page_size: int, **args: Any) -> tuple[list[dict[str
 
 @blp.route("/contacts/<int:contact_id>", methods=["GET"])
 @staff_required(*TAKERS)
-@blp.response(200, s.ContactOut)
+@blp.response(200, s.StaffContactOut)
 def get_contact(contact_id: int) -> dict[str, Any]:
     """One contact (a call-taker's own; any of their cities' for supervisors and
     administrators)."""
@@ -203,7 +203,7 @@ def get_contact(contact_id: int) -> dict[str, Any]:
 @blp.route("/contacts/<int:contact_id>", methods=["PATCH"])
 @staff_required(*TAKERS)
 @blp.arguments(s.ContactChangeBody)
-@blp.response(200, s.ContactOut)
+@blp.response(200, s.StaffContactOut)
 def change_contact(body: dict[str, Any], contact_id: int) -> dict[str, Any]:
     """End or correct a contact (the call-taker who took it, or a supervisor or administrator
     of its city): ended_at, outcome, hold, and requests and articles to add; the contact is

@@ -43,7 +43,7 @@ class ContactChangeBody(StaffBody):
     article_ids = fields.List(_ARTICLE_ID, validate=validate.Length(max=contacts.MAX_LINKS))
 
 
-class ContactBody(ContactChangeBody):
+class NewContactBody(ContactChangeBody):
     """A contact to record; times default to now (a contact being taken live)."""
 
     jurisdiction_id = fields.String(validate=validate.Length(min=1, max=255))
@@ -81,7 +81,7 @@ class ContactListArgs(BaseSchema):
     )
 
 
-class ContactOut(Schema):
+class StaffContactOut(Schema):
     """A contact as staff read it (caller_phone only for supervisors and administrators)."""
 
     id = fields.Integer()
