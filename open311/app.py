@@ -46,6 +46,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     from open311.api.articles import blp as articles
     from open311.api.exports import blp as exports
     from open311.api.georeport import blp as georeport
+    from open311.api.hotspots import blp as hotspots
     from open311.api.media import blp as media
     from open311.api.staff import (
         accounts,
@@ -58,6 +59,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         jurisdictions,
         moderation,
         privacy,
+        stats,
         translations,
         work,
     )
@@ -82,8 +84,9 @@ def build_app(overrides: dict | None = None) -> Flask:
         article_search,
         staff_articles,
         contacts,
+        stats,
     )
-    public = (georeport, updates, webhooks, exports, media, articles)
+    public = (georeport, updates, webhooks, exports, media, articles, hotspots)
     for blueprint in (*public, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)
