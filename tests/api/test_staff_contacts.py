@@ -383,3 +383,61 @@ def test_end_refusals_change_nothing(client, db, tokens):
     # Someone else's contact: a call-taker cannot end it.
     _user, other = make_staff(db, "call_taker", username="taker-2")
     assert client.patch(path, json={"hold_seconds": 1}, headers=bearer(other)).status_code == 404
+
+
+# --- intake records the call ----------------------------------------------------------------------
+
+
+def _intake(client, headers, **extra: Any):
+    body = {
+        "service_code": "BULKY-ITEM",
+        "address_string": "301 W 2nd St",
+        "channel": "tty",
+    } | extra
+    return client.post(f"{API}/intake/requests", json=body, headers=headers)
+
+
+def test_intake_records_a_contact(client, db, tokens):
+    response = _intake(client, _as(tokens, "call_taker"))
+    assert response.status_code == 201, response.get_json()
+    filed = response.get_json()["service_request_id"]
+    contact = db.scalar(select(Contact))
+    assert contact.channel == "tty" and contact.outcome == "request"
+    assert contact.answered_at == contact.queued_at and not contact.abandoned
+    assert [request.service_request_id for request in contact.requests] == [filed]
+    assert contact.staff_user_id is not None and contact.caller_number is None
+
+
+def test_intake_with_the_calls_times(client, db, tokens):
+    call = {
+        "queued_at": _ago(minutes=6),
+        "answered_at": _ago(minutes=5),
+        "hold_seconds": 20,
+        "language": "vi",
+        "interpreter": True,
+    }
+    response = _intake(client, _as(tokens, "supervisor"), channel="phone", contact=call)
+    assert response.status_code == 201, response.get_json()
+    contact = db.scalar(select(Contact))
+    assert contact.hold_seconds == 20 and contact.language == "vi" and contact.interpreter
+    assert contact.answered_at - contact.queued_at == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ({"queued_at": _ago(minutes=1), "answered_at": _ago(minutes=2)}, "answered_at"),
+        ({"queued_at": "2999-01-01T00:00:00Z"}, "queued_at"),
+        ({"hold_seconds": -1}, "hold_seconds"),
+        ({"outcome": "transfer"}, "outcome"),  # not the intake's to say
+        ({"language": "??"}, "language"),
+    ],
+)
+def test_intake_refuses_a_bad_call_and_files_nothing(client, db, tokens, call, field):
+    from open311.db.models import ServiceRequest
+
+    requests = _count(db, ServiceRequest)
+    response = _intake(client, _as(tokens, "call_taker"), contact=call)
+    assert response.status_code == 400
+    assert field in " ".join(error["description"] for error in response.get_json())
+    assert _count(db) == 0 and _count(db, ServiceRequest) == requests

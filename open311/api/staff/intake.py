@@ -24,7 +24,7 @@ from open311.api.staff.intake_schemas import (
 from open311.db import duplicate_queries, request_queries
 from open311.db.duplicate_queries import Nearby
 from open311.db.models import Service, ServiceRequest
-from open311.domain import catalogue, duplicates, intake
+from open311.domain import catalogue, contacts, duplicates, intake
 from open311.errors import InvalidInput, UnknownRequest
 from open311.values import StaffRole
 
@@ -85,7 +85,9 @@ def nearby(args: dict[str, Any]) -> NearbyLookup:
 @blp.response(201, IntakeResultOut)
 def file_request(body: dict[str, Any]) -> ServiceRequest:
     """File a request for a caller (phone, walk_in, email or tty). Checked as a public POST
-    is; the caller's details stay private; a likely duplicate is linked and named."""
+    is; the caller's details stay private; a likely duplicate is linked and named. The call is
+    recorded as a contact of the signed-in user in the same transaction (outcome `request`,
+    linked to it), with the times of `contact` if given, else answered now."""
     session = database.session()
     jurisdiction = auth.staff_jurisdiction(body.get("jurisdiction_id"))
     caller = body.get("caller") or {}
@@ -104,7 +106,24 @@ def file_request(body: dict[str, Any]) -> ServiceRequest:
         attributes=body["attributes"],
         channel=body["channel"],
     )
-    stored = intake.submit(session, jurisdiction, None, submission, clock.now(), actor=auth.actor())
+    now = clock.now()
+    stored = intake.submit(session, jurisdiction, None, submission, now, actor=auth.actor())
+    call = body.get("contact") or {}
+    given = contacts.ContactFields(
+        queued_at=call.get("queued_at"),
+        answered_at=call.get("answered_at"),
+        hold_seconds=call.get("hold_seconds"),
+        language=call.get("language"),
+        interpreter=call.get("interpreter"),
+    )
+    contacts.record(
+        session,
+        jurisdiction,
+        auth.current_user(),
+        contacts.for_intake(given, body["channel"]),
+        now,
+        contacts.Links(requests=[stored]),
+    )
     session.commit()
     return stored
 

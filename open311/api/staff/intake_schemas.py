@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from open311.api.schemas import LanguageTag
 from open311.api.smorest import StaffBody
+from open311.api.staff.contacts_schemas import IntakeContactBody
 
 # How a call taker may have heard of a problem; `api` and `web` are the public channels.
 CHANNELS = ("phone", "walk_in", "email", "tty")
@@ -68,6 +69,8 @@ class IntakeRequestBody(StaffBody):
     attributes = Answers(load_default=dict)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     caller = fields.Nested(CallerBody)
+    # The call itself, for the call statistics; without it, a call answered now.
+    contact = fields.Nested(IntakeContactBody)
 
 
 class IntakeResultOut(Schema):
