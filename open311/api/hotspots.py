@@ -1,17 +1,19 @@
 """Hotspots as open data: GET /open311/v2/stats/hotspots.geojson (README: Hotspots).
 
 Clusters of published requests (domain/hotspots.py) as a GeoJSON FeatureCollection, largest
-first; errors as the GeoReport error list in JSON. The answer is computed on each call, so it
-is as fresh as the data; it may be cached for CACHE_SECONDS and carries an ETag of its body
-(a repeated call with If-None-Match gets 304). Each call counts against the exports' rate
-limit: one clustering can read up to 100,000 points.
+first (`.json`: the same document as application/json); errors as the GeoReport error list
+in JSON. The answer is computed on each call, so it is as fresh as the data; it may be cached
+for CACHE_SECONDS and carries an ETag of its body (a repeated call with If-None-Match gets
+304). Each call counts against the exports' rate limit: one clustering can read up to
+100,000 points.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 from marshmallow import fields, validate
 
 from open311 import clock
@@ -22,6 +24,7 @@ from open311.domain import hotspots, jurisdictions
 from open311.values import Status
 from open311.wire import geojson
 from open311.wire import hotspots as hotspots_wire
+from open311.wire.formats import CONTENT_TYPES
 
 # Shorter than the statistics' refresh: a hotspot map is looked at again within minutes.
 CACHE_SECONDS = 60
@@ -31,7 +34,8 @@ blp = GeoReportBlueprint(
     __name__,
     description="Hotspots: clusters of repeated reports of the same problem, as GeoJSON.",
     path="/stats",
-    formats=("geojson",),
+    # .json: the same document as application/json, for tools that take JSON and no GeoJSON.
+    formats=("geojson", "json"),
     format_name="hotspots format",
     error_format="json",
 )
@@ -79,8 +83,7 @@ def list_hotspots(
     found = hotspots.find(
         session,
         jurisdiction,
-        # To the minute: the default window, and so the body and its ETag, hold for a minute.
-        now=clock.now().replace(second=0, microsecond=0),
+        now=_next_minute(clock.now()),
         service_codes=service_code,
         status=Status(status) if status else None,
         radius_m=radius_m,
@@ -98,7 +101,15 @@ def list_hotspots(
         min_requests=found.min_requests,
         requests_considered=found.requests_considered,
     )
-    response = Response(body, content_type=geojson.CONTENT_TYPE)
+    kind = g.representation
+    content_type = geojson.CONTENT_TYPE if kind == "geojson" else CONTENT_TYPES[kind]
+    response = Response(body, content_type=content_type)
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
     response.add_etag()
     return response.make_conditional(request)
+
+
+def _next_minute(now: datetime) -> datetime:
+    """The default window ends at the next whole minute: it holds every request filed so far,
+    and stays the same (the body, and so its ETag) for a minute while nothing new comes in."""
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
