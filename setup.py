@@ -12,6 +12,7 @@ setup(
     package_data={
         "open311.demo": ["*.json", "*.yaml"],
         "open311.notify": ["templates/*.txt"],
+        "open311.wire": ["report_templates/*.html"],
         "open311.locales": ["*/LC_MESSAGES/*.po"],
     },
     install_requires=[

@@ -16,6 +16,7 @@ from open311.commands.media import media_group
 from open311.commands.openapi import openapi
 from open311.commands.privacy import privacy_group
 from open311.commands.redis_server import redis_group
+from open311.commands.report import report
 from open311.commands.requests import request_group
 from open311.commands.serve import serve
 from open311.commands.translations import translations_group
@@ -60,6 +61,7 @@ for command in (
     privacy_group,
     translations_group,
     openapi,
+    report,
 ):
     main.add_command(command)
 

@@ -35,7 +35,7 @@ import matplotlib
 import matplotlib.dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -110,10 +110,12 @@ def render(chart: Chart, image_format: ImageFormat) -> bytes:
     return buffer.getvalue()
 
 
-def draw(chart: Chart) -> Figure:
-    """The chart on a new Figure, for callers that place it themselves (the monthly report's
-    PDF pages); render() is this plus a canvas."""
-    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+def draw(chart: Chart, figure: FigureBase | None = None) -> FigureBase:
+    """The chart on a new Figure, or on `figure` (a page or part of one, laid out with
+    layout="constrained"), for callers that place it themselves (the monthly report's PDF
+    pages); render() is this plus a canvas."""
+    if figure is None:
+        figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
     figure.set_facecolor("white")
     axes = figure.add_subplot()
     figure.suptitle(plain(chart.title), fontsize=15, fontweight="bold", x=0.01, ha="left")
