@@ -64,6 +64,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         work,
     )
     from open311.api.staff import articles as staff_articles
+    from open311.api.stats import blp as request_stats
     from open311.api.updates import blp as updates
     from open311.api.webhooks import blp as webhooks
 
@@ -86,7 +87,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         contacts,
         stats,
     )
-    public = (georeport, updates, webhooks, exports, media, articles, hotspots)
+    public = (georeport, updates, webhooks, exports, media, articles, hotspots, request_stats)
     for blueprint in (*public, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)

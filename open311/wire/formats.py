@@ -39,6 +39,8 @@ ITEM_NAMES = {
     "steps": "step",
     # Discovery's extension: the languages a city serves.
     "locales": "locale",
+    # Request statistics (wire/request_stats.py): a group's figures over one period.
+    "figures": "figure",
 }
 
 # Characters XML 1.0 cannot carry at all; input rejects them, output drops them as a last guard.
