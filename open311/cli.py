@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 
 from open311 import create_app
 from open311.commands.apikeys import apikey_group
+from open311.commands.contacts import contacts_group
 from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
 from open311.commands.geodata import geodata
@@ -50,6 +51,7 @@ for command in (
     user_group,
     jurisdiction_group,
     kb_group,
+    contacts_group,
     serve,
     demo_banner,
     geodata,

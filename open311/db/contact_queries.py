@@ -19,6 +19,7 @@ from open311.db.models import (
     ServiceRequest,
     StaffUser,
     contact_request,
+    staff_user_jurisdiction,
 )
 from open311.values import ContactChannel, ContactOutcome
 
@@ -118,9 +119,14 @@ def usernames_by_id(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return dict(rows.all())
 
 
-def staff_user_by_name(session: Session) -> dict[str, int]:
-    """Every staff user's id by username (lower case), for an import's agent column."""
-    rows = session.execute(select(func.lower(StaffUser.username), StaffUser.id)).all()
+def staff_user_ids_of_city(session: Session, jurisdiction_pk: int) -> dict[str, int]:
+    """The ids of the staff users working for this city, by username in lower case (an
+    import's agent column)."""
+    rows = session.execute(
+        select(func.lower(StaffUser.username), StaffUser.id)
+        .join(staff_user_jurisdiction, staff_user_jurisdiction.c.staff_user_id == StaffUser.id)
+        .where(staff_user_jurisdiction.c.jurisdiction_id == jurisdiction_pk)
+    ).all()
     return dict(rows)
 
 
