@@ -81,23 +81,24 @@ class _Pending:
 
 
 class _Problems:
-    """Problems by line: the first MAX_LISTED kept, all counted."""
+    """Problems by line: the first MAX_LISTED kept (in line order), all counted."""
 
     def __init__(self) -> None:
-        self.listed: list[str] = []
+        self.listed: list[tuple[int, str]] = []
         self.count = 0
 
     def add(self, line: int, message: str) -> None:
         self.count += 1
         if len(self.listed) < MAX_LISTED:
-            self.listed.append(f"line {line}: {message}")
+            self.listed.append((line, message))
 
     def raise_any(self) -> None:
         if not self.count:
             return
         more = self.count - len(self.listed)
         tail = [f"... and {more} more problems"] if more else []
-        raise InvalidInput(*self.listed, *tail)
+        listed = [f"line {line}: {message}" for line, message in sorted(self.listed)]
+        raise InvalidInput(*listed, *tail)
 
 
 def _moment(name: str, text: str, zone: ZoneInfo) -> datetime | None:
