@@ -252,3 +252,50 @@ def test_not_utf8_and_bom(url, db, tmp_path):
 def test_unknown_city(url, tmp_path):
     result = cli(url, "contacts", "import", _good(tmp_path), "--jurisdiction", "nowhere.example")
     assert result.exit_code == 1
+
+
+def _write_records(path: Path, rows: int) -> None:
+    """`rows` made-up call-detail records over the last 30 days, written as a stream."""
+    start = datetime.now(UTC) - timedelta(days=30)
+    channels = ("phone",) * 8 + ("chat", "tty")
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER + "\n")
+        for i in range(rows):
+            queued = start + timedelta(seconds=20 * i % (29 * 86_400))
+            if i % 14 == 0:  # about 7% abandoned
+                out.write(f"X-{i},phone,{queued.isoformat()},,,,true,,,,,,,\n")
+                continue
+            answered = queued + timedelta(seconds=i % 97)
+            ended = answered + timedelta(seconds=60 + i % 400)
+            language = "es" if i % 5 == 0 else "en"
+            linked = "ATX-1" if i % 50 == 0 else ""
+            outcome = "request" if linked else "information"
+            out.write(
+                f"X-{i},{channels[i % 10]},{queued.isoformat()},{answered.isoformat()},"
+                f"{ended.isoformat()},{i % 60},false,maria,{language},{i % 9 == 0},{outcome},,"
+                f"+1512555{i % 10_000:04d},{linked}\n"
+            )
+
+
+def test_a_switchs_export_at_size(url, db, tmp_path):
+    """Every run: 2,000 rows. bench/contacts_import.py sets OPEN311_CONTACTS_IMPORT_ROWS."""
+    import os
+    import time
+
+    rows = int(os.environ.get("OPEN311_CONTACTS_IMPORT_ROWS", "2000"))
+    path = tmp_path / "cdr-big.csv"
+    _write_records(path, rows)
+    started = time.monotonic()
+    first = cli(url, "contacts", "import", str(path))
+    loaded = time.monotonic() - started
+    assert first.exit_code == 0, first.output
+    assert f"{rows:,} rows, {rows:,} new" in first.output
+    started = time.monotonic()
+    again = cli(url, "contacts", "import", str(path))
+    unchanged = time.monotonic() - started
+    assert f"0 new, 0 updated, {rows:,} unchanged" in again.output
+    assert _count(db) == rows
+    print(
+        f"\ncontacts import of {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB): "
+        f"{loaded:.1f} s new, {unchanged:.1f} s again (unchanged)"
+    )
