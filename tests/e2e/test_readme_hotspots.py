@@ -1,0 +1,66 @@
+"""The README's Hotspots lines work as printed, through gunicorn, on the Los Angeles and New York
+demo cities: real repeated reports make real hotspots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from open311.db.session import make_engine, make_session_factory
+from open311.demo.new_york import seed_new_york
+from open311.demo.seed import seed_demo_city
+from tests.e2e.helpers import gunicorn
+from tests.e2e.test_readme import run
+from tests.e2e.test_readme_languages import STRICT, subsection_blocks
+from tests.helpers import scratch_database
+
+
+@pytest.fixture(scope="module")
+def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    workdir = tmp_path_factory.mktemp("readme-hotspots")
+    with scratch_database(database_url) as url:
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            seed_demo_city(session)
+            seed_new_york(session)
+            session.commit()
+        engine.dispose()
+        with gunicorn(url, workdir, as_make_run=True) as base:
+            yield base, workdir
+
+
+def test_the_hotspot_lines(demo):
+    base, workdir = demo
+    (block,) = subsection_blocks("Hotspots")
+    assert block.count("curl ") == 3
+    # Each document on a line of its own, so that they can be told apart.
+    result = run(STRICT + block.replace("curl -s ", "echo; curl -s "), base, workdir)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    graffiti, heat, downtown = (json.loads(line) for line in result.stdout.split("\n") if line)
+
+    # Los Angeles, January 2020: walls tagged ten times and more.
+    counts = [f["properties"]["count"] for f in graffiti["features"]]
+    assert 1 <= len(counts) <= 5 and counts == sorted(counts, reverse=True)
+    assert all(count >= 10 for count in counts)
+    for feature in graffiti["features"]:
+        assert feature["properties"]["service_codes"] == {
+            "GRAFFITI": feature["properties"]["count"]
+        }
+        assert feature["properties"]["first_requested_datetime"].startswith("2020-01")
+        long, lat = feature["geometry"]["coordinates"]
+        assert -118.7 < long < -118.1 and 33.7 < lat < 34.4
+    assert graffiti["requests_considered"] > 1000
+
+    # New York City, 2023-02-28: buildings without heat called in several times.
+    assert heat["features"], heat
+    for feature in heat["features"]:
+        assert feature["properties"]["count"] >= 3
+        assert feature["properties"]["radius_m"] <= 60
+        long, lat = feature["geometry"]["coordinates"]
+        assert -74.3 < long < -73.6 and 40.4 < lat < 41.0
+
+    assert downtown["type"] == "FeatureCollection"
+    assert downtown["radius_m"] == 100 and downtown["min_requests"] == 5
