@@ -179,8 +179,9 @@ def report_charts(report: MonthlyReport) -> dict[str, charts.Chart]:
     place = f"{report.city} · {report.month_name}"
     requests, calls = report.requests, report.calls
     groups = requests.by_group[:TOP_GROUPS]
-    month_days = [d.day for d in requests.per_day]
-    call_days = [d.day for d in calls.per_day]
+    # A month without any request or contact draws "no data", not a flat line at zero.
+    request_days = requests.per_day if requests.total.opened or requests.total.closed else []
+    call_days = calls.per_day if calls.offered else []
     return {
         "requests_per_day": charts.Chart(
             title="Requests opened and closed per day",
@@ -188,10 +189,10 @@ def report_charts(report: MonthlyReport) -> dict[str, charts.Chart]:
             x_label="day",
             y_label="requests",
             kind="line",
-            x=month_days,
+            x=[d.day for d in request_days],
             series={
-                "opened": [d.values[0] for d in requests.per_day],
-                "closed": [d.values[1] for d in requests.per_day],
+                "opened": [d.values[0] for d in request_days],
+                "closed": [d.values[1] for d in request_days],
             },
         ),
         "requests_by_group": charts.Chart(
@@ -221,11 +222,11 @@ def report_charts(report: MonthlyReport) -> dict[str, charts.Chart]:
             x_label="day",
             y_label="contacts",
             kind="line",
-            x=call_days,
+            x=[d.day for d in call_days],
             series={
-                "offered": [d.values[0] for d in calls.per_day],
-                "answered": [d.values[1] for d in calls.per_day],
-                "abandoned": [d.values[2] for d in calls.per_day],
+                "offered": [d.values[0] for d in call_days],
+                "answered": [d.values[1] for d in call_days],
+                "abandoned": [d.values[2] for d in call_days],
             },
         ),
         "calls_by_channel": charts.Chart(
