@@ -1,0 +1,295 @@
+"""GET /open311/v2/stats/requests.{json,xml,csv,svg,png}: the figures in every format, every
+parameter, caching, every error path; no personal data, nothing unpublished."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from open311.domain import request_stats
+from open311.values import ServiceType, Status
+from open311.wire import request_stats as wire
+from tests.api.helpers import PERSONAL, errors, leaked, url
+from tests.factories import (
+    make_api_key,
+    make_boundary_layer,
+    make_district,
+    make_jurisdiction,
+    make_request,
+    make_service,
+    place_request,
+)
+
+STATS = "/open311/v2/stats/requests"
+NOW = datetime.now(UTC).replace(microsecond=0)
+TZ = ZoneInfo("America/New_York")
+TODAY = NOW.astimezone(TZ).date()
+
+
+@pytest.fixture
+def city(db):
+    """New York time: potholes (closed in 10 h, on time; 50 h, late; one open, 3 days old) in
+    district A, graffiti (one closed in 5 h without an expected time) in B, a blackbox tip."""
+    jurisdiction = make_jurisdiction(db, jurisdiction_id="nyc.gov", time_zone="America/New_York")
+    pothole = make_service(db, jurisdiction, "pothole")
+    graffiti = make_service(db, jurisdiction, "graffiti")
+    tip = make_service(db, jurisdiction, "tip", type=ServiceType.blackbox)
+    layer = make_boundary_layer(db, jurisdiction, "community_districts")
+    a, b = make_district(db, layer, "A"), make_district(db, layer, "B")
+    start = NOW - timedelta(days=6)
+
+    def request(service, district, hours, expected=None, channel="phone"):
+        closed = start + timedelta(hours=hours) if hours is not None else None
+        made = make_request(
+            db,
+            service,
+            requested_datetime=start,
+            updated_datetime=closed or start,
+            status=Status.closed if closed else Status.open,
+            expected_datetime=start + timedelta(hours=expected) if expected else None,
+            agency_responsible="Streets",
+            channel=channel,
+        )
+        place_request(db, made, district)
+        return made
+
+    request(pothole, a, 10, expected=24)
+    request(pothole, a, 50, expected=24, channel="web")
+    request(pothole, a, None)
+    request(graffiti, b, 5)
+    request(tip, a, None)
+    request_stats.refresh(db, jurisdiction, now=NOW)
+    return jurisdiction
+
+
+def _query(**extra):
+    return {"period": "month", "start_date": (TODAY - timedelta(days=10)).isoformat()} | extra
+
+
+def _totals(figures, key):
+    return {
+        g: sum(f[key] for f in figures if f["group"] == g) for g in {f["group"] for f in figures}
+    }
+
+
+def test_json_figures_per_group(client, city):
+    response = client.get(f"{STATS}.json", query_string=_query())
+    assert response.status_code == 200, response.data
+    document = response.get_json()
+    assert document["jurisdiction_id"] == "nyc.gov"
+    assert (document["group_by"], document["period"], document["layer"]) == (
+        "service_code",
+        "month",
+        None,
+    )
+    assert document["refreshed_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    figures = document["figures"]
+    assert {f["group"] for f in figures} == {"pothole", "graffiti"}  # no blackbox tip
+    assert _totals(figures, "opened") == {"pothole": 3, "graffiti": 1}
+    assert _totals(figures, "closed") == {"pothole": 2, "graffiti": 1}
+    last = [f for f in figures if f["group"] == "pothole"][-1]
+    assert last["backlog"] == 1
+    assert last["backlog_median_age_days"] == pytest.approx(6, abs=0.001)
+    pothole_closings = [f for f in figures if f["group"] == "pothole" and f["closed"]]
+    if len(pothole_closings) == 1:  # both closings in one month: exact percentiles
+        (month,) = pothole_closings
+        assert month["median_hours_to_close"] == 30.0
+        assert month["p90_hours_to_close"] == 46.0
+        assert month["on_time_share"] == 0.5
+        assert month["closed_with_expected"] == 2
+    graffiti = [f for f in figures if f["group"] == "graffiti" and f["closed"]]
+    assert graffiti[0]["on_time_share"] is None and graffiti[0]["closed_with_expected"] == 0
+
+
+def test_xml_is_the_same_document(client, city):
+    as_json = client.get(f"{STATS}.json", query_string=_query()).get_json()
+    response = client.get(f"{STATS}.xml", query_string=_query())
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    root = ET.fromstring(response.data)
+    assert root.tag == "request_statistics"
+    assert root.findtext("group_by") == "service_code"
+    items = root.find("figures")
+    assert [child.tag for child in items] == ["figure"] * len(as_json["figures"])
+    for element, figures in zip(items, as_json["figures"], strict=True):
+        expected = {k: str(v) for k, v in figures.items() if v is not None}
+        assert {child.tag: child.text for child in element} == expected
+
+
+def test_csv_parsed_equals_the_json(client, city):
+    as_json = client.get(f"{STATS}.json", query_string=_query(group_by="channel")).get_json()
+    response = client.get(f"{STATS}.csv", query_string=_query(group_by="channel"))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"\r\n" in response.data
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8"))))
+    assert tuple(rows[0]) == wire.FIELDS
+    expected = [
+        {k: "" if v is None else str(v) for k, v in figures.items()}
+        for figures in as_json["figures"]
+    ]
+    assert rows == expected
+
+
+@pytest.mark.parametrize("metric", list(wire.METRICS))
+def test_svg_of_every_metric_is_xml_with_its_title(client, city, metric):
+    response = client.get(f"{STATS}.svg", query_string=_query(metric=metric, period="day"))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/svg+xml"
+    root = ET.fromstring(response.data)
+    assert root.tag.endswith("svg")
+    assert wire.METRICS[metric][0] in response.data.decode("utf-8")
+
+
+def test_png_decodes(client, city):
+    response = client.get(f"{STATS}.png", query_string=_query(group_by="district"))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/png"
+    image = Image.open(io.BytesIO(response.data))
+    image.verify()
+    assert image.size[0] > 300 and image.size[1] > 200
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+@pytest.mark.parametrize(
+    ("group_by", "groups"),
+    [
+        ("service_code", {"pothole", "graffiti"}),
+        ("district", {"A", "B"}),
+        ("agency", {"Streets"}),
+        ("channel", {"phone", "web"}),
+    ],
+)
+def test_every_group_by_and_period(client, db, city, group_by, groups, period):
+    query = _query(group_by=group_by, period=period)
+    figures = client.get(f"{STATS}.json", query_string=query).get_json()["figures"]
+    assert {f["group"] for f in figures} == groups
+    assert sum(f["opened"] for f in figures) == 4
+    series = request_stats.figures(
+        db,
+        city,
+        group_by,
+        period,
+        date.fromisoformat(query["start_date"]),
+        None,
+        now=NOW,
+    )
+    assert figures == wire.payload(series)["figures"]
+    for f in figures:
+        start = date.fromisoformat(f["period_start"])
+        if period == "week":
+            assert start.weekday() == 0
+        if period == "month":
+            assert start.day == 1
+
+
+def test_dates_and_layer(client, db, city):
+    make_boundary_layer(db, city, "other")
+    query = {"group_by": "district", "layer": "community_districts", "period": "day"}
+    day = (NOW - timedelta(days=6)).astimezone(TZ).date().isoformat()
+    document = client.get(
+        f"{STATS}.json", query_string=query | {"start_date": day, "end_date": day}
+    ).get_json()
+    assert document["layer"] == "community_districts"
+    assert (document["start_date"], document["end_date"]) == (day, day)
+    assert {(f["group"], f["period_start"], f["opened"]) for f in document["figures"]} == {
+        ("A", day, 3),
+        ("B", day, 1),
+    }
+    empty = client.get(
+        f"{STATS}.json", query_string=query | {"layer": "other", "start_date": day}
+    ).get_json()
+    assert empty["figures"] == [] and empty["layer"] == "other"
+
+
+def test_defaults_and_the_named_jurisdiction(client, db, city):
+    make_jurisdiction(db, jurisdiction_id="other.example", name="Other")
+    errors(client.get(f"{STATS}.json"), "json", 400)  # two cities, none named
+    document = client.get(f"{STATS}.json", query_string={"jurisdiction_id": "nyc.gov"}).get_json()
+    assert (document["group_by"], document["period"]) == ("service_code", "week")
+    assert document["end_date"] == TODAY.isoformat()
+    assert date.fromisoformat(document["start_date"]) == TODAY - timedelta(days=7 * 26 - 1)
+
+
+def test_cacheable_for_the_refresh_interval(client, city):
+    response = client.get(f"{STATS}.json", query_string=_query())
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert parsedate_to_datetime(response.headers["Last-Modified"]) == NOW
+    etag = response.headers["ETag"]
+    again = client.get(f"{STATS}.json", query_string=_query(), headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    since = client.get(
+        f"{STATS}.csv",
+        query_string=_query(),
+        headers={"If-Modified-Since": response.headers["Last-Modified"]},
+    )
+    assert since.status_code == 304
+
+
+def test_no_personal_data_and_nothing_unpublished(client, db, city):
+    key = make_api_key(db)
+    data = {"api_key": key, "service_code": "pothole", "lat": "40.7", "long": "-74.0"}
+    posted = client.post(url("requests", "json"), data=data | PERSONAL)
+    assert posted.status_code in (200, 201), posted.data
+    request_stats.refresh(db, city, now=NOW + timedelta(seconds=1), full=True)
+    for fmt in ("json", "xml", "csv", "svg"):
+        response = client.get(f"{STATS}.{fmt}", query_string=_query())
+        assert response.status_code == 200
+        assert leaked(response.data) == []
+        assert b"tip" not in response.data
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize(
+    ("query", "status", "name"),
+    [
+        ({"group_by": "zip"}, 400, "group_by"),
+        ({"period": "year"}, 400, "period"),
+        ({"start_date": "yesterday"}, 400, "start_date"),
+        ({"end_date": "2026-13-01"}, 400, "end_date"),
+        ({"start_date": "2026-02-01", "end_date": "2026-01-01"}, 400, "end_date"),
+        ({"period": "day", "start_date": "2025-01-01", "end_date": "2026-01-02"}, 400, "366"),
+        ({"period": "week", "start_date": "2000-01-01", "end_date": "2026-01-02"}, 400, "years"),
+        ({"group_by": "agency", "layer": "community_districts"}, 400, "layer"),
+        ({"group_by": "district", "layer": "wards"}, 404, "wards"),
+        ({"metric": "speed"}, 400, "metric"),
+        ({"jurisdiction_id": "nowhere.example"}, 404, "nowhere.example"),
+    ],
+)
+def test_errors_in_the_format_asked_for(client, city, fmt, query, status, name):
+    descriptions = errors(client.get(f"{STATS}.{fmt}", query_string=query), fmt, status)
+    assert any(name in d for d in descriptions), descriptions
+
+
+@pytest.mark.parametrize("fmt", ["csv", "svg", "png"])
+def test_errors_of_files_and_pictures_are_json(client, city, fmt):
+    descriptions = errors(client.get(f"{STATS}.{fmt}", query_string={"period": "x"}), "json", 400)
+    assert any("period" in d for d in descriptions)
+
+
+def test_an_unknown_format_is_404_in_xml_as_everywhere_in_georeport(client, city):
+    (description,) = errors(client.get(f"{STATS}.txt"), "xml", 404)
+    assert ".csv" in description
+
+
+def test_too_many_groups_and_periods_is_400(client, city, monkeypatch):
+    monkeypatch.setattr(request_stats, "MAX_CELLS", 3)
+    (description,) = errors(
+        client.get(f"{STATS}.json", query_string=_query(period="day")), "json", 400
+    )
+    assert "more than 3 figures" in description
+
+
+def test_never_refreshed_is_empty_without_a_time(client, db):
+    make_jurisdiction(db)
+    response = client.get(f"{STATS}.json")
+    document = response.get_json()
+    assert document["refreshed_at"] is None and document["figures"] == []
+    assert "Last-Modified" not in response.headers
