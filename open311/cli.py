@@ -20,6 +20,7 @@ from open311.commands.redis_server import redis_group
 from open311.commands.report import report
 from open311.commands.requests import request_group
 from open311.commands.serve import serve
+from open311.commands.stats import stats_group
 from open311.commands.translations import translations_group
 from open311.commands.users import user_group
 from open311.commands.worker import worker
@@ -61,6 +62,7 @@ for command in (
     worker,
     media_group,
     privacy_group,
+    stats_group,
     translations_group,
     openapi,
     report,

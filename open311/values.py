@@ -227,3 +227,4 @@ class ScheduledJob(enum.StrEnum):
     escalation = "escalation"
     media_sweep = "media_sweep"
     retention = "retention"
+    statistics = "statistics"  # the request statistics' rollups (`open311 stats refresh`)

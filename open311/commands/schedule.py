@@ -1,12 +1,14 @@
 """The scheduled jobs `open311 worker` runs, so that no crontab is needed: escalation every
-minute, the media sweep and retention daily (OPEN311_*_INTERVAL_S; 0: off).
+minute, the media sweep and retention daily, the request statistics every 5 minutes
+(OPEN311_*_INTERVAL_S; 0: off).
 
 Each job runs in one worker at a time across all nodes: a worker takes the job's advisory lock
 on a connection of its own (db/job_queries.py), reads when the job last started from `job_run`,
 and runs it only when its interval has passed since; so two workers never run it at once, nor
 one right after the other. Each run is recorded in `job_run` (ok, or failed with the error's
 class name) and logged in one line; a failing job does not stop the others. The jobs call what
-their commands call (`open311 escalate`, `media sweep`, `privacy retain`), which stay for cron.
+their commands call (`open311 escalate`, `media sweep`, `privacy retain`, `stats refresh`),
+which stay for cron.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from open311 import clock
 from open311.commands.privacy import run_retention
+from open311.commands.stats import run_refresh
 from open311.config import Settings
 from open311.db import job_queries, media_queries
 from open311.db.session import FAILURES, describe_failure
@@ -71,6 +74,11 @@ def retain(session: Session, settings: Settings, now: datetime) -> dict[str, int
     return run_retention(session, settings, now=now).counts()
 
 
+def refresh_statistics(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
+    """`open311 stats refresh`: the days changed since the last refresh, a city at a time."""
+    return run_refresh(session, now=now)
+
+
 @dataclass(frozen=True)
 class Job:
     name: ScheduledJob
@@ -84,6 +92,7 @@ def jobs(settings: Settings) -> list[Job]:
         (ScheduledJob.escalation, settings.escalation_interval_s, escalate),
         (ScheduledJob.media_sweep, settings.sweep_interval_s, sweep_media),
         (ScheduledJob.retention, settings.retention_interval_s, retain),
+        (ScheduledJob.statistics, settings.stats_interval_s, refresh_statistics),
     ]
     return [
         Job(name, timedelta(seconds=seconds), body)

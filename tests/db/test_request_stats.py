@@ -8,8 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
 from sqlalchemy import select
 
+from open311.cli import main
+from open311.commands.schedule import refresh_statistics
+from open311.config import Settings
 from open311.db.models import StatsRequestDay
 from open311.domain import request_stats
 from open311.errors import InvalidInput, NotFound
@@ -314,3 +319,20 @@ def test_a_city_without_layers_cannot_group_by_district(db):
     jurisdiction = make_jurisdiction(db)
     with pytest.raises(NotFound):
         request_stats.figures(db, jurisdiction, "district", "week", now=NOW)
+
+
+def test_the_command_and_the_worker_job_refresh_every_city(app, db, city):
+    """`open311 stats refresh [--full] [--jurisdiction]` and the scheduled job's body."""
+    jurisdiction, _requests, _council, _other = city
+    runner = CliRunner()
+    info = ScriptInfo(create_app=lambda: app)
+    full = runner.invoke(main, ["stats", "refresh", "--full"], obj=info)
+    assert full.exit_code == 0, full.output
+    assert full.output.startswith("lacity.org: rebuilt ")
+    again = runner.invoke(main, ["stats", "refresh", "--jurisdiction", "lacity.org"], obj=info)
+    assert again.exit_code == 0 and "lacity.org: refreshed " in again.output
+    unknown = runner.invoke(main, ["stats", "refresh", "--jurisdiction", "nowhere"], obj=info)
+    assert unknown.exit_code == 1 and "nowhere" in unknown.output
+    counts = refresh_statistics(db, Settings(), NOW)
+    assert counts["jurisdictions"] == 1 and counts["requests"] == 0
+    assert request_stats.figures(db, jurisdiction, "agency", "month", now=NOW).rows

@@ -177,10 +177,16 @@ def test_a_failing_job_is_recorded_as_failed_and_the_next_job_still_runs(
 
 
 def test_jobs_follow_their_interval_settings():
-    settings = Settings(escalation_interval_s=30, sweep_interval_s=0, retention_interval_s=3600)
+    settings = Settings(
+        escalation_interval_s=30,
+        sweep_interval_s=0,
+        retention_interval_s=3600,
+        stats_interval_s=300,
+    )
     assert [(job.name, job.interval) for job in jobs(settings)] == [
         (ScheduledJob.escalation, timedelta(seconds=30)),
         (ScheduledJob.retention, timedelta(hours=1)),
+        (ScheduledJob.statistics, timedelta(minutes=5)),
     ]
 
 
