@@ -60,8 +60,9 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F
 OTHER_COLOUR = "#999999"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
-# A category label longer than this is cut with an ellipsis, so the axis keeps its room.
-MAX_LABEL_CHARS = 28
+# A category or series name longer than this is cut with an ellipsis, so the axis and the
+# legend keep their room.
+MAX_LABEL_CHARS = 32
 
 # Deterministic SVG element ids (matplotlib otherwise salts them with a random uuid). Every
 # render assigns this same constant, so concurrent renders never observe another value.
@@ -142,9 +143,11 @@ def draw(chart: Chart, figure: FigureBase | None = None) -> FigureBase:
         axes.spines[side].set_visible(False)
     if len(series) > 1:
         # Below the plot, outside it: a legend never covers a line or a bar.
+        # As many columns as the longest name lets fit across the picture.
+        longest = max(len(_shortened(name)) for name in series)
         figure.legend(
             loc="outside lower center",
-            ncols=min(4, len(series)),
+            ncols=max(1, min(4, len(series), 110 // (longest + 6))),
             frameon=False,
             fontsize=9,
         )
@@ -219,9 +222,9 @@ def _draw_lines(axes, positions, series, colours, markers: bool) -> None:
         axes.plot(
             positions,
             [math.nan if v is None else v for v in values],
-            label=plain(name),
+            label=plain(_shortened(name)),
             color=colours[name],
-            linewidth=2,
+            linewidth=2 if len(positions) <= 100 else 1,
             marker=MARKERS[i % len(MARKERS)] if markers else None,
             markersize=4,
         )
@@ -237,7 +240,7 @@ def _draw_bars(axes, positions, width, series, colours) -> None:
             [p + offset for p in positions],
             [0 if v is None else v for v in values],
             width=each,
-            label=plain(name),
+            label=plain(_shortened(name)),
             color=colours[name],
         )
 
@@ -248,51 +251,58 @@ def _draw_stacked(axes, positions, width, series, colours) -> None:
         heights = [0 if v is None else v for v in values]
         axes.bar(
             positions, heights, width=0.8 * width, bottom=bottom,
-            label=plain(name), color=colours[name], edgecolor="white", linewidth=0.3,
+            label=plain(_shortened(name)), color=colours[name], edgecolor="white", linewidth=0.3,
         )  # fmt: skip
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
 
 
 def _format_x(axes, x, positions, width: float, is_time: bool) -> None:
+    """At most about a dozen labelled ticks, each on a period or category drawn."""
     if is_time:
-        locator = _date_locator(width, len(positions))
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(_date_formatter(width))
+        ticks = _time_ticks(x, width)
+        labels = _time_labels([x[i] for i in ticks], width < 1 and len(x) <= 48, width)
+        axes.set_xticks([positions[i] for i in ticks], labels)
         axes.set_xlim(positions[0] - width * 0.6, positions[-1] + width * 0.6)
-        for label in axes.get_xticklabels():
-            label.set_rotation(0)
         return
     labels = [plain(_shortened(str(v))) for v in x]
-    axes.set_xticks(positions, labels)
+    step = math.ceil(len(labels) / 20)
+    axes.set_xticks(positions[::step], labels[::step])
     axes.set_xlim(-0.6, len(positions) - 0.4)
     longest = max(len(label) for label in labels)
     # Horizontal labels while they fit side by side; slanted (anchored at their end) otherwise.
-    if longest * len(labels) > 90:
+    if longest * len(labels[::step]) > 90:
         for label in axes.get_xticklabels():
             label.set_rotation(35)
             label.set_horizontalalignment("right")
             label.set_rotation_mode("anchor")
-    if len(labels) > 40:
-        axes.xaxis.set_major_locator(MaxNLocator(nbins=20, integer=True))
 
 
-def _date_locator(width: float, count: int):
-    """Ticks on the periods' own boundaries, about ten of them at most."""
-    if width >= 28:  # months
-        return mdates.MonthLocator(interval=max(1, math.ceil(count / 12)))
-    if width >= 7:  # weeks: Mondays, every n-th
-        return mdates.WeekdayLocator(byweekday=mdates.MO, interval=max(1, math.ceil(count / 10)))
-    if width >= 1:  # days
-        return mdates.DayLocator(interval=max(1, math.ceil(count / 10)))
-    return mdates.AutoDateLocator(minticks=3, maxticks=10)
+def _time_ticks(x: Sequence[date], width: float) -> list[int]:
+    """Which periods get a label: every n-th, and for hours over more than two days every n-th
+    midnight, so the ticks read as whole days."""
+    candidates = list(range(len(x)))
+    if width < 1 and len(x) > 48:
+        midnights = [i for i in candidates if isinstance(x[i], datetime) and x[i].hour == 0]
+        candidates = midnights or candidates
+    limit = 12 if width >= 28 else 10
+    return candidates[:: math.ceil(len(candidates) / limit)]
 
 
-def _date_formatter(width: float):
-    if width >= 28:
-        return mdates.DateFormatter("%b\n%Y")
-    if width >= 1:
-        return mdates.DateFormatter("%d %b\n%Y")
-    return mdates.DateFormatter("%d %b\n%H:%M")
+def _time_labels(moments: Sequence[date], hours: bool, width: float) -> list[str]:
+    """Months as "Jan", days and weeks as "05 Jan", `hours` (up to two days of them) as
+    "14:00"; the year (the day, for hours) under the first label and wherever it changes, not
+    repeated on every tick."""
+    labels, previous = [], None
+    for moment in moments:
+        if hours:
+            text, context = f"{moment:%H:%M}", f"{moment:%d %b %Y}"
+        elif width >= 28:
+            text, context = f"{moment:%b}", f"{moment:%Y}"
+        else:
+            text, context = f"{moment:%d %b}", f"{moment:%Y}"
+        labels.append(text if context == previous else f"{text}\n{context}")
+        previous = context
+    return labels
 
 
 def _format_y(axes, series, kind: str) -> None:
