@@ -474,3 +474,44 @@ def test_charts_take_one_metric_per_group(db):
     assert chart.series["phone"] == phone
     with pytest.raises(InvalidInput, match="metric"):
         call_stats.contact_chart(report, "happiness")
+
+
+@pytest.mark.parametrize("group_by", ["none", "crew"])
+def test_a_city_without_work_orders_has_zeros(db, group_by):
+    city = la_city(db)
+    window = call_stats.plan_window(city, "day", START, END, now=NOW)
+    report = call_stats.work_order_figures(db, city, window, group_by, now=NOW)
+    assert report.total == {
+        "done": 0,
+        "on_time": 0,
+        "on_time_pct": None,
+        "overdue": 0,
+        "median_hours_to_done": None,
+    }
+    assert len(report.rows) == (7 if group_by == "none" else 0)
+
+
+def test_an_order_closed_exactly_at_a_period_end_is_not_overdue_then(db):
+    city = la_city(db)
+    request = make_request(db, make_service(db, city))
+    agency = make_agency(db, city)
+    day_end = datetime(2026, 10, 29, tzinfo=LA)
+    make_work_order(
+        db,
+        request,
+        agency,
+        state="done",
+        created_at=START,
+        updated_at=START,
+        due_at=START + timedelta(hours=1),
+        closed_at=day_end,
+    )
+    window = call_stats.plan_window(city, "day", START, END, now=NOW)
+    report = call_stats.work_order_figures(db, city, window, "none", now=NOW)
+    assert [row["overdue"] for row in report.rows] == [0] * 7
+    assert report.rows[1]["done"] == 1 and report.rows[1]["on_time"] == 0
+    shifted = call_stats.plan_window(city, "hour", START, START + timedelta(days=1), now=NOW)
+    hourly = call_stats.work_order_figures(db, city, shifted, "none", now=NOW)
+    # Due at 01:00: overdue at the end of 01:00-02:00 and later hours, but not at midnight,
+    # the moment it was closed.
+    assert [row["overdue"] for row in hourly.rows] == [0] + [1] * 22 + [0]
