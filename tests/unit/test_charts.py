@@ -145,3 +145,44 @@ def test_float_values_and_zeroes():
     assert png_size(charts.render(picture, "png")) == (960, 540)
     zeroes = chart(kind="bar", series={"CD 1": [0] * 12})
     assert png_size(charts.render(zeroes, "png")) == (960, 540)
+
+
+def tick_labels(picture: charts.Chart) -> list[str]:
+    figure = charts.draw(picture)
+    return [label.get_text() for label in figure.axes[0].get_xticklabels()]
+
+
+def test_weekly_ticks_show_the_year_where_it_changes():
+    weeks = [date(2025, 12, 1) + timedelta(weeks=i) for i in range(53)]
+    labels = tick_labels(chart(x=weeks, series={"CD 1": list(range(53))}))
+    assert 3 <= len(labels) <= 10
+    assert labels[0] == "01 Dec\n2025"
+    with_year = [label for label in labels if "\n" in label]
+    assert with_year == [labels[0], next(label for label in labels if label.endswith("2026"))]
+
+
+def test_a_month_of_hours_is_ticked_at_midnights():
+    hours = [datetime(2026, 11, 1) + timedelta(hours=h) for h in range(744)]
+    labels = tick_labels(chart(x=hours, series={"calls": [h % 24 for h in range(744)]}))
+    assert labels[0] == "01 Nov\n2026" and len(labels) <= 10
+    assert all(label[:2].isdigit() and label[3:6] == "Nov" for label in labels)
+
+
+def test_a_day_of_hours_is_ticked_by_the_clock():
+    hours = [datetime(2026, 11, 3, h) for h in range(24)]
+    labels = tick_labels(chart(kind="bar", x=hours, series={"calls": list(range(24))}))
+    assert labels[0] == "00:00\n03 Nov 2026"
+    assert labels[1] == "03:00"
+
+
+def test_many_categories_are_thinned_and_long_names_cut():
+    names = [f"Call-taker {i}" for i in range(60)]
+    labels = tick_labels(chart(kind="bar", x=names, series={"offered": list(range(60))}))
+    assert len(labels) == 20 and labels[:2] == ["Call-taker 0", "Call-taker 3"]
+    long = {f"Service number {i} with a very long name indeed": [i] * 12 for i in range(12)}
+    figure = charts.draw(chart(kind="stacked_bar", series=long))
+    (legend,) = figure.legends
+    texts = [text.get_text() for text in legend.get_texts()]
+    assert len(texts) == charts.MAX_SERIES and texts[-1] == charts.OTHER
+    assert all(len(text) <= charts.MAX_LABEL_CHARS for text in texts)
+    assert texts[0].endswith("…")
