@@ -2,12 +2,15 @@
 person's request, and an export of what is held about them.
 
 What is personal lives in two tables, `requester` and `update_author` (e-mail, names, phone,
-account and device ids, language). Nothing else holds it: the activity log, the audit, webhook
-payloads and e-mail deliveries never carry it (a delivery names its template; the address is
-read from `requester` when the message is sent). Two things come close and are dealt with here:
-photos of an app's update that staff never published (deleted: only published photos are part
-of the public record), and an Idempotency-Key's stored answer (it may repeat an account_id;
-deleted on erasure; it is kept a day anyway).
+account and device ids, language), and in one column, `contact.caller_number` (the number a call
+came from: cleared by retention once the call is older than the retention period, and on
+erasure for the person's numbers and the calls that led to their requests). Nothing else holds
+it: the activity log, the audit, webhook payloads and e-mail deliveries never carry it (a
+delivery names its template; the address is read from `requester` when the message is sent).
+Two things come close and are dealt with here: photos of an app's update that staff never
+published (deleted: only published photos are part of the public record), and an
+Idempotency-Key's stored answer (it may repeat an account_id; deleted on erasure; it is kept a
+day anyway).
 
 Rows are emptied, not deleted: a request keeps its filer's row, so counts stay, and the public
 record (the request, its public updates and photos) is untouched. Photo rows are deleted here;
@@ -24,9 +27,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from open311.db import contact_queries, request_queries
 from open311.db import privacy_queries as db
-from open311.db import request_queries
-from open311.db.models import Media, Requester, UpdateAuthor
+from open311.db.models import Contact, Media, Requester, UpdateAuthor
 from open311.domain import audit
 from open311.errors import InvalidInput, NotFound
 from open311.media.storage import MediaStore
@@ -44,6 +47,7 @@ class Outcome:
     photos: int = 0
     emails_cancelled: int = 0
     stored_answers: int = 0
+    contacts: int = 0  # caller numbers cleared
     files: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -53,6 +57,7 @@ class Outcome:
             "photos": self.photos,
             "emails_cancelled": self.emails_cancelled,
             "stored_answers": self.stored_answers,
+            "contacts": self.contacts,
         }
 
     def add(self, other: Outcome) -> None:
@@ -61,6 +66,7 @@ class Outcome:
         self.photos += other.photos
         self.emails_cancelled += other.emails_cancelled
         self.stored_answers += other.stored_answers
+        self.contacts += other.contacts
         self.files += other.files
 
 
@@ -91,6 +97,7 @@ class RetentionCursor:
     requester: int = 0
     update_author: int = 0
     photo: int = 0
+    contact: int = 0
     done: bool = False
 
 
@@ -109,8 +116,9 @@ def retain_batch(
 ) -> Outcome:
     """One batch of retention: up to `limit` requesters, update authors and unpublished update
     photos of requests closed (and unchanged since) more than `retention_days` ago are emptied
-    or deleted; `cursor` moves on, and says `done` when nothing is left. The caller commits
-    after each batch (short transactions on a big table) and deletes the files.
+    or deleted, and the caller numbers of up to `limit` contacts queued that long ago cleared;
+    `cursor` moves on, and says `done` when nothing is left. The caller commits after each batch
+    (short transactions on a big table) and deletes the files.
 
     Idempotent: emptied rows leave the partial indexes the queries read, so a second run finds
     nothing. Rows another run has locked are skipped (two runs at once share the work)."""
@@ -125,6 +133,12 @@ def retain_batch(
     photos = db.find_expired_unpublished_photos(
         session, closed_before=before, after_id=cursor.photo, limit=limit
     )
+    contacts = contact_queries.find_expired_contacts(
+        session, queued_before=before, after_id=cursor.contact, limit=limit
+    )
+    outcome.contacts = contact_queries.clear_caller_numbers(session, contacts)
+    if contacts:
+        cursor.contact = contacts[-1]
     outcome.requesters = db.empty_requesters(session, [row.id for row in requesters])
     outcome.update_authors = db.empty_update_authors(session, [row.id for row in authors])
     if requesters:
@@ -134,7 +148,7 @@ def retain_batch(
     if photos:
         cursor.photo = photos[-1].id
     outcome.photos, outcome.files = _drop_photos(session, photos)
-    cursor.done = max(len(requesters), len(authors), len(photos)) < limit
+    cursor.done = max(len(requesters), len(authors), len(photos), len(contacts)) < limit
     return outcome
 
 
@@ -165,6 +179,8 @@ class Held:
 
     requesters: list[Requester]
     authors: list[UpdateAuthor]
+    # Calls from the person's numbers, or that led to their requests, still holding a number.
+    contacts: list[Contact] = field(default_factory=list)
 
 
 def find_person(
@@ -185,7 +201,11 @@ def find_person(
             email = found.requester.email
     requesters = list(db.find_requesters(session, email=email, request_pk=request_pk))
     authors = list(db.find_update_authors(session, email=email)) if email else []
-    return Held(requesters, authors)
+    numbers = [row.phone for row in [*requesters, *authors] if row.phone]
+    calls = contact_queries.find_contacts_of(
+        session, numbers=numbers, request_pks=[row.service_request_pk for row in requesters]
+    )
+    return Held(requesters, authors, list(calls))
 
 
 def erase(session: Session, held: Held) -> Outcome:
@@ -202,6 +222,9 @@ def erase(session: Session, held: Held) -> Outcome:
     )
     outcome.emails_cancelled = db.delete_queued_emails(session, request_pks)
     outcome.stored_answers = db.delete_stored_answers(session, request_pks)
+    outcome.contacts = contact_queries.clear_caller_numbers(
+        session, [row.id for row in held.contacts]
+    )
     session.flush()
     return outcome
 
@@ -212,7 +235,8 @@ def _details(row: Requester | UpdateAuthor, names: tuple[str, ...]) -> dict[str,
 
 def export(session: Session, held: Held) -> dict[str, Any]:
     """What is held about the person, as JSON-ready values: each request they filed with the
-    details they gave, each app update they posted, and the names of their photos' files."""
+    details they gave, each app update they posted, the names of their photos' files, and the
+    calls (contacts) holding their number."""
     requests = db.find_held_requests(session, held.requesters)
     by_request = {row.service_request_pk: row for row in held.requesters}
     updates = db.find_authored_updates(session, held.authors)
@@ -252,5 +276,15 @@ def export(session: Session, held: Held) -> dict[str, Any]:
                 "photos": update_photos.get(entry.id, []),
             }
             for entry, public_id in updates
+        ],
+        "contacts": [
+            {
+                "channel": str(call.channel),
+                "queued_at": call.queued_at.isoformat(),
+                "caller_number": call.caller_number,
+                "outcome": str(call.outcome) if call.outcome is not None else None,
+                "service_request_ids": sorted(r.service_request_id for r in call.requests),
+            }
+            for call in held.contacts
         ],
     }

@@ -169,6 +169,13 @@ def test_nothing_personal_survives_an_erasure(
     )
     assert intake.status_code == 201, intake.json
     second_id = intake.json["service_request_id"]
+    # The phone system's record of another call of theirs, with the number it came from.
+    call = client.post(
+        "/api/v1/contacts",
+        headers=bearer(desk),
+        json={"channel": "phone", "caller_phone": "+12135550987", "outcome": "information"},
+    )
+    assert call.status_code == 201, call.json
 
     # 3. They post an update with a photo through the app; staff never publish it.
     update = client.post(
@@ -217,6 +224,7 @@ def test_nothing_personal_survives_an_erasure(
     assert any("in requester" in hit for hit in before)
     assert any("in update_author" in hit for hit in before)
     assert any("in idempotency_key" in hit for hit in before)
+    assert any("in contact" in hit for hit in before)
 
     # The erasure.
     erased = client.post(
@@ -229,6 +237,7 @@ def test_nothing_personal_survives_an_erasure(
         "photos": 1,
         "emails_cancelled": 1,
         "stored_answers": 1,
+        "contacts": 1,
     }
     while worker.run_batch(20):  # anything still due goes out, and tells nobody anything
         pass
@@ -259,7 +268,7 @@ def test_nothing_personal_survives_an_erasure(
     for answer in answers:
         assert answer.status_code == 200, answer.data
         assert found_in(answer.data, answer.request.path) == []
-    assert answers[0].json == {"requests": [], "updates": []}
+    assert answers[0].json == {"requests": [], "updates": [], "contacts": []}
     (held,) = answers[1].json["requests"]
     assert set(held["requester"].values()) == {None}
 

@@ -136,6 +136,7 @@ def test_erasure_by_address_empties_every_row_of_that_person_only(client, db, se
         "photos": 0,
         "emails_cancelled": 0,
         "stored_answers": 0,
+        "contacts": 0,
     }
     db.expire_all()
     people = [
@@ -239,7 +240,7 @@ def test_export_shows_what_is_held_and_the_read_is_audited(client, db, service):
     again = client.get(
         "/api/v1/privacy/export", headers=bearer(token), query_string={"email": ROSA["email"]}
     )
-    assert again.json == {"requests": [], "updates": []}
+    assert again.json == {"requests": [], "updates": [], "contacts": []}
 
 
 def test_the_privacy_endpoints_are_documented(client):

@@ -170,6 +170,7 @@ def test_retention_empties_requests_closed_long_ago_batch_by_batch_and_only_once
         "photos": 1,
         "emails_cancelled": 0,
         "stored_answers": 0,
+        "contacts": 0,
     }
 
     again = cli(url, tmp_path / "media", "retain")
@@ -211,7 +212,7 @@ def test_erase_and_export_from_the_command_line(url, session, tmp_path):
     assert requester_of(session, mine) == (None,) * 6
     assert requester_of(session, other)[0] == NED["email"]
     after = json.loads(cli(url, tmp_path, "export", "--email", MAY["email"]).output)
-    assert after == {"requests": [], "updates": []}
+    assert after == {"requests": [], "updates": [], "contacts": []}
 
     entries = audit(session)
     assert [(entry.route, entry.actor.startswith("cli")) for entry in entries] == [

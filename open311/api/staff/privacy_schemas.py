@@ -43,6 +43,7 @@ class ErasureOut(Schema):
     photos = fields.Integer(metadata={"description": "unpublished update photos deleted"})
     emails_cancelled = fields.Integer(metadata={"description": "queued e-mails cancelled"})
     stored_answers = fields.Integer(metadata={"description": "Idempotency-Key answers deleted"})
+    contacts = fields.Integer(metadata={"description": "calls whose caller number was cleared"})
 
 
 class PersonalDetailsOut(Schema):
@@ -79,8 +80,19 @@ class HeldUpdateOut(Schema):
     photos = fields.List(fields.String(), metadata={"description": "file names under /media/"})
 
 
+class HeldContactOut(Schema):
+    """A call from the person's number (or that led to their request)."""
+
+    channel = fields.String()
+    queued_at = fields.String(metadata={"description": "ISO 8601"})
+    caller_number = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    service_request_ids = fields.List(fields.String())
+
+
 class ExportOut(Schema):
     """Everything held about one person."""
 
     requests = fields.List(fields.Nested(HeldRequestOut))
     updates = fields.List(fields.Nested(HeldUpdateOut))
+    contacts = fields.List(fields.Nested(HeldContactOut))
