@@ -162,7 +162,9 @@ def upsert_calls(
     maps an external_id to the requests it led to; links are added, never removed."""
     if not rows:
         return Upserted(0, 0)
-    statement = insert(Contact).values(list(rows))
+    # One statement compiled once and run over the rows (SQLAlchemy's insertmanyvalues batches
+    # them), not a fresh VALUES list of thousands of parameters per batch.
+    statement = insert(Contact)
     excluded = statement.excluded
     changed = or_(*(getattr(Contact, name).is_distinct_from(excluded[name]) for name in IMPORTED))
     statement = statement.on_conflict_do_update(
@@ -171,7 +173,7 @@ def upsert_calls(
         set_={name: excluded[name] for name in IMPORTED},
         where=changed,
     ).returning(Contact.external_id, literal_column("xmax = 0").label("inserted"))
-    returned = session.execute(statement).all()
+    returned = session.execute(statement, list(rows)).all()
     inserted = sum(1 for _external_id, fresh in returned if fresh)
     if links:
         jurisdiction_pk = rows[0]["jurisdiction_id"]

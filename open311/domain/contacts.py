@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -50,11 +51,17 @@ class Links:
     articles: Sequence[Article] = field(default_factory=tuple)
 
 
+@lru_cache(maxsize=1024)
+def _canonical(value: str) -> str | None:
+    # An import asks for the same few tags on every row; Babel parses each time.
+    return i18n.canonical(value)
+
+
 def language_tag(field_name: str, value: str | None) -> str | None:
     """`value` as canonical BCP 47 (es_mx -> es-MX); a language Babel does not know is a 400."""
     if value is None or not value.strip():
         return None
-    tag = i18n.canonical(value)
+    tag = _canonical(value)
     if tag is None:
         raise InvalidInput(f"{field_name}: {value[:40]!r} is not a language (BCP 47, e.g. es)")
     return tag
