@@ -313,10 +313,16 @@ def _format_y(axes, series, kind: str) -> None:
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
     else:
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.4g}"))
-    if kind != "line" or min(values, default=0) >= 0:
-        axes.set_ylim(bottom=0)
-    if values and max(values) == 0 and min(values) == 0:
-        axes.set_ylim(0, 1)
+    if min(values, default=0) < 0:
+        return  # matplotlib's own limits, around zero
+    # From zero, with headroom above the highest point or stack, so nothing touches the frame
+    # or the subtitle above it.
+    if kind == "stacked_bar":
+        columns = zip(*series.values(), strict=True)
+        top = max((sum(v or 0 for v in column) for column in columns), default=0)
+    else:
+        top = max(values, default=0)
+    axes.set_ylim(0, top * 1.08 if top > 0 else 1)
 
 
 def _shortened(label: str) -> str:

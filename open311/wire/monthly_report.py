@@ -357,13 +357,18 @@ def _pdf_pages(report: MonthlyReport) -> list[Figure]:
         _text_page(report, f"{report.city}: 311 in {report.month_name}", summary, report.notes)
     ]
     groups = requests.by_group[:TOP_GROUPS]
-    group_rows = [("service group", "opened", "before", "closed", "on time", "backlog", "age")]
+    before = (report.month - timedelta(days=1)).strftime("%b")
+    group_rows = [
+        ("service group", "opened", f"in {before}", "closed", f"in {before}", "on time")
+        + ("backlog", "median age")
+    ]
     group_rows += [
         (
             g.group,
             number(g.opened),
             number(g.opened_previous),
             number(g.closed),
+            number(g.closed_previous),
             percent(g.on_time_pct),
             number(g.backlog),
             days(g.backlog_median_age_days),
