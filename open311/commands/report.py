@@ -26,6 +26,7 @@ from open311.wire import monthly_report as page
     type=click.Choice(page.FORMATS),
     default="pdf",
     show_default=True,
+    help="PDF pages to print, or one self-contained HTML page.",
 )
 @click.option(
     "--jurisdiction",
