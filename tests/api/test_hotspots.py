@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 import pytest
+import redis
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from pyproj import Transformer
@@ -14,7 +17,9 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+from sqlalchemy.engine import make_url
 
+from open311 import create_app
 from open311.domain import hotspots
 from open311.values import ServiceType, Status
 from open311.wire.datetimes import format_w3c
@@ -320,3 +325,66 @@ def test_the_documented_contract_holds_under_fuzzing(app, reports):
 
         run()
     assert not failures, "\n".join(failures[:20])
+
+
+def test_counted_against_the_exports_limit(database_url, session_factory, redis_url, reports):
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    config = {"DATABASE_URL": database_url, "TESTING": True, "REDIS_URL": redis_url}
+    limits = {"OPEN311_RATE_LIMITS": True, "OPEN311_RATE_LIMIT_EXPORTS": "2/minute"}
+    limited = create_app(config | limits)
+    limited.extensions["open311.sessions"] = session_factory
+    client = limited.test_client()
+    for left in ("1", "0"):
+        response = client.get(f"{HOTSPOTS}.geojson")
+        assert response.status_code == 200
+        assert response.headers["RateLimit"] == f'"exports";r={left};t=60'
+    refused = client.get(f"{HOTSPOTS}.geojson")
+    (description,) = errors(refused, "json", 429)
+    assert "exports" in description and refused.headers["Retry-After"]
+    store.flushdb()
+    store.close()
+
+
+def test_past_the_statement_timeout_is_a_503(database_url):
+    # The app on its own engine, whose connections carry the web's statement timeout; another
+    # session holds the city table, so the call's first statement waits past its 300 ms.
+    timed = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "OPEN311_RATE_LIMITS": False,
+            "OPEN311_STATEMENT_TIMEOUT_MS": 300,
+        }
+    )
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    holder = psycopg2.connect(dsn)
+    try:
+        holder.cursor().execute("LOCK TABLE jurisdiction IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        response = timed.test_client().get(f"{HOTSPOTS}.geojson")
+        took = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+        timed.extensions["open311.engine"].dispose()
+    (description,) = errors(response, "json", 503)
+    assert "took too long" in description and response.headers["Retry-After"] == "5"
+    assert took < 3
+
+
+def test_zone_less_dates_are_the_citys_local_time(client, db, city, graffiti):
+    city.time_zone = "America/Los_Angeles"
+    # Five reports at 23:30 local time on 2026-01-31, which is 07:30Z on 2026-02-01.
+    moment = datetime(2026, 2, 1, 7, 30, tzinfo=UTC)
+    rows = spot("Z", 5, 0)
+    insert_request_rows(
+        db, graffiti, [r | {"requested_datetime": moment, "updated_datetime": moment} for r in rows]
+    )
+    local = {"start_date": "2026-01-31T00:00", "end_date": "2026-01-31T23:59:59"}
+    assert [
+        f["properties"]["count"]
+        for f in features(client.get(f"{HOTSPOTS}.geojson", query_string=local))
+    ] == [5]
+    utc = {"start_date": "2026-01-31T00:00:00Z", "end_date": "2026-01-31T23:59:59Z"}
+    assert features(client.get(f"{HOTSPOTS}.geojson", query_string=utc)) == []
