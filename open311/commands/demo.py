@@ -69,8 +69,10 @@ def seed(
     what is already there is left alone."""
     from contextlib import nullcontext
 
+    from open311 import clock
     from open311.db.bulk import vacuum
     from open311.demo.austin import seed_austin
+    from open311.demo.contacts import seed_demo_contacts
     from open311.demo.new_york import seed_new_york
     from open311.demo.seed import seed_demo_city
     from open311.demo.synthetic import SyntheticSpec
@@ -95,6 +97,7 @@ def seed(
             austin: list[str] = []
             seed_austin(session, austin)
             report += [f"austintexas.gov {line}" for line in austin]
+        report += seed_demo_contacts(session, clock.now())
         session.commit()
         seconds = vacuum(session.get_bind()) if synthetic is not None else None
     if seconds is not None:
