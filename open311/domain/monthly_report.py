@@ -77,6 +77,13 @@ def build(
     previous_start, start, end = month_bounds(month, jurisdiction.time_zone)
     if start > now:
         raise InvalidInput(f"{month:%Y-%m} has not begun")
+    notes = list(NOTES)
+    try:
+        spots = _hotspots(session, jurisdiction, start, end, now)
+    except InvalidInput as refused:
+        # A month too big to cluster at once (hotspots.MAX_REQUESTS) still gets its report.
+        spots = []
+        notes.append(f"Hotspots not computed: {refused}.")
     return page.MonthlyReport(
         jurisdiction_id=jurisdiction.jurisdiction_id,
         city=jurisdiction.name,
@@ -85,10 +92,10 @@ def build(
         generated_at=now.astimezone(UTC),
         requests=_requests(session, jurisdiction, previous_start, start, end),
         calls=_calls(session, jurisdiction, start, end, now, service_level_s),
-        hotspots=_hotspots(session, jurisdiction, start, end, now),
+        hotspots=spots,
         hotspot_radius_m=HOTSPOT_RADIUS_M,
         hotspot_min_requests=HOTSPOT_MIN_REQUESTS,
-        notes=list(NOTES),
+        notes=notes,
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from open311.cli import main
 from open311.db.models import Contact, Jurisdiction
 from open311.db.session import make_engine, make_session_factory
-from open311.domain import monthly_report
+from open311.domain import hotspots, monthly_report
 from open311.errors import InvalidInput
 from open311.values import ContactChannel, ContactOutcome, Status
 from open311.wire import monthly_report as page
@@ -220,6 +220,15 @@ def test_hotspot_of_the_month(db, city):
     assert spot.requests == len(HOTSPOT) and spot.other_services == 0
     assert spot.first_requested == local(2026, 11, 15, 10)
     assert abs(spot.latitude - 34.0523) < 0.001
+
+
+def test_a_month_too_big_to_cluster_still_reports(db, city, monkeypatch):
+    monkeypatch.setattr(hotspots, "MAX_REQUESTS", 3)
+    report = build(db, city)
+    assert report.hotspots == []
+    assert report.notes[-1].startswith("Hotspots not computed: more than 3 requests match")
+    assert report.requests.total.opened == 4 + len(HOTSPOT)
+    assert "Hotspots not computed" in page.render_html(report).decode()
 
 
 def test_an_empty_month_renders(db):
