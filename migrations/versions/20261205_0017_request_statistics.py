@@ -6,7 +6,9 @@ tells a refresh which days a change touched, even when a request was reopened or
 `stats_request_day` holds per jurisdiction, dimension ("service_code", "agency", "channel",
 "district/<layer id>"), group value and local day: the counts opened, closed, closed with an
 expected time and closed by it, the durations (hours, sorted float64 bytes) of the day's
-closings, and the open backlog at the day's end with its exact median age. `stats_refresh`
+closings, and the open backlog at the day's end with the median of its requested times (its
+exact median age at any later moment until the next opening or closing; a day without either has
+no row). `stats_refresh`
 records per jurisdiction when the rollup was last refreshed and the updated_datetime up to
 which it has read. No personal data in any of them.
 
@@ -75,7 +77,7 @@ def upgrade() -> None:
         sa.Column("closed_on_time", sa.Integer(), nullable=False),
         sa.Column("close_hours", sa.LargeBinary(), nullable=False),
         sa.Column("backlog", sa.Integer(), nullable=False),
-        sa.Column("backlog_median_age_s", sa.Float(), nullable=True),
+        sa.Column("backlog_median_requested_s", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["jurisdiction_id"],
             ["jurisdiction.id"],

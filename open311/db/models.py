@@ -1266,9 +1266,12 @@ class StatsRequestDay(Base):
     closed_on_time: Mapped[int] = mapped_column(Integer)
     # The hours from request to closing of the day's closings: sorted float64, little-endian.
     close_hours: Mapped[bytes] = mapped_column(LargeBinary)
-    # Requests open at the day's end (or at the refresh, for the current day).
+    # Requests open at the day's end (or at the refresh, for the current day), and the median
+    # of their requested times (epoch seconds): their median age at any later moment while
+    # nothing opens or closes is that moment less this. A day without an opening or a closing
+    # has no row: the group's last row before it holds.
     backlog: Mapped[int] = mapped_column(Integer)
-    backlog_median_age_s: Mapped[float | None] = mapped_column(Float)
+    backlog_median_requested_s: Mapped[float | None] = mapped_column(Float)
 
 
 class StatsRefresh(Base):

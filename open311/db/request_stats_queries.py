@@ -193,7 +193,7 @@ def replace_days(
     rows: Iterable[tuple[Any, ...]],
 ) -> int:
     """Replace the jurisdiction's day rows of [first, last] by `rows` (dimension, group, day,
-    opened, closed, with_expected, on_time, close_hours bytes, backlog, median age s)."""
+    opened, closed, with_expected, on_time, close_hours bytes, backlog, median requested s)."""
     session.execute(
         delete(StatsRequestDay).where(
             StatsRequestDay.jurisdiction_id == jurisdiction_pk,
@@ -207,7 +207,7 @@ def replace_days(
             cursor,
             "INSERT INTO stats_request_day (jurisdiction_id, dimension, group_value, day, opened,"
             " closed, closed_with_expected, closed_on_time, close_hours, backlog,"
-            " backlog_median_age_s) VALUES %s",
+            " backlog_median_requested_s) VALUES %s",
             values,
             page_size=5000,
         )
@@ -217,12 +217,12 @@ def replace_days(
 def find_days(
     session: Session, jurisdiction_pk: int, dimension: str, first: date, last: date
 ) -> list[tuple[Any, ...]]:
-    """(group, day, opened, closed, with_expected, on_time, close_hours, backlog, median age s)
-    of a dimension's days in [first, last], by group and day."""
+    """(group, day, opened, closed, with_expected, on_time, close_hours, backlog, median
+    requested s) of a dimension's days in [first, last], by group and day."""
     cursor = session.connection().connection.cursor()
     cursor.execute(
         "SELECT group_value, day, opened, closed, closed_with_expected, closed_on_time,"
-        " close_hours, backlog, backlog_median_age_s FROM stats_request_day"
+        " close_hours, backlog, backlog_median_requested_s FROM stats_request_day"
         " WHERE jurisdiction_id = %s AND dimension = %s AND day BETWEEN %s AND %s"
         " ORDER BY group_value, day",
         (jurisdiction_pk, dimension, first, last),
@@ -233,11 +233,11 @@ def find_days(
 def find_backlog_before(
     session: Session, jurisdiction_pk: int, dimension: str, day: date
 ) -> list[tuple[str, date, int, float | None]]:
-    """Each group's last day row before `day` (group, day, backlog, median age s): the backlog
-    a period without a row of its own carries over."""
+    """Each group's last day row before `day` (group, day, backlog, median requested s): the
+    backlog a period without a row of its own carries over."""
     rows = session.execute(
         text(
-            "SELECT DISTINCT ON (group_value) group_value, day, backlog, backlog_median_age_s"
+            "SELECT DISTINCT ON (group_value) group_value, day, backlog, backlog_median_requested_s"
             " FROM stats_request_day WHERE jurisdiction_id = :j AND dimension = :d"
             " AND day < :day ORDER BY group_value, day DESC"
         ),

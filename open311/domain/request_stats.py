@@ -12,12 +12,15 @@ local time (a day; a week from Monday; a month):
 - on-time share: of the period's closings that had an expected_datetime, those closed by it;
 - backlog: requests open at the period's end (requested before it, not closed before it), or
   at the refresh for a period not over yet, and the median of their ages then, in days.
+  Only days with an opening or a closing have a row: a period's backlog is that of the group's
+  last row on or before its last day (before the window too).
 
 The rollup (db/request_stats_queries.py) holds one row per group and local day; a period's
 counts are sums of its days, its percentiles come from the days' closing durations merged, and
 its backlog is its last day's. `refresh` brings the rollup up to date: only the days a change
 touched (found from the requests' updated_datetime, against the state the rollup last read)
-are recomputed, plus the day of the last refresh and today (ages grow as time passes).
+are recomputed, from the first of them to today. A day row keeps the median requested time of
+its backlog, not its age: ages grow as time passes, the row needs no refresh for that.
 """
 
 from __future__ import annotations
@@ -110,12 +113,12 @@ def refresh(
             session, jurisdiction.id, [s for pk, s in current.items() if old.get(pk) != s]
         )
         changed = len([pk for pk in pks if old.get(pk) != current.get(pk)])
-        first_day = min(
-            [last.refreshed_at.astimezone(tz).date(), today]
-            + [moment.astimezone(tz).date() for moment in touched]
-        )
         if watermark is None or watermark < last.watermark:
             watermark = last.watermark
+        if not touched:  # nothing opened, closed or moved: every day row still holds
+            queries.save_refresh(session, jurisdiction.id, now, watermark)
+            return Refreshed(False, changed, None, None, 0)
+        first_day = min(moment.astimezone(tz).date() for moment in touched)
     first_day = min(first_day, today)
     start, end = _local_midnight(first_day, tz), _local_midnight(today + timedelta(days=1), tz)
     states = queries.find_open_during(session, jurisdiction.id, start, end)
@@ -165,17 +168,22 @@ def compute_days(
     now: datetime,
 ) -> list[tuple[Any, ...]]:
     """The day rows of [first, last] from the requests open at some moment of it: per
-    dimension, group and day, (dimension, group, day, opened, closed, closed_with_expected,
-    closed_on_time, close_hours bytes, backlog, backlog median age s). A day with nothing
-    opened, closed or open is left out. The backlog of a day not over at `now` is taken at `now`."""
+    dimension, group and day with an opening or a closing, (dimension, group, day, opened,
+    closed, closed_with_expected, closed_on_time, close_hours bytes, backlog, the backlog's
+    median requested time in epoch seconds). The backlog of a day not over at `now` is taken
+    at `now`."""
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     bounds = np.array(
         [_local_midnight(day, tz).timestamp() for day in [*days, last + timedelta(days=1)]]
     )
-    ends = np.minimum(bounds[1:], now.timestamp())
+    bounds[1:] = np.minimum(bounds[1:], max(now.timestamp(), bounds[0]))
     requested = np.array([s.requested_at.timestamp() for s in states], dtype=np.float64)
     closed = np.array([_epoch(s.closed_at, math.inf) for s in states], dtype=np.float64)
+    closed = np.maximum(closed, requested)
     expected = np.array([_epoch(s.expected_at, math.nan) for s in states], dtype=np.float64)
+    # The day index of each opening and closing: -1 before the window, len(days) after it.
+    opened_day = np.searchsorted(bounds, requested, side="right") - 1
+    closed_day = np.searchsorted(bounds, closed, side="right") - 1
     rows: list[tuple[Any, ...]] = []
     for dimension, labels in group_values(states, districts).items():
         members: dict[str, list[int]] = defaultdict(list)
@@ -185,7 +193,14 @@ def compute_days(
             at = np.array(indices)
             rows.extend(
                 _group_days(
-                    dimension, label, days, bounds, ends, requested[at], closed[at], expected[at]
+                    dimension,
+                    label,
+                    days,
+                    requested[at],
+                    closed[at],
+                    expected[at],
+                    opened_day[at],
+                    closed_day[at],
                 )
             )
     return rows
@@ -195,45 +210,48 @@ def _group_days(
     dimension: str,
     label: str,
     days: list[date],
-    bounds: np.ndarray,
-    ends: np.ndarray,
     requested: np.ndarray,
     closed: np.ndarray,
     expected: np.ndarray,
+    opened_day: np.ndarray,
+    closed_day: np.ndarray,
 ) -> Iterable[tuple[Any, ...]]:
-    by_request = np.argsort(requested, kind="stable")
-    requested_sorted = requested[by_request]
-    closed_by_request = closed[by_request]
-    opened = np.diff(np.searchsorted(requested_sorted, bounds, side="left"))
-    by_closing = np.argsort(closed, kind="stable")
-    closings = closed[by_closing]
-    closing_slices = np.searchsorted(closings, bounds, side="left")
-    durations_all = (closings - requested[by_closing]) / HOUR_S
-    expected_all = expected[by_closing]
-    for n, day in enumerate(days):
-        lo, hi = closing_slices[n], closing_slices[n + 1]
-        durations = np.sort(durations_all[lo:hi])
-        due = expected_all[lo:hi]
+    """One group's day rows: a sweep over its days with an opening or a closing, keeping the
+    sorted requested times of the open requests (the backlog) as it goes."""
+    count = len(days)
+    backlog = np.sort(requested[(opened_day < 0) & (closed_day >= 0)])
+    opening = np.lexsort((requested, opened_day))
+    closing = np.lexsort((requested, closed_day))
+    opened_sorted = opened_day[opening]
+    closed_sorted = closed_day[closing]
+    open_at = np.searchsorted(opened_sorted, np.arange(count + 1), side="left")
+    close_at = np.searchsorted(closed_sorted, np.arange(count + 1), side="left")
+    busy = np.flatnonzero((np.diff(open_at) > 0) | (np.diff(close_at) > 0))
+    for n in busy:
+        new = requested[opening[open_at[n] : open_at[n + 1]]]
+        gone_rows = closing[close_at[n] : close_at[n + 1]]
+        gone = requested[gone_rows]  # sorted: the closing order is by requested time within a day
+        if new.size:
+            backlog = np.insert(backlog, np.searchsorted(backlog, new, side="right"), new)
+        if gone.size:
+            # Equal times are one position each: the k-th of a run goes k places further.
+            offset = np.arange(gone.size) - np.searchsorted(gone, gone, side="left")
+            backlog = np.delete(backlog, np.searchsorted(backlog, gone, side="left") + offset)
+        due = expected[gone_rows]
         with_expected = ~np.isnan(due)
-        on_time = int(np.count_nonzero(closings[lo:hi][with_expected] <= due[with_expected]))
-        end = ends[n]
-        count = int(np.searchsorted(requested_sorted, end, side="left"))
-        still_open = requested_sorted[:count][closed_by_request[:count] >= end]
-        backlog = int(still_open.size)
-        age = float(end - np.median(still_open)) if backlog else None
-        if opened[n] == 0 and hi == lo and backlog == 0:
-            continue
+        size = backlog.size
+        median = float((backlog[(size - 1) // 2] + backlog[size // 2]) / 2) if size else None
         yield (
             dimension,
             label,
-            day,
-            int(opened[n]),
-            int(hi - lo),
+            days[n],
+            int(new.size),
+            int(gone.size),
             int(np.count_nonzero(with_expected)),
-            on_time,
-            durations.astype("<f8").tobytes(),
-            backlog,
-            age,
+            int(np.count_nonzero(closed[gone_rows][with_expected] <= due[with_expected])),
+            np.sort((closed[gone_rows] - gone) / HOUR_S).astype("<f8").tobytes(),
+            int(size),
+            median,
         )
 
 
@@ -338,17 +356,23 @@ def figures(
     spans = periods(period, start, end)
     refresh = queries.get_refresh(session, jurisdiction.id)
     refreshed_at = refresh.refreshed_at if refresh is not None else None
-    refreshed_day = refreshed_at.astimezone(tz).date() if refreshed_at is not None else None
     days = queries.find_days(session, jurisdiction.id, dimension, spans[0].start, spans[-1].end)
     by_group: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in days:
         by_group[row[0]].append(row)
-    if len(by_group) * len(spans) > MAX_CELLS:
+    carried: dict[str, tuple[Any, ...]] = {}
+    for group, day, backlog, median in queries.find_backlog_before(
+        session, jurisdiction.id, dimension, spans[0].start
+    ):
+        if backlog:
+            carried[group] = (group, day, 0, 0, 0, 0, b"", backlog, median)
+    groups = sorted(set(by_group) | set(carried))
+    if len(groups) * len(spans) > MAX_CELLS:
         raise InvalidInput(
             _(
                 "%(groups)s groups x %(periods)s periods is more than %(cells)s figures; ask for"
                 " a shorter window or a longer period",
-                groups=len(by_group),
+                groups=len(groups),
                 periods=len(spans),
                 cells=MAX_CELLS,
             )
@@ -356,9 +380,12 @@ def figures(
     series = Series(
         jurisdiction.jurisdiction_id, group_by, layer_name, period, start, end, refreshed_at
     )
+    moments = _backlog_moments(spans, tz, refreshed_at)
     starts = np.array([span.start.toordinal() for span in spans])
-    for group in sorted(by_group):
-        series.rows.extend(_group_figures(group, spans, starts, by_group[group], refreshed_day))
+    for group in groups:
+        series.rows.extend(
+            _group_figures(group, spans, starts, by_group[group], carried.get(group), moments)
+        )
     return series
 
 
@@ -381,17 +408,39 @@ def _dimension(
     return f"district/{found.id}", found.name
 
 
+def _backlog_moments(
+    spans: list[Period], tz: ZoneInfo, refreshed_at: datetime | None
+) -> list[tuple[date, float] | None]:
+    """Per period, the day whose backlog it reports and the moment its ages are taken at:
+    its end, or the refresh for a period not over then; None for one after the refresh."""
+    if refreshed_at is None:
+        return [None] * len(spans)
+    refreshed_day = refreshed_at.astimezone(tz).date()
+    found: list[tuple[date, float] | None] = []
+    for span in spans:
+        if span.start > refreshed_day:
+            found.append(None)
+            continue
+        day = min(span.end, refreshed_day)
+        end = _local_midnight(day + timedelta(days=1), tz).timestamp()
+        found.append((day, min(end, refreshed_at.timestamp())))
+    return found
+
+
 def _group_figures(
     group: str,
     spans: list[Period],
     starts: np.ndarray,
     rows: list[tuple[Any, ...]],
-    refreshed_day: date | None,
+    carried: tuple[Any, ...] | None,
+    moments: list[tuple[date, float] | None],
 ) -> Iterable[Figures]:
     buckets: list[list[tuple[Any, ...]]] = [[] for _span in spans]
     for row in rows:
         buckets[int(np.searchsorted(starts, row[1].toordinal(), side="right")) - 1].append(row)
-    for span, bucket in zip(spans, buckets, strict=True):
+    latest = carried  # the group's last row on or before the day looked at
+    position = 0
+    for span, bucket, moment in zip(spans, buckets, moments, strict=True):
         opened = sum(row[2] for row in bucket)
         closed = sum(row[3] for row in bucket)
         with_expected = sum(row[4] for row in bucket)
@@ -402,12 +451,14 @@ def _group_figures(
             median, p90 = (round(float(v), 3) for v in np.percentile(hours, [50, 90]))
         backlog: int | None = None
         age: float | None = None
-        if refreshed_day is not None and span.start <= refreshed_day:
-            last_day = min(span.end, refreshed_day)
-            last_rows = [row for row in bucket if row[1] == last_day]
-            backlog = last_rows[0][7] if last_rows else 0
-            if last_rows and last_rows[0][8] is not None:
-                age = round(last_rows[0][8] / DAY_S, 3)
+        if moment is not None:
+            day, at = moment
+            while position < len(rows) and rows[position][1] <= day:
+                latest = rows[position]
+                position += 1
+            backlog = latest[7] if latest is not None else 0
+            if backlog and latest is not None and latest[8] is not None:
+                age = round((at - latest[8]) / DAY_S, 3)
         yield Figures(
             group or None,
             span,

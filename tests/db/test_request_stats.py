@@ -143,19 +143,23 @@ def _actual(row):
     }
 
 
-def _check(db, jurisdiction, requests, group_by, period, layer, now, *, layer_name=None):
+def _check(
+    db,
+    jurisdiction,
+    requests,
+    group_by,
+    period,
+    layer,
+    now,
+    *,
+    layer_name=None,
+    window=(date(2025, 12, 29), date(2026, 4, 5)),
+):
     series = request_stats.figures(
-        db,
-        jurisdiction,
-        group_by,
-        period,
-        date(2025, 12, 29),
-        date(2026, 4, 5),
-        now=now,
-        layer=layer_name,
+        db, jurisdiction, group_by, period, *window, now=now, layer=layer_name
     )
     published = [r for r in requests if r.service.type is not ServiceType.blackbox]
-    spans = request_stats.periods(period, date(2025, 12, 29), date(2026, 4, 5))
+    spans = request_stats.periods(period, *window)
     groups = {_group(r, group_by, layer) for r in published}
     shown = {row.group for row in series.rows}
     assert shown <= groups
@@ -191,6 +195,18 @@ def test_every_figure_agrees_with_the_rows(db, city, group_by, period):
     assert series.refreshed_at == NOW
     assert series.layer == ("council" if group_by == "district" else None)
     assert "tip" not in {row.group for row in series.rows}  # blackbox: not published
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_a_window_after_the_first_requests_carries_their_backlog_over(db, city, period):
+    """Days without an opening or a closing have no row: a window's first periods take the
+    backlog from the group's last row before it; a window after the refresh has none."""
+    jurisdiction, requests, council, _other = city
+    request_stats.refresh(db, jurisdiction, now=NOW)
+    db.expire_all()
+    for window in [(date(2026, 3, 3), date(2026, 3, 25)), (date(2026, 2, 14), date(2026, 2, 20))]:
+        for group_by in ("service_code", "district", "channel"):
+            _check(db, jurisdiction, requests, group_by, period, council, NOW, window=window)
 
 
 def test_a_named_layer_groups_by_its_districts(db, city):
@@ -256,15 +272,11 @@ def test_incremental_refresh_equals_a_rebuild_and_the_rows(db, city):
     assert _day_rows(db, jurisdiction) == incremental
 
 
-def test_a_refresh_without_changes_touches_only_recent_days(db, city):
+def test_a_refresh_without_changes_recomputes_nothing(db, city):
     jurisdiction, _requests, _council, _other = city
     request_stats.refresh(db, jurisdiction, now=NOW)
     done = request_stats.refresh(db, jurisdiction, now=NOW + timedelta(minutes=5))
-    assert (done.requests, done.first_day, done.last_day) == (
-        0,
-        date(2026, 3, 20),
-        date(2026, 3, 20),
-    )
+    assert (done.requests, done.first_day, done.last_day, done.rows) == (0, None, None, 0)
 
 
 def _day_rows(db, jurisdiction):
@@ -282,7 +294,7 @@ def _day_rows(db, jurisdiction):
             r.closed_on_time,
             r.close_hours,
             r.backlog,
-            r.backlog_median_age_s,
+            r.backlog_median_requested_s,
         )
         for r in rows
     )
