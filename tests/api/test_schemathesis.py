@@ -424,6 +424,8 @@ CONTRACT_REFUSALS = re.compile(
             r"is not among the locales",
             r"entry \d+: .*(is blank|is given twice)",
             r"\b(PO|XLIFF) file: ",
+            # the staff statistics' range: start before end, a bounded number of periods and rows
+            r"start must be before end|more than \d+ periods|rows: choose a longer period",
         ]
     )
 )

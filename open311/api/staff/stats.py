@@ -1,6 +1,9 @@
 """The staff statistics: call-centre figures (contacts), the articles that answered calls, and
 crews' work orders, as JSON or as a chart (.svg, .png) of one figure.
 
+Each of contacts and work orders is offered as JSON (the bare path) and as `.svg` and `.png`
+of the same arguments, one figure (`metric`) drawn.
+
 Who sees what: supervisors and administrators everything of their cities (`jurisdiction_id`
 to choose one); a call-taker the contact figures of the contacts they took, and nothing else
 (so abandoned contacts, which nobody took, are not in their figures); crew members and editors
@@ -27,7 +30,6 @@ from open311.api.staff.auth import (
 )
 from open311.db.models import Jurisdiction
 from open311.domain import call_stats
-from open311.errors import NotFound
 from open311.values import StaffRole
 from open311.wire import charts
 
@@ -38,7 +40,6 @@ blp = StaffBlueprint(
 )
 
 MANAGERS = (StaffRole.supervisor, StaffRole.administrator)
-FORMATS = ("json", *charts.FORMATS)
 
 
 def _window(city: Jurisdiction, args: dict[str, Any]) -> call_stats.Window:
@@ -54,8 +55,7 @@ def _aware(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 def _answer(report: call_stats.FigureReport, fmt: str, draw) -> Any:
-    if fmt not in FORMATS:
-        raise NotFound(f"format .{fmt[:20]} not offered: {', '.join(FORMATS)}")
+    """The report as JSON (its schema dumps it), or one figure of it as a picture."""
     if fmt == "json":
         return {**vars(report), **report.extra}
     picture = charts.render(draw(report), fmt)
@@ -78,6 +78,19 @@ def _contacts(args: dict[str, Any], fmt: str) -> Any:
     return _answer(report, fmt, lambda r: call_stats.contact_chart(r, args["metric"]))
 
 
+def _picture_doc(what: str, fmt: str) -> dict[str, Any]:
+    content_type = charts.CONTENT_TYPES[fmt]
+    return {
+        "responses": {
+            "200": {
+                "description": f"{what} as a chart ({fmt.upper()})",
+                # No schema: a picture, which a validator would read as XML or as text.
+                "content": {content_type: {}},
+            }
+        }
+    }
+
+
 @blp.route("/stats/contacts", methods=["GET"])
 @staff_required(*MANAGERS, StaffRole.call_taker)
 @blp.arguments(s.ContactStatsArgs, location="query")
@@ -89,14 +102,22 @@ def contact_stats(args: dict[str, Any]) -> Any:
     return _contacts(args, "json")
 
 
-@blp.route("/stats/contacts.<fmt>", methods=["GET"])
+@blp.route("/stats/contacts.svg", methods=["GET"])
 @staff_required(*MANAGERS, StaffRole.call_taker)
 @blp.arguments(s.ContactStatsArgs, location="query")
-@blp.response(200, s.ContactStatsOut, description="JSON; .svg or .png: a chart of `metric`")
-def contact_stats_in(args: dict[str, Any], fmt: str) -> Any:
-    """The contact figures as .json, or one of them (`metric`, default offered) drawn per
-    period and group as .svg or .png."""
-    return _contacts(args, fmt)
+@blp.doc(**_picture_doc("One contact figure (`metric`, default offered)", "svg"))
+def contact_stats_svg(args: dict[str, Any]) -> Response:
+    """One contact figure (`metric`) drawn per period, a line per group, as SVG."""
+    return _contacts(args, "svg")
+
+
+@blp.route("/stats/contacts.png", methods=["GET"])
+@staff_required(*MANAGERS, StaffRole.call_taker)
+@blp.arguments(s.ContactStatsArgs, location="query")
+@blp.doc(**_picture_doc("One contact figure (`metric`, default offered)", "png"))
+def contact_stats_png(args: dict[str, Any]) -> Response:
+    """One contact figure (`metric`) drawn per period, a line per group, as PNG."""
+    return _contacts(args, "png")
 
 
 def _work_orders(args: dict[str, Any], fmt: str) -> Any:
@@ -118,14 +139,22 @@ def work_order_stats(args: dict[str, Any]) -> Any:
     return _work_orders(args, "json")
 
 
-@blp.route("/stats/work-orders.<fmt>", methods=["GET"])
+@blp.route("/stats/work-orders.svg", methods=["GET"])
 @staff_required(*MANAGERS)
 @blp.arguments(s.WorkOrderStatsArgs, location="query")
-@blp.response(200, s.WorkOrderStatsOut, description="JSON; .svg or .png: a chart of `metric`")
-def work_order_stats_in(args: dict[str, Any], fmt: str) -> Any:
-    """The work-order figures as .json, or one of them (`metric`, default done) as .svg or
-    .png."""
-    return _work_orders(args, fmt)
+@blp.doc(**_picture_doc("One work-order figure (`metric`, default done)", "svg"))
+def work_order_stats_svg(args: dict[str, Any]) -> Response:
+    """One work-order figure (`metric`) drawn per period, a line per group, as SVG."""
+    return _work_orders(args, "svg")
+
+
+@blp.route("/stats/work-orders.png", methods=["GET"])
+@staff_required(*MANAGERS)
+@blp.arguments(s.WorkOrderStatsArgs, location="query")
+@blp.doc(**_picture_doc("One work-order figure (`metric`, default done)", "png"))
+def work_order_stats_png(args: dict[str, Any]) -> Response:
+    """One work-order figure (`metric`) drawn per period, a line per group, as PNG."""
+    return _work_orders(args, "png")
 
 
 @blp.route("/stats/articles", methods=["GET"])

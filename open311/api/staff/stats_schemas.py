@@ -15,6 +15,8 @@ from open311.values import ContactChannel
 from open311.wire.datetimes import parse_w3c
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# What the document says a value looks like; the calendar (31 February) is checked on reading.
+PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
 # A zone-less value is read as naive here; the view gives it the chosen city's zone.
 _NAIVE = ZoneInfo("UTC")
 
@@ -24,7 +26,7 @@ class StatsMoment(fields.Field):
     zone or without one (then the city's local time)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        documented = {"type": "string", "example": "2026-11-01"}
+        documented = {"type": "string", "example": "2026-11-01", "pattern": PATTERN}
         super().__init__(**{**kwargs, "metadata": {**documented, **kwargs.get("metadata", {})}})
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
@@ -40,7 +42,7 @@ class StatsMoment(fields.Field):
         return moment.replace(tzinfo=None) if moment.tzinfo is _NAIVE else moment
 
     default_error_messages = {
-        "invalid": "not a date (2026-11-01) or W3C datetime (2026-11-01T08:00:00-08:00)"
+        "invalid": "not a W3C datetime (2026-11-01T08:00:00-08:00) or a date (2026-11-01)"
     }
 
 
