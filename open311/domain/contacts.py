@@ -124,7 +124,8 @@ def record(
     else the city's default. Flushes; the caller commits."""
     if given.channel is None:
         raise InvalidInput("channel: required")
-    queued = given.queued_at or now
+    # To the second, as the API writes times: an ended_at echoed back is never "before".
+    queued = given.queued_at or now.replace(microsecond=0)
     abandoned = bool(given.abandoned)
     answered = given.answered_at
     if answered is None and not abandoned:
