@@ -36,6 +36,9 @@ SENSITIVE_HEADERS = ("X-API-Key",)
 # Statement echo (SQLAlchemy logs every statement at INFO once its logger allows it): nothing
 # the app configures in production, and costly to capture; its warnings and errors are kept.
 QUIET_BELOW_WARNING = ("sqlalchemy",)
+# Loggers whose lines hold only texts of the repository (Alembic's "Running upgrade 0015 ->
+# 0016, Contacts: every call, chat, ..."): a fuzzer's api_key "chat" found there is no leak.
+WRITTEN_BY_US = ("alembic",)
 
 
 class LeakFound(AssertionError):
@@ -90,6 +93,8 @@ class Scan:
             return []
         found = []
         for record in self.records[self.checked :]:
+            if record.name.startswith(WRITTEN_BY_US):
+                continue
             text = _text(record)
             for value in self.values:
                 for form in {value, quote(value), quote_plus(value), quote(value, safe="@+ ")}:
