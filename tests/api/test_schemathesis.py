@@ -426,6 +426,8 @@ CONTRACT_REFUSALS = re.compile(
             r"\b(PO|XLIFF) file: ",
             # the staff statistics' range: start before end, a bounded number of periods and rows
             r"start must be before end|more than \d+ periods|rows: choose a longer period",
+            # the hotspots' window and the requests a clustering may read
+            r"may span at most|is earlier than start_date|requests match; narrow",
         ]
     )
 )
