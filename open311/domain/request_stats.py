@@ -26,6 +26,7 @@ its backlog, not its age: ages grow as time passes, the row needs no refresh for
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -381,7 +382,7 @@ def figures(
         jurisdiction.jurisdiction_id, group_by, layer_name, period, start, end, refreshed_at
     )
     moments = _backlog_moments(spans, tz, refreshed_at)
-    starts = np.array([span.start.toordinal() for span in spans])
+    starts = [span.start.toordinal() for span in spans]
     for group in groups:
         series.rows.extend(
             _group_figures(group, spans, starts, by_group[group], carried.get(group), moments)
@@ -430,14 +431,14 @@ def _backlog_moments(
 def _group_figures(
     group: str,
     spans: list[Period],
-    starts: np.ndarray,
+    starts: list[int],
     rows: list[tuple[Any, ...]],
     carried: tuple[Any, ...] | None,
     moments: list[tuple[date, float] | None],
 ) -> Iterable[Figures]:
     buckets: list[list[tuple[Any, ...]]] = [[] for _span in spans]
     for row in rows:
-        buckets[int(np.searchsorted(starts, row[1].toordinal(), side="right")) - 1].append(row)
+        buckets[bisect_right(starts, row[1].toordinal()) - 1].append(row)
     latest = carried  # the group's last row on or before the day looked at
     position = 0
     for span, bucket, moment in zip(spans, buckets, moments, strict=True):
