@@ -481,7 +481,12 @@ def chart(report: FigureReport, metric: str, titles: dict[str, tuple[str, str]])
     if metric not in titles:
         raise InvalidInput(f"metric must be one of {', '.join(titles)}")
     title, unit = titles[metric]
-    groups = {group.key: group.name for group in report.groups}
+    names = [group.name for group in report.groups]
+    # Two call-takers may share a display name; a series is named once, so say whose.
+    groups = {
+        group.key: group.name if names.count(group.name) == 1 else f"{group.name} ({group.key})"
+        for group in report.groups
+    }
     series: dict[str, list[Any]] = {name: [] for name in groups.values()}
     for row in report.rows:
         series[groups[row["group"]]].append(row[metric])

@@ -515,3 +515,25 @@ def test_an_order_closed_exactly_at_a_period_end_is_not_overdue_then(db):
     # Due at 01:00: overdue at the end of 01:00-02:00 and later hours, but not at midnight,
     # the moment it was closed.
     assert [row["overdue"] for row in hourly.rows] == [0] + [1] * 22 + [0]
+
+
+def test_call_takers_of_one_name_are_two_series(db):
+    city = la_city(db)
+    queued = (START + timedelta(hours=10)).astimezone(UTC)
+    for username in ("kim-1", "kim-2"):
+        user, _token = make_staff(db, StaffRole.call_taker, username)
+        user.display_name = "Kim Lee"
+        db.add(
+            Contact(
+                jurisdiction_id=city.id,
+                channel="phone",
+                queued_at=queued,
+                answered_at=queued,
+                staff_user_id=user.id,
+            )
+        )
+    db.flush()
+    window = call_stats.plan_window(city, "day", START, END, now=NOW)
+    report = call_stats.contact_figures(db, city, window, "staff_user", service_level_s=30)
+    chart = call_stats.contact_chart(report, "answered")
+    assert set(chart.series) == {"Kim Lee (kim-1)", "Kim Lee (kim-2)"}
