@@ -63,7 +63,7 @@ def language_tag(field_name: str, value: str | None) -> str | None:
         return None
     tag = _canonical(value)
     if tag is None:
-        raise InvalidInput(f"{field_name}: {value[:40]!r} is not a language (BCP 47, e.g. es)")
+        raise InvalidInput(f"{field_name}: {value[:40]!r} is not a known language tag")
     return tag
 
 

@@ -426,8 +426,18 @@ CONTRACT_REFUSALS = re.compile(
             r"\b(PO|XLIFF) file: ",
             # the staff statistics' range: start before end, a bounded number of periods and rows
             r"start must be before end|more than \d+ periods|rows: choose a longer period",
+            # a contact's times, abandonment and transfer checked together; the city's requests
+            # and articles it names (domain/contacts)
+            r"in the future|before (queued|answered)_at|an abandoned contact has no",
+            r"when the outcome is transfer|only for the outcome transfer",
+            r"(service_request_ids|article_ids): no (request|article) |answers no calls",
+            r"end_date: must be after start_date",
             # the hotspots' window and the requests a clustering may read
             r"may span at most|is earlier than start_date|requests match; narrow",
+            # the request statistics' window and size (domain/request_stats), and a layer asked
+            # for with another group_by
+            r"end_date must not be before start_date|period=day covers at most \d+ days",
+            r"a series covers at most|periods is more than \d+ figures|layer is only for",
         ]
     )
 )

@@ -36,7 +36,10 @@ class ContactChangeBody(StaffBody):
         metadata={"description": "required when the outcome is transfer"},
     )
     caller_phone = fields.String(
-        validate=validate.Length(min=1, max=contacts.MAX_CALLER_NUMBER),
+        validate=[
+            validate.Length(min=1, max=contacts.MAX_CALLER_NUMBER),
+            validate.Regexp(r"^[0-9 +().-]+$", error="digits, spaces and + ( ) - . only"),
+        ],
         metadata={"description": "personal: shown to supervisors and administrators only"},
     )
     service_request_ids = fields.List(_PUBLIC_ID, validate=validate.Length(max=contacts.MAX_LINKS))
