@@ -280,11 +280,13 @@ def _write_records(path: Path, rows: int) -> None:
 def test_a_switchs_export_at_size(url, db, tmp_path):
     """Every run: 2,000 rows. bench/contacts_import.py sets OPEN311_CONTACTS_IMPORT_ROWS."""
     import os
+    import resource
     import time
 
     rows = int(os.environ.get("OPEN311_CONTACTS_IMPORT_ROWS", "2000"))
     path = tmp_path / "cdr-big.csv"
     _write_records(path, rows)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     first = cli(url, "contacts", "import", str(path))
     loaded = time.monotonic() - started
@@ -295,7 +297,10 @@ def test_a_switchs_export_at_size(url, db, tmp_path):
     unchanged = time.monotonic() - started
     assert f"0 new, 0 updated, {rows:,} unchanged" in again.output
     assert _count(db) == rows
+    # The process's peak resident memory grew by this much at most (kB on Linux).
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
     print(
         f"\ncontacts import of {rows:,} rows ({path.stat().st_size / 1e6:.1f} MB): "
-        f"{loaded:.1f} s new, {unchanged:.1f} s again (unchanged)"
+        f"{loaded:.1f} s new, {unchanged:.1f} s again (unchanged); "
+        f"peak memory grew {grown / 1024:.0f} MB"
     )
