@@ -252,8 +252,17 @@ def get_refresh(session: Session, jurisdiction_pk: int) -> StatsRefresh | None:
 
 def lock_refresh(session: Session, jurisdiction_pk: int) -> None:
     """One refresh of a jurisdiction at a time (the worker's and a command's): a transaction
-    advisory lock, freed at commit."""
-    session.execute(text("SELECT pg_advisory_xact_lock(3110017, :j)"), {"j": jurisdiction_pk})
+    advisory lock, freed at commit. A first load of a big city reads a million rows and
+    computes between statements for a minute: the API's statement and idle-in-transaction
+    timeouts (which the commands' sessions may have too) are lifted for this transaction."""
+    session.execute(
+        text(
+            "SELECT set_config('statement_timeout', '0', true),"
+            " set_config('idle_in_transaction_session_timeout', '0', true),"
+            " pg_advisory_xact_lock(3110017, :j)"
+        ),
+        {"j": jurisdiction_pk},
+    )
 
 
 def save_refresh(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from open311.cli import main
 from open311.commands.schedule import refresh_statistics
@@ -348,3 +348,11 @@ def test_the_command_and_the_worker_job_refresh_every_city(app, db, city):
     counts = refresh_statistics(db, Settings(), NOW)
     assert counts["jurisdictions"] == 1 and counts["requests"] == 0
     assert request_stats.figures(db, jurisdiction, "agency", "month", now=NOW).rows
+
+
+def test_a_refresh_lifts_the_apis_timeouts_for_its_transaction(db, city):
+    jurisdiction, _requests, _council, _other = city
+    db.execute(text("SET LOCAL statement_timeout = 5000"))
+    request_stats.refresh(db, jurisdiction, now=NOW)
+    assert db.scalar(text("SHOW statement_timeout")) == "0"
+    assert db.scalar(text("SHOW idle_in_transaction_session_timeout")) == "0"
