@@ -124,6 +124,14 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("POST", "/api/v1/translations/<locale>"): KB_WRITERS,
     ("GET", "/api/v1/translations/<locale>.po"): KB_WRITERS,
     ("GET", "/api/v1/translations/<locale>.xlf"): KB_WRITERS,
+    # the staff statistics: managers; a call-taker their own contact figures
+    ("GET", "/api/v1/stats/contacts"): DESK,
+    ("GET", "/api/v1/stats/contacts.svg"): DESK,
+    ("GET", "/api/v1/stats/contacts.png"): DESK,
+    ("GET", "/api/v1/stats/articles"): MANAGERS,
+    ("GET", "/api/v1/stats/work-orders"): MANAGERS,
+    ("GET", "/api/v1/stats/work-orders.svg"): MANAGERS,
+    ("GET", "/api/v1/stats/work-orders.png"): MANAGERS,
 }
 # Signing in is the one staff endpoint without a token.
 OPEN = {("POST", "/api/v1/login")}
