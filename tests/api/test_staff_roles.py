@@ -124,6 +124,11 @@ POLICY: dict[tuple[str, str], set[StaffRole]] = {
     ("POST", "/api/v1/translations/<locale>"): KB_WRITERS,
     ("GET", "/api/v1/translations/<locale>.po"): KB_WRITERS,
     ("GET", "/api/v1/translations/<locale>.xlf"): KB_WRITERS,
+    # contacts: the desk records and reads them (a call-taker their own)
+    ("POST", "/api/v1/contacts"): DESK,
+    ("GET", "/api/v1/contacts"): DESK,
+    ("GET", "/api/v1/contacts/<int:contact_id>"): DESK,
+    ("PATCH", "/api/v1/contacts/<int:contact_id>"): DESK,
     # the staff statistics: managers; a call-taker their own contact figures
     ("GET", "/api/v1/stats/contacts"): DESK,
     ("GET", "/api/v1/stats/contacts.svg"): DESK,
