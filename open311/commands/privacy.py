@@ -54,6 +54,9 @@ def _person_options(command: Callable[..., None]) -> Callable[..., None]:
     command = click.option("--request", "service_request_id", help="Who filed this request.")(
         command
     )
+    command = click.option(
+        "--phone", help="The person's phone number (matched on its last 10 digits)."
+    )(command)
     return click.option("--email", help="The person's e-mail address (any case).")(command)
 
 
@@ -81,15 +84,17 @@ def retain(batch: int) -> None:
 
 @privacy_group.command("erase")
 @_person_options
-def erase(email: str | None, service_request_id: str | None) -> None:
+def erase(email: str | None, service_request_id: str | None, phone: str | None) -> None:
     """Erase a person: empty every requester and update-author row with their address (or of
     the request), delete their unpublished photos, cancel e-mails queued to them. One audit
     entry with the counts, never the address."""
     now = clock.now()
     with app_session() as session:
-        held = privacy.find_person(session, email=email, service_request_id=service_request_id)
+        held = privacy.find_person(
+            session, email=email, service_request_id=service_request_id, phone=phone
+        )
         outcome = privacy.erase(session, held)
-        how = "--email" if email else "--request"
+        how = "--email" if email else "--phone" if phone else "--request"
         audit.record(
             session,
             audit.Call(
@@ -104,13 +109,15 @@ def erase(email: str | None, service_request_id: str | None) -> None:
 
 @privacy_group.command("export")
 @_person_options
-def export(email: str | None, service_request_id: str | None) -> None:
+def export(email: str | None, service_request_id: str | None, phone: str | None) -> None:
     """Print what is held about a person, as JSON (the read is audited)."""
     now = clock.now()
     with app_session() as session:
-        held = privacy.find_person(session, email=email, service_request_id=service_request_id)
+        held = privacy.find_person(
+            session, email=email, service_request_id=service_request_id, phone=phone
+        )
         document = privacy.export(session, held)
-        how = "--email" if email else "--request"
+        how = "--email" if email else "--phone" if phone else "--request"
         audit.record(
             session,
             audit.Call(_operator(), "RUN", "privacy export", f"privacy export {how}", ()),

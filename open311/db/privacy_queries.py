@@ -39,6 +39,12 @@ def _same_address(column: ColumnElement[str | None], email: str) -> ColumnElemen
     return func.lower(column) == email.strip().lower()
 
 
+def _same_number(column: ColumnElement[str | None], key: str) -> ColumnElement[bool]:
+    """A phone number whose last 10 digits are `key` (contact_queries.number_key), however
+    it was written. No index serves it: an erasure by number is rare, and reads the table."""
+    return func.right(func.regexp_replace(column, r"\D", "", "g"), len(key)) == key
+
+
 # --- retention: requests closed before a moment ------------------------------------------------
 
 
@@ -123,12 +129,19 @@ def find_expired_unpublished_photos(
 
 
 def find_requesters(
-    session: Session, *, email: str | None = None, request_pk: int | None = None
+    session: Session,
+    *,
+    email: str | None = None,
+    request_pk: int | None = None,
+    phone_key: str | None = None,
 ) -> Sequence[Requester]:
-    """Requesters with the address `email` (any case), or of the request `request_pk`."""
+    """Requesters with the address `email` (any case), or of the request `request_pk`, or
+    with a phone number ending in the digits `phone_key`."""
     wanted = []
     if email:
         wanted.append(_same_address(Requester.email, email))
+    if phone_key:
+        wanted.append(_same_number(Requester.phone, phone_key))
     if request_pk is not None:
         wanted.append(Requester.service_request_pk == request_pk)
     if not wanted:
@@ -138,13 +151,18 @@ def find_requesters(
     ).all()
 
 
-def find_update_authors(session: Session, *, email: str) -> Sequence[UpdateAuthor]:
-    """Authors of app updates with the address `email` (any case)."""
+def find_update_authors(
+    session: Session, *, email: str | None = None, phone_key: str | None = None
+) -> Sequence[UpdateAuthor]:
+    """Authors of app updates with the address `email` (any case), or with a phone number
+    ending in the digits `phone_key`."""
+    same = (
+        _same_address(UpdateAuthor.email, email)
+        if email
+        else _same_number(UpdateAuthor.phone, phone_key or "")
+    )
     return session.scalars(
-        select(UpdateAuthor)
-        .where(_same_address(UpdateAuthor.email, email))
-        .order_by(UpdateAuthor.id)
-        .with_for_update()
+        select(UpdateAuthor).where(same).order_by(UpdateAuthor.id).with_for_update()
     ).all()
 
 

@@ -184,13 +184,28 @@ class Held:
 
 
 def find_person(
-    session: Session, *, email: str | None = None, service_request_id: str | None = None
+    session: Session,
+    *,
+    email: str | None = None,
+    service_request_id: str | None = None,
+    phone: str | None = None,
 ) -> Held:
-    """The person with this e-mail address (any case), or who filed this request: every
-    requester and update-author row with their address (the request's requester alone when it
-    gave none). Exactly one of the two is needed."""
-    if bool(email) == bool(service_request_id):
-        raise InvalidInput("give either an e-mail address or a service_request_id")
+    """The person with this e-mail address (any case), or who filed this request, or with
+    this phone number (its last 10 digits: someone who only ever phoned): every requester and
+    update-author row with their address or number (the request's requester alone when it gave
+    no address), and their calls. Exactly one of the three is needed."""
+    if sum(1 for given in (email, service_request_id, phone) if given) != 1:
+        raise InvalidInput("give either email, phone or service_request_id")
+    if phone:
+        key = contact_queries.number_key(phone)
+        if key is None:
+            raise InvalidInput("phone: at least 10 digits")
+        requesters = list(db.find_requesters(session, phone_key=key))
+        authors = list(db.find_update_authors(session, phone_key=key))
+        calls = contact_queries.find_contacts_of(
+            session, numbers=[phone], request_pks=[row.service_request_pk for row in requesters]
+        )
+        return Held(requesters, authors, list(calls))
     request_pk = None
     if service_request_id:
         found = request_queries.get_request_by_public_id(session, service_request_id)

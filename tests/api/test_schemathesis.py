@@ -395,7 +395,7 @@ CONTRACT_REFUSALS = re.compile(
             r"cannot be required",
             r"belongs to agency",
             r"only field crews cover districts",
-            r"give either email or service_request_id",  # a privacy erasure's or export's person
+            r"give either email, phone or service_request_id",  # a privacy erasure's person
             # ids and codes that do not exist
             r": no (agency|crew|district|workflow|boundary layer) ",
             r"is not a district|is not an agency|is not a crew of this jurisdiction",

@@ -441,3 +441,23 @@ def test_intake_refuses_a_bad_call_and_files_nothing(client, db, tokens, call, f
     assert response.status_code == 400
     assert field in " ".join(error["description"] for error in response.get_json())
     assert _count(db) == 0 and _count(db, ServiceRequest) == requests
+
+
+def test_an_administrator_erases_and_exports_a_caller_by_phone(client, db, tokens):
+    taker = _as(tokens, "call_taker")
+    _record(client, taker, caller_phone=NUMBER)
+    _record(client, taker, caller_phone="+1 512 555 0143")
+    admin = _as(tokens, "administrator")
+    exported = client.get(
+        f"{API}/privacy/export", query_string={"phone": "5125550142"}, headers=admin
+    )
+    assert exported.status_code == 200, exported.get_json()
+    assert [call["caller_number"] for call in exported.get_json()["contacts"]] == [NUMBER]
+    erased = client.post(f"{API}/privacy/erasures", json={"phone": "512-555-0142"}, headers=admin)
+    assert erased.status_code == 201, erased.get_json()
+    assert erased.get_json()["contacts"] == 1
+    numbers = sorted(str(n) for n in db.scalars(select(Contact.caller_number)))
+    assert numbers == ["+1 512 555 0143", "None"]
+    for body in ({"phone": "0142"}, {"phone": NUMBER, "email": "a@example.org"}, {}):
+        refused = client.post(f"{API}/privacy/erasures", json=body, headers=admin)
+        assert refused.status_code == 400, body

@@ -225,3 +225,28 @@ def test_demo_contacts_are_deterministic(db: Session):
         for _ in range(2)
     ]
     assert made[0] == made[1]
+
+
+def test_erasure_by_phone_number_alone(db, city):
+    """Someone who only ever phoned is found by their number, however it was written."""
+    service = make_service(db, city, "BULKY-ITEM")
+    filed = make_request(db, service, status=Status.open)
+    db.add(Requester(service_request_pk=filed.id, first_name="Ned", phone="512.555.0177"))
+    db.flush()
+    called = _call(db, city, "+1 (512) 555-0177", NOW - timedelta(days=1))
+    other = _call(db, city, "+1 512 555 0178", NOW - timedelta(days=1))
+    with pytest.raises(InvalidInput, match="phone: at least 10 digits"):
+        privacy.find_person(db, phone="555-0177")
+    with pytest.raises(InvalidInput, match="give either"):
+        privacy.find_person(db, phone="5125550177", email="ned@example.org")
+    held = privacy.find_person(db, phone="512 555 0177")
+    assert [row.first_name for row in held.requesters] == ["Ned"]
+    assert [call.id for call in held.contacts] == [called.id]
+    outcome = privacy.erase(db, held)
+    assert (outcome.requesters, outcome.contacts) == (1, 1)
+    db.expire_all()
+    assert db.get(Contact, called.id).caller_number is None
+    assert db.get(Contact, other.id).caller_number == "+1 512 555 0178"
+    assert (
+        db.scalar(select(Requester.phone).where(Requester.service_request_pk == filed.id)) is None
+    )

@@ -304,3 +304,18 @@ def test_a_switchs_export_at_size(url, db, tmp_path):
         f"{loaded:.1f} s new, {unchanged:.1f} s again (unchanged); "
         f"peak memory grew {grown / 1024:.0f} MB"
     )
+
+
+def test_a_callers_number_erased_from_the_command_line(url, db, tmp_path):
+    cli(url, "contacts", "import", _good(tmp_path))
+    env = {"DATABASE_URL": url, "OPEN311_MEDIA_DIR": str(tmp_path)}
+    exported = CliRunner().invoke(main, ["privacy", "export", "--phone", "(512) 555-0143"], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert '"caller_number": "5125550143"' in exported.output
+    erased = CliRunner().invoke(main, ["privacy", "erase", "--phone", "512 555 0143"], env=env)
+    assert erased.exit_code == 0, erased.output
+    assert "contacts 1" in erased.output
+    db.expire_all()
+    assert db.scalar(select(Contact.caller_number).where(Contact.external_id == "A-2")) is None
+    kept = db.scalar(select(Contact.caller_number).where(Contact.external_id == "A-1"))
+    assert kept == "+1 512 555 0142"

@@ -25,7 +25,10 @@ def erase_person(body: dict[str, Any]) -> dict[str, int]:
     the counts, never the address."""
     session = database.session()
     held = privacy.find_person(
-        session, email=body.get("email"), service_request_id=body.get("service_request_id")
+        session,
+        email=body.get("email"),
+        service_request_id=body.get("service_request_id"),
+        phone=body.get("phone"),
     )
     outcome = privacy.erase(session, held)
     audit.add_details(session, outcome.counts())
@@ -44,7 +47,10 @@ def export_person(args: dict[str, Any]) -> dict[str, Any]:
     written to the audit (never the address)."""
     session = database.session()
     held = privacy.find_person(
-        session, email=args.get("email"), service_request_id=args.get("service_request_id")
+        session,
+        email=args.get("email"),
+        service_request_id=args.get("service_request_id"),
+        phone=args.get("phone"),
     )
     document = privacy.export(session, held)
     audit_read("export")

@@ -6,10 +6,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from open311.api.smorest import BaseSchema, StaffBody
 
+_PERSON = ("email", "phone", "service_request_id")
+
 
 def _one_person(data: dict, **kwargs) -> None:
-    if bool(data.get("email")) == bool(data.get("service_request_id")):
-        raise ValidationError("give either email or service_request_id", "_schema")
+    if sum(1 for name in _PERSON if data.get(name)) != 1:
+        raise ValidationError("give either email, phone or service_request_id", "_schema")
 
 
 class PersonBody(StaffBody):
@@ -20,6 +22,10 @@ class PersonBody(StaffBody):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "or: who filed this request"},
     )
+    phone = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "or: the person's phone number (its last 10 digits)"},
+    )
 
     @validates_schema
     def one_person(self, data, **kwargs):
@@ -29,6 +35,7 @@ class PersonBody(StaffBody):
 class PersonArgs(BaseSchema):
     email = fields.Email(validate=validate.Length(max=254))
     service_request_id = fields.String(validate=validate.Length(min=1, max=64))
+    phone = fields.String(validate=validate.Length(min=1, max=64))
 
     @validates_schema
     def one_person(self, data, **kwargs):
