@@ -12,6 +12,7 @@ rate limit: a series can merge a year of closings.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,8 @@ from open311.wire import charts
 from open311.wire import request_stats as wire
 
 FORMATS = ("json", "xml", "csv", *charts.FORMATS)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_PATTERN = r"^\s*(\d{4}-\d{2}-\d{2})?\s*$"
 
 blp = GeoReportBlueprint(
     "request_stats",
@@ -37,6 +40,26 @@ blp = GeoReportBlueprint(
     format_name="statistics format",
 )
 blp.before_request(ratelimits.limit_exports)
+
+
+class LocalDate(fields.Field):
+    """A local date, YYYY-MM-DD. Documented as a pattern that also allows the blank a GeoReport
+    query may carry (an empty parameter counts as absent); the calendar is checked on reading."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        documented = {"type": "string", "example": "2026-11-01", "pattern": DATE_PATTERN}
+        super().__init__(**{**kwargs, "metadata": {**documented, **kwargs.get("metadata", {})}})
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            if not _DATE.match(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+    default_error_messages = {"invalid": "not a date (YYYY-MM-DD)"}
 
 
 class RequestStatsArgs(JurisdictionArgs):
@@ -50,8 +73,8 @@ class RequestStatsArgs(JurisdictionArgs):
         validate=validate.OneOf(request_stats.PERIODS),
         metadata={"description": "default week (from Monday, local time)"},
     )
-    start_date = fields.Date(metadata={"description": "local date, YYYY-MM-DD"})
-    end_date = fields.Date(metadata={"description": "local date, YYYY-MM-DD (default today)"})
+    start_date = LocalDate(metadata={"description": "local date (default: see period)"})
+    end_date = LocalDate(metadata={"description": "local date (default today)"})
     layer = fields.String(
         validate=validate.Length(min=1, max=64),
         metadata={"description": "group_by=district: boundary layer (default the routing one)"},

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
+import schemathesis
+from hypothesis import HealthCheck, given, settings
 from PIL import Image
+from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from open311 import create_app
 from open311.domain import request_stats
 from open311.values import ServiceType, Status
 from open311.wire import request_stats as wire
@@ -293,3 +302,74 @@ def test_never_refreshed_is_empty_without_a_time(client, db):
     document = response.get_json()
     assert document["refreshed_at"] is None and document["figures"] == []
     assert "Last-Modified" not in response.headers
+
+
+# The refusals no schema can state: the window and the size of a series, a layer with another
+# group_by (tests/api/test_schemathesis.py's CONTRACT_REFUSALS lists them too), and those every
+# endpoint shares.
+REFUSALS = re.compile(
+    r"end_date must not be before start_date|period=day covers at most \d+ days"
+    r"|a series covers at most|periods is more than \d+ figures|layer is only for"
+    r"|contains control characters|not a date \(YYYY-MM-DD\)"
+)
+
+
+def test_the_documented_contract_holds_under_fuzzing(app, city):
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    checks = [c for c in CHECKS.get_all() if c is not positive_data_acceptance]
+    failures: list[str] = []
+
+    def acceptance(ctx, response, case):
+        if response.status_code == 400 and REFUSALS.search(response.text):
+            return None
+        return positive_data_acceptance(ctx, response, case)
+
+    (operation,) = [
+        result.ok()
+        for result in schema.get_all_operations()
+        if result.ok().path.endswith("/stats/requests.{fmt}")
+    ]
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=40,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case):
+            response = case.call(app=app)
+            assert response.status_code < 500, response.text
+            try:
+                case.validate_response(
+                    response, checks=[*checks, acceptance], transport_kwargs={"app": app}
+                )
+            except FailureGroup as group:
+                failures.extend(
+                    f"{f.title}: {response.status_code} {response.text[:150]} <- {case.query!r}"
+                    for f in group.exceptions
+                )
+
+        run()
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_counted_against_the_exports_limit(database_url, session_factory, redis_url, city):
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    config = {"DATABASE_URL": database_url, "TESTING": True, "REDIS_URL": redis_url}
+    limits = {"OPEN311_RATE_LIMITS": True, "OPEN311_RATE_LIMIT_EXPORTS": "2/minute"}
+    limited = create_app(config | limits)
+    limited.extensions["open311.sessions"] = session_factory
+    client = limited.test_client()
+    for left in ("1", "0"):
+        response = client.get(f"{STATS}.csv", query_string=_query())
+        assert response.status_code == 200
+        assert f'"exports";r={left}' in response.headers["RateLimit"]
+    for fmt in ("xml", "json"):
+        refused = client.get(f"{STATS}.{fmt}", query_string=_query())
+        (description,) = errors(refused, fmt, 429)
+        assert "exports" in description and refused.headers["Retry-After"]
+    store.flushdb()

@@ -438,6 +438,7 @@ CONTRACT_REFUSALS = re.compile(
             # for with another group_by
             r"end_date must not be before start_date|period=day covers at most \d+ days",
             r"a series covers at most|periods is more than \d+ figures|layer is only for",
+            r"not a date \(YYYY-MM-DD\)",
         ]
     )
 )
