@@ -40,6 +40,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "backlog_median_age_days": ("Median age of the open backlog", "days"),
 }
 DEFAULT_METRIC = "opened"
+# Counts add up: the chart sums the groups past its largest into "other". Medians and shares do
+# not: those charts show the groups with the most requests opened, and no "other".
+ADDITIVE = frozenset({"opened", "closed", "backlog"})
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
@@ -96,7 +99,17 @@ def chart(series: Any, metric: str, place: str) -> charts.Chart:
     starts: list[date] = sorted({figures.period.start for figures in series.rows})
     index = {start: n for n, start in enumerate(starts)}
     values: dict[str, list[float | int | None]] = {}
-    for figures in series.rows:
+    rows = list(series.rows)
+    note = ""
+    if metric not in ADDITIVE:
+        opened: dict[Any, int] = {}
+        for figures in rows:
+            opened[figures.group] = opened.get(figures.group, 0) + figures.opened
+        if len(opened) > charts.MAX_SERIES:
+            kept = set(sorted(opened, key=lambda g: (-opened[g], str(g)))[: charts.MAX_SERIES])
+            rows = [figures for figures in rows if figures.group in kept]
+            note = f" · the {charts.MAX_SERIES} groups with the most requests"
+    for figures in rows:
         name = figures.group or "(none)"
         column = values.setdefault(name, [None] * len(starts))
         column[index[figures.period.start]] = getattr(figures, metric)
@@ -109,7 +122,8 @@ def chart(series: Any, metric: str, place: str) -> charts.Chart:
     return charts.Chart(
         title=f"{title} per {series.period}",
         subtitle=(
-            f"{place} · {series.start.isoformat()} to {series.end.isoformat()} · by {by}{fresh}"
+            f"{place} · {series.start.isoformat()} to {series.end.isoformat()} · by {by}{note}"
+            f"{fresh}"
         ),
         x_label=f"{series.period} starting",
         y_label=unit,

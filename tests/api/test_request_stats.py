@@ -373,3 +373,19 @@ def test_counted_against_the_exports_limit(database_url, session_factory, redis_
         (description,) = errors(refused, fmt, 429)
         assert "exports" in description and refused.headers["Retry-After"]
     store.flushdb()
+
+
+def test_a_chart_of_medians_shows_the_largest_groups_and_sums_none():
+    """Counts past the chart's largest groups are summed into "other"; medians and shares
+    cannot be: their chart keeps the groups with the most requests opened."""
+    span = request_stats.Period(date(2026, 11, 2), date(2026, 11, 8))
+    rows = [
+        request_stats.Figures(f"G{n}", span, n, 1, float(n), float(n), 0, None, n, 1.0)
+        for n in range(12)
+    ]
+    series = request_stats.Series("x", "agency", None, "week", span.start, span.end, NOW, rows)
+    medians = wire.chart(series, "median_hours_to_close", "Somewhere")
+    assert set(medians.series) == {f"G{n}" for n in range(4, 12)}
+    assert "the 8 groups with the most requests" in medians.subtitle
+    counts = wire.chart(series, "opened", "Somewhere")
+    assert len(counts.series) == 12 and "most requests" not in counts.subtitle
