@@ -246,6 +246,20 @@ def find_backlog_before(
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
+def group_names(session: Session, jurisdiction_pk: int, dimension: str) -> dict[str, str]:
+    """group value -> what it is called: service codes' names, district names' titles (a
+    "district/<layer id>" dimension); nothing for agencies and channels, named by themselves."""
+    if dimension == "service_code":
+        statement = "SELECT service_code, service_name FROM service WHERE jurisdiction_id = :j"
+        params: dict[str, Any] = {"j": jurisdiction_pk}
+    elif dimension.startswith("district/"):
+        statement = "SELECT name, coalesce(title, name) FROM district WHERE layer_id = :layer"
+        params = {"layer": int(dimension.split("/", 1)[1])}
+    else:
+        return {}
+    return {row[0]: row[1] for row in session.execute(text(statement), params)}
+
+
 def get_refresh(session: Session, jurisdiction_pk: int) -> StatsRefresh | None:
     return session.get(StatsRefresh, jurisdiction_pk)
 

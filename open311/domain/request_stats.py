@@ -29,7 +29,7 @@ import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -279,6 +279,8 @@ class Figures:
     on_time_share: float | None
     backlog: int | None
     backlog_median_age_days: float | None
+    # What the group is called: a service's name, a district's title; None for the others.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -383,9 +385,13 @@ def figures(
     )
     moments = _backlog_moments(spans, tz, refreshed_at)
     starts = [span.start.toordinal() for span in spans]
+    names = queries.group_names(session, jurisdiction.id, dimension)
     for group in groups:
         series.rows.extend(
-            _group_figures(group, spans, starts, by_group[group], carried.get(group), moments)
+            replace(figures, name=names.get(group))
+            for figures in _group_figures(
+                group, spans, starts, by_group[group], carried.get(group), moments
+            )
         )
     return series
 

@@ -18,6 +18,7 @@ from open311.wire.datetimes import format_w3c
 ROOT = "request_statistics"
 FIELDS = (
     "group",
+    "name",
     "period_start",
     "period_end",
     "opened",
@@ -49,6 +50,7 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 def _row(figures: Any) -> dict[str, Any]:
     return {
         "group": figures.group,
+        "name": figures.name,
         "period_start": figures.period.start.isoformat(),
         "period_end": figures.period.end.isoformat(),
         "opened": figures.opened,
@@ -78,17 +80,16 @@ def payload(series: Any) -> dict[str, Any]:
 
 def csv_document(series: Any) -> bytes:
     """RFC 4180 CSV (UTF-8, CRLF), one line per group and period, FIELDS as the header.
-    Group values are codes and names the city set (no personal data); a value starting with
-    a formula character gets a leading ' as the exports do (OWASP's CSV injection rule)."""
+    Groups and names are codes and names the city set (no personal data); one starting with a
+    formula character gets a leading ' as the exports do (OWASP's CSV injection rule)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(FIELDS)
     for figures in series.rows:
         row = _row(figures)
-        group = row["group"] or ""
-        if group[:1] in ("=", "+", "-", "@", "\t", "\r"):
-            group = "'" + group
-        row["group"] = group
+        for name in ("group", "name"):
+            value = row[name] or ""
+            row[name] = "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
         writer.writerow(["" if row[name] is None else row[name] for name in FIELDS])
     return out.getvalue().encode("utf-8")
 

@@ -51,7 +51,7 @@ def city(db):
     graffiti = make_service(db, jurisdiction, "graffiti")
     tip = make_service(db, jurisdiction, "tip", type=ServiceType.blackbox)
     layer = make_boundary_layer(db, jurisdiction, "community_districts")
-    a, b = make_district(db, layer, "A"), make_district(db, layer, "B")
+    a, b = make_district(db, layer, "A", title="Alpha"), make_district(db, layer, "B")
     start = NOW - timedelta(days=6)
 
     def request(service, district, hours, expected=None, channel="phone"):
@@ -101,6 +101,10 @@ def test_json_figures_per_group(client, city):
     assert document["refreshed_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     figures = document["figures"]
     assert {f["group"] for f in figures} == {"pothole", "graffiti"}  # no blackbox tip
+    assert {(f["group"], f["name"]) for f in figures} == {
+        ("pothole", "Service pothole"),
+        ("graffiti", "Service graffiti"),
+    }
     assert _totals(figures, "opened") == {"pothole": 3, "graffiti": 1}
     assert _totals(figures, "closed") == {"pothole": 2, "graffiti": 1}
     last = [f for f in figures if f["group"] == "pothole"][-1]
@@ -140,6 +144,7 @@ def test_csv_parsed_equals_the_json(client, city):
     assert b"\r\n" in response.data
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8"))))
     assert tuple(rows[0]) == wire.FIELDS
+    assert all(row["name"] == "" for row in rows)  # a channel is its own name
     expected = [
         {k: "" if v is None else str(v) for k, v in figures.items()}
         for figures in as_json["figures"]
@@ -180,6 +185,8 @@ def test_every_group_by_and_period(client, db, city, group_by, groups, period):
     query = _query(group_by=group_by, period=period)
     figures = client.get(f"{STATS}.json", query_string=query).get_json()["figures"]
     assert {f["group"] for f in figures} == groups
+    if group_by in ("agency", "channel"):
+        assert all(f["name"] is None for f in figures)
     assert sum(f["opened"] for f in figures) == 4
     series = request_stats.figures(
         db,
@@ -208,10 +215,9 @@ def test_dates_and_layer(client, db, city):
     ).get_json()
     assert document["layer"] == "community_districts"
     assert (document["start_date"], document["end_date"]) == (day, day)
-    assert {(f["group"], f["period_start"], f["opened"]) for f in document["figures"]} == {
-        ("A", day, 3),
-        ("B", day, 1),
-    }
+    assert {
+        (f["group"], f["name"], f["period_start"], f["opened"]) for f in document["figures"]
+    } == {("A", "Alpha", day, 3), ("B", "B", day, 1)}
     empty = client.get(
         f"{STATS}.json", query_string=query | {"layer": "other", "start_date": day}
     ).get_json()
