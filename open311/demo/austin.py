@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from open311 import clock
 from open311.config import geodata_dir
 from open311.db import catalogue_queries, district_queries
-from open311.db.models import Agency, Crew, Jurisdiction, RoutingRule, Service
+from open311.db.models import Agency, Jurisdiction, RoutingRule, Service
 from open311.demo import austin_kb
 from open311.demo.catalogue import Catalogue, ServiceSpec, ensure_jurisdiction, sync_services
+from open311.demo.operations import add_missing_crews
 from open311.demo.translations import Entry, ensure_translations
 from open311.domain import districts, jurisdictions, kb_exchange
 from open311.geodata.reader import read_features
@@ -250,13 +251,7 @@ def _routing(
                 district,
             )
         )
-    existing = {crew.code for crew in agency.crews}
-    for code, name, kind, district in wanted:
-        if code not in existing:
-            crew = Crew(agency=agency, code=code, name=name, kind=kind)
-            if district is not None:
-                crew.districts = [district]
-            session.add(crew)
+    add_missing_crews(session, agency, wanted)
     session.flush()
     triage = next(crew for crew in agency.crews if crew.code == f"{AGENCY_CODE}-TRIAGE")
     created = 0

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from open311.config import geodata_dir
 from open311.db import bulk, catalogue_queries, district_queries, request_queries
-from open311.db.models import Agency, Crew, District, Jurisdiction, RoutingRule
+from open311.db.models import Agency, District, Jurisdiction, RoutingRule
 from open311.demo.catalogue import Catalogue, ServiceSpec, ensure_jurisdiction, sync_services
+from open311.demo.operations import add_missing_crews
 from open311.domain import districts, jurisdictions
 from open311.geodata.reader import read_features
 from open311.values import CrewKind, ServiceType, Status
@@ -279,13 +280,7 @@ def _agencies_and_crews(
                     district,
                 )
             )
-        existing = {crew.code for crew in agency.crews}
-        for crew_code, name, kind, district in wanted:
-            if crew_code not in existing:
-                crew = Crew(agency=agency, code=crew_code, name=name, kind=kind)
-                if district is not None:
-                    crew.districts = [district]
-                session.add(crew)
+        add_missing_crews(session, agency, wanted)
         crews += len(wanted)
     session.flush()
     return by_code, crews

@@ -30,6 +30,21 @@ from open311.domain import districts
 from open311.geodata.reader import read_features
 from open311.values import CrewKind, CrewRole
 
+# A crew a demo city wants: (code, name, kind, the district it covers or None).
+WantedCrew = tuple[str, str, CrewKind, Any]
+
+
+def add_missing_crews(session: Session, agency: Agency, wanted: list[WantedCrew]) -> None:
+    """Add the crews of `wanted` that `agency` has no crew of that code for (a demo seed run
+    again adds nothing; crews changed in the back office are left as they are)."""
+    existing = {crew.code for crew in agency.crews}
+    for code, name, kind, district in wanted:
+        if code not in existing:
+            crew = Crew(agency=agency, code=code, name=name, kind=kind)
+            if district is not None:
+                crew.districts = [district]
+            session.add(crew)
+
 
 def load_operations() -> dict[str, Any]:
     return json.loads(files("open311.demo").joinpath("los_angeles_operations.json").read_text())
