@@ -39,7 +39,15 @@ class Open311Group(FlaskGroup):
             raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=Open311Group, create_app=lambda: create_app(), add_default_commands=False)
+# The commands' app has no statement or idle-in-transaction timeout: those are the web app's
+# (a request must not hold a connection for long), while a seed's COPY or a backfill rightly
+# runs for minutes. `open311 serve` starts gunicorn on wsgi.py, whose app keeps them.
+COMMAND_CONFIG = {"OPEN311_STATEMENT_TIMEOUT_MS": 0, "OPEN311_IDLE_IN_TRANSACTION_TIMEOUT_MS": 0}
+
+
+@click.group(
+    cls=Open311Group, create_app=lambda: create_app(COMMAND_CONFIG), add_default_commands=False
+)
 def main() -> None:
     """Open311 GeoReport v2 server with a 311 back office, on PostgreSQL + PostGIS."""
 

@@ -321,3 +321,23 @@ def test_request_locate_places_the_request_and_hands_it_to_its_district_crew(tow
         ("located", "cli"),
         ("work_order_rerouted", "cli"),
     ]
+
+
+def test_commands_run_without_the_web_apps_statement_timeouts(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seed's COPY or a backfill may take minutes: the commands' sessions have no statement
+    or idle-in-transaction timeout, whatever the web app's settings say (a 1M seed's COPY was
+    cancelled at 5 s when the machine was busy)."""
+    from sqlalchemy import text
+
+    from open311.commands import app_session
+
+    monkeypatch.setenv("OPEN311_STATEMENT_TIMEOUT_MS", "50")
+    monkeypatch.setenv("OPEN311_IDLE_IN_TRANSACTION_TIMEOUT_MS", "50")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    app = main.create_app()
+    with app.app_context(), app_session() as session:
+        assert session.execute(text("SHOW statement_timeout")).scalar() == "0"
+        assert session.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "0"
+        session.execute(text("SELECT pg_sleep(0.2)"))
