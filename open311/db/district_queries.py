@@ -85,6 +85,39 @@ def find_districts_at(
     return [tuple(row) for row in session.execute(DISTRICTS_AT, params)]
 
 
+# DISTRICTS_AT behind the service-area check, in one statement: the first column says whether
+# the jurisdiction's service area covers the point (true without one); the districts are looked
+# up only when it does (one row of NULLs otherwise, or when no layer has a district there).
+PLACES_AT = text(
+    f"""
+    SELECT area.covered, placed.layer_id, placed.layer_name, d.id, d.name
+    FROM (SELECT service_area IS NULL
+                 OR ST_Covers(service_area, ST_SetSRID(ST_MakePoint(:long, :lat), 4326))
+                 AS covered
+          FROM jurisdiction WHERE id = :jurisdiction) area
+    LEFT JOIN ((SELECT l.id AS layer_id, l.name AS layer_name,
+                       {_best_district_id("ST_SetSRID(ST_MakePoint(:long, :lat), 4326)", ":lat")}
+                       AS district_id
+                FROM boundary_layer l WHERE l.jurisdiction_id = :jurisdiction) placed
+               JOIN district d ON d.id = placed.district_id)
+      ON area.covered
+    ORDER BY placed.layer_id
+    """
+)
+
+
+def find_places_at(
+    session: Session, jurisdiction: Jurisdiction, lat: float, long: float
+) -> list[tuple[int, str, int, str]] | None:
+    """find_districts_at, or None when the point is outside the jurisdiction's service area
+    (covers_point): both in one round trip."""
+    params = {"lat": lat, "long": long, "jurisdiction": jurisdiction.id}
+    rows = session.execute(PLACES_AT, params).all()
+    if not rows or not rows[0][0]:
+        return None
+    return [tuple(row[1:]) for row in rows if row[1] is not None]
+
+
 def covers_point(session: Session, jurisdiction: Jurisdiction, lat: float, long: float) -> bool:
     """Whether the jurisdiction's service area holds the point; True when it has none."""
     sql = text(

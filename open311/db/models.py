@@ -101,9 +101,10 @@ class Jurisdiction(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Bumped whenever services or definitions change, so discovery tells clients to refresh.
     catalogue_changed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
-    # Where the city takes requests; a point outside it is refused. NULL: no check.
+    # Where the city takes requests; a point outside it is refused. NULL: no check. Deferred:
+    # the check runs in SQL, and loading it shipped tens of KB of polygon with every jurisdiction.
     service_area: Mapped[WKBElement | None] = mapped_column(
-        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True)
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), deferred=True
     )
     # The SLA clock: business hours in the city's time zone, ISO weekdays (1 = Monday),
     # the public holidays the `holidays` package knows for country/subdivision, plus CityHoliday.

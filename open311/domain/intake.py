@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 
 from open311 import clock
 from open311.db.models import ApiClient, Jurisdiction, Requester, ServiceRequest
-from open311.domain import activity, duplicates, routing
+from open311.domain import activity, catalogue_cache, duplicates, routing
 from open311.domain.answers import ignored_notice, validate_answers
-from open311.domain.catalogue import get_service
 from open311.domain.public_notes import in_language_of
-from open311.errors import InvalidInput
+from open311.errors import InvalidInput, UnknownService
 from open311.i18n import _
-from open311.values import ActivityKind, ServiceType, Status, UpdateStatus
+from open311.values import ServiceType, Status
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,10 @@ def submit(
     `actor` is who the activity log names; by default the API client (staff filing for a caller
     pass their own). A located request that repeats an open one nearby is linked to it as a
     suspected duplicate (duplicates.detect), which its service_notice then says."""
-    service = get_service(session, jurisdiction, submission.service_code)
+    catalogue = catalogue_cache.current(session, jurisdiction)
+    service = catalogue.service(session, submission.service_code)
+    if service is None:
+        raise UnknownService(_("service_code %(code)s not found", code=submission.service_code))
     check_location(submission)
     answers = validate_answers(service, submission.attributes, ZoneInfo(jurisdiction.time_zone))
     notice = service.service_notice
@@ -83,12 +85,11 @@ def submit(
         log.info("ignored unknown attributes of %s: %s", service.service_code, answers.ignored)
         ignored = in_language_of(jurisdiction, ignored_notice(answers.ignored))
         notice = f"{notice} {ignored}" if notice else ignored
+    places = location = None
     if submission.lat is not None and submission.long is not None:
-        routing.check_in_service_area(session, jurisdiction, submission.lat, submission.long)
-    now = now or clock.now()
-    location = None
-    if submission.lat is not None and submission.long is not None:
+        places = routing.find_places(session, jurisdiction, submission.lat, submission.long)
         location = from_shape(Point(submission.long, submission.lat), srid=4326)
+    now = now or clock.now()
     request = ServiceRequest(
         jurisdiction_id=jurisdiction.id,
         service=service,
@@ -104,7 +105,6 @@ def submit(
         media_url=submission.media_url,
         media_urls=list(submission.media_urls) if len(submission.media_urls) > 1 else None,
         attribute_values=answers.values,
-        districts=[],  # new: nothing to load (routing fills it; a lazy load was a round trip)
         channel=submission.channel,
         api_client_id=client.id if client else None,
         token=secrets.token_urlsafe(12) if service.type == ServiceType.batch else None,
@@ -112,29 +112,24 @@ def submit(
     personal = {name: getattr(submission, name) for name in PERSONAL_FIELDS}
     if any(personal.values()):
         request.requester = Requester(**personal, language=submission.language)
+    # Routed before the INSERT, so that the row goes in whole (with its districts) and is not
+    # updated right after; the work order and the activity follow, once it has its id.
+    rule = catalogue.rule(session, service)
+    calendar = catalogue.calendar(jurisdiction)
+    districts = routing.prepare(request, rule, places, calendar)
     session.add(request)
     session.flush()
     if actor is None:
         actor = activity.client_actor(client.name) if client else activity.SYSTEM
-    activity.record(
-        session,
-        request,
-        actor=actor,
-        kind=ActivityKind.submitted,
-        summary=f"Request received via {submission.channel}",
-        public=True,
-        status=UpdateStatus.open,
-        at=now,
-    )
     routing.route(
         session,
         request,
-        service,
-        jurisdiction,
-        lat=submission.lat,
-        long=submission.long,
+        rule,
+        districts,
+        calendar,
         actor=actor,
         now=now,
+        received=f"Request received via {submission.channel}",
     )
     duplicates.detect(session, jurisdiction, request, actor=actor, now=now)
     return request

@@ -14,26 +14,43 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
-from open311.db import catalogue_queries, district_queries, work_queries
-from open311.db.models import Jurisdiction, RequestDistrict, Service, ServiceRequest
+from open311.db import district_queries, work_queries
+from open311.db.models import Jurisdiction, RequestDistrict, RoutingRule, ServiceRequest
 from open311.domain import activity, workflow
+from open311.domain.sla import BusinessCalendar
 from open311.errors import InvalidInput
 from open311.i18n import _
-from open311.values import ActivityKind
+from open311.values import ActivityKind, UpdateStatus
 
 
 def check_in_service_area(
     session: Session, jurisdiction: Jurisdiction, lat: float, long: float
 ) -> None:
     if not district_queries.covers_point(session, jurisdiction, lat, long):
-        raise InvalidInput(
-            _(
-                "the location %(lat)s,%(long)s is outside the service area of %(city)s",
-                lat=lat,
-                long=long,
-                city=jurisdiction.name,
-            )
+        raise _outside(jurisdiction, lat, long)
+
+
+def _outside(jurisdiction: Jurisdiction, lat: float, long: float) -> InvalidInput:
+    return InvalidInput(
+        _(
+            "the location %(lat)s,%(long)s is outside the service area of %(city)s",
+            lat=lat,
+            long=long,
+            city=jurisdiction.name,
         )
+    )
+
+
+Places = list[tuple[int, str, int, str]]
+
+
+def find_places(session: Session, jurisdiction: Jurisdiction, lat: float, long: float) -> Places:
+    """The point's district in each layer, as place() finds them, after checking that the
+    service area holds it (InvalidInput otherwise, as check_in_service_area): one statement."""
+    found = district_queries.find_places_at(session, jurisdiction, lat, long)
+    if found is None:
+        raise _outside(jurisdiction, lat, long)
+    return found
 
 
 def place(
@@ -48,26 +65,55 @@ def place(
     return {layer: district for _layer_id, layer, _district_id, district in found}
 
 
+def prepare(
+    request: ServiceRequest,
+    rule: RoutingRule | None,
+    places: Places | None,
+    calendar: BusinessCalendar,
+) -> dict[str, str]:
+    """Before a new request's INSERT: its districts (`places`, from find_places; None for a
+    request without a point), agency, needs_location and what workflow.prepare sets, so that
+    the row goes in whole rather than updated right after. Returns {layer name: district}."""
+    request.districts = [
+        RequestDistrict(layer_id=layer_id, district_id=district_id)
+        for layer_id, _layer, district_id, _district in places or ()
+    ]
+    request.needs_location = places is None
+    if rule is not None:
+        request.agency_responsible = rule.agency.name
+        workflow.prepare(request, rule, calendar)
+    return {layer: district for _layer_id, layer, _district_id, district in places or ()}
+
+
 def route(
     session: Session,
     request: ServiceRequest,
-    service: Service,
-    jurisdiction: Jurisdiction,
+    rule: RoutingRule | None,
+    districts: dict[str, str],
+    calendar: BusinessCalendar,
     *,
-    lat: float | None,
-    long: float | None,
     actor: str,
     now: datetime,
+    received: str,
 ) -> None:
-    """Districts, agency, first work order. A request without a point goes to the agency's
-    triage crew and is flagged as needing a location."""
-    rule = catalogue_queries.get_routing_rule(session, service)
-    districts = (
-        {} if lat is None or long is None else place(session, request, jurisdiction, lat, long)
+    """After a request prepared by prepare() was flushed: its first work order, then its
+    activity entries in order: `received` (the public receipt), the routing, the work order and
+    the workflow's first public note. A request without a point goes to the agency's triage
+    crew and is flagged as needing a location.
+
+    The entries are added after the work order's flush (their summary names its id), so they
+    all go to the database in one INSERT, with the next flush."""
+    work_order = workflow.open_first(session, request, rule, calendar, now=now) if rule else None
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind=ActivityKind.submitted,
+        summary=received,
+        public=True,
+        status=UpdateStatus.open,
+        at=now,
     )
-    request.needs_location = lat is None or long is None
-    if rule is not None:
-        request.agency_responsible = rule.agency.name
     activity.record(
         session,
         request,
@@ -80,9 +126,8 @@ def route(
         details={"districts": districts, "needs_location": request.needs_location},
         at=now,
     )
-    session.flush()
     if rule is not None:
-        workflow.start(session, request, rule, actor=actor, now=now)
+        workflow.log_start(session, request, rule, work_order, actor=actor, now=now)
 
 
 def locate(

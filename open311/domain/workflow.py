@@ -288,34 +288,23 @@ def _log_created(
 def start(
     session: Session, request: ServiceRequest, rule: RoutingRule, *, actor: str, now: datetime
 ) -> WorkOrder | None:
-    """Open the first work order of a just-routed request; call once per request.
+    """Open the first work order of a routed request that is already stored; call once per
+    request.
 
     Also sets the request's expected_datetime from the rule's SLA (counted from when it was
     filed; None without an SLA) and its status_notes from the first step's public note. A rule
     without a workflow gets one generic work order due when the SLA says. Returns None when the
-    rule's workflow has no steps.
+    rule's workflow has no steps. (Intake does the same in three parts, below, so that a new
+    request's row is written once.)
     """
     calendar = _calendar(session, request)
-    request.expected_datetime = (
-        expected_by(calendar, request.requested_datetime, rule.sla_days, rule.sla_clock)
-        if rule.sla_days is not None
-        else None
-    )
+    request.expected_datetime = _expected(request, rule, calendar)
     request.updated_datetime = now
-    if rule.workflow is not None and not rule.workflow.steps:
+    work_order = open_first(session, request, rule, calendar, now=now)
+    if work_order is None:
         return None
-    step = rule.workflow.steps[0] if rule.workflow is not None else None
-    work_order = _new_work_order(
-        session,
-        request,
-        step=step,
-        rule=rule,
-        fallback_agency=rule.agency,
-        calendar=calendar,
-        parent=None,
-        now=now,
-    )
     _log_created(session, request, work_order, actor=actor, now=now)
+    step = work_order.step
     if step is not None and step.public_note:
         _publish(
             session,
@@ -328,6 +317,90 @@ def start(
             kind=ActivityKind.routed,  # written at filing: no news (activity.AUTOMATIC_KINDS)
         )
     return work_order
+
+
+def _expected(
+    request: ServiceRequest, rule: RoutingRule, calendar: BusinessCalendar
+) -> datetime | None:
+    if rule.sla_days is None:
+        return None
+    return expected_by(calendar, request.requested_datetime, rule.sla_days, rule.sla_clock)
+
+
+def _first_step(rule: RoutingRule) -> WorkflowStep | None:
+    return rule.workflow.steps[0] if rule.workflow is not None and rule.workflow.steps else None
+
+
+# A routed request's workflow starts in three parts, so that its row is written once, whole:
+# prepare (before its INSERT), open_first (after it: the work order needs its id) and
+# log_start (the activity, added with the request's other first entries).
+
+
+def prepare(request: ServiceRequest, rule: RoutingRule, calendar: BusinessCalendar) -> None:
+    """Before a new request's INSERT: expected_datetime from the rule's SLA (counted from
+    when it was filed; None without one) and status_notes from the first step's public note
+    (log_start logs it)."""
+    request.expected_datetime = _expected(request, rule, calendar)
+    step = _first_step(rule)
+    if step is not None and step.public_note:
+        request.status_notes = step.public_note
+
+
+def open_first(
+    session: Session,
+    request: ServiceRequest,
+    rule: RoutingRule,
+    calendar: BusinessCalendar,
+    *,
+    now: datetime,
+) -> WorkOrder | None:
+    """The first work order of a routed request, created and flushed (it is not logged: see
+    log_start); None when the rule's workflow has no steps. A rule without a workflow gets one
+    generic work order, due at the request's expected_datetime."""
+    if rule.workflow is not None and not rule.workflow.steps:
+        return None
+    return _new_work_order(
+        session,
+        request,
+        step=_first_step(rule),
+        rule=rule,
+        fallback_agency=rule.agency,
+        calendar=calendar,
+        parent=None,
+        now=now,
+    )
+
+
+def log_start(
+    session: Session,
+    request: ServiceRequest,
+    rule: RoutingRule,
+    work_order: WorkOrder | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The activity of a start made by prepare and open_first: the work order created and,
+    when the first step has one, its public note, which prepare already made the request's
+    status_notes (the entry _publish writes for a request that had none)."""
+    if work_order is None:
+        return
+    _log_created(session, request, work_order, actor=actor, now=now)
+    step = work_order.step
+    if step is None or not step.public_note:
+        return
+    activity.record(
+        session,
+        request,
+        actor=actor,
+        kind=ActivityKind.routed,  # written at filing: no news (activity.AUTOMATIC_KINDS)
+        summary=str(step.public_note),
+        work_order=work_order,
+        details={"status_notes": {"from": None, "to": step.public_note}},
+        public=True,
+        status=_U.open,
+        at=now,
+    )
 
 
 def _lock_request(session: Session, request_pk: int) -> ServiceRequest:
