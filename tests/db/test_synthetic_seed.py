@@ -23,13 +23,20 @@ from sqlalchemy.orm import Session
 
 from open311.cli import main
 from open311.db.migrate import schema_drift
-from open311.db.models import Activity, Jurisdiction, RequestDistrict, Service, ServiceRequest
+from open311.db.models import (
+    Activity,
+    Jurisdiction,
+    RequestDistrict,
+    Service,
+    ServiceRequest,
+    WorkOrder,
+)
 from open311.demo import synthetic
 from open311.demo.catalogue import load_catalogue
 from open311.demo.myla311 import read_agencies
 from open311.demo.seed import city_dir, seed_demo_city
 from open311.demo.synthetic import SyntheticSpec
-from open311.values import Status
+from open311.values import Status, WorkOrderState
 from tests.factories import make_request
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -321,6 +328,87 @@ def test_requests_are_placed_in_districts(db):
     assert placed["neighborhood_councils"] >= 0.97 * 5_000
 
 
+def test_the_backlog_gives_district_crews_work_orders_consistent_with_their_requests(db, loaded):
+    """Each routed request's work order is its district crew's, open while the request is open
+    and done when it closed, on the request's dates, due by its step's target."""
+    rows = db.execute(
+        text(
+            """
+            SELECT r.status, w.state, w.created_at = r.requested_datetime,
+                   w.updated_at = r.updated_datetime, w.closed_at IS NOT DISTINCT FROM
+                   CASE WHEN r.status = 'closed' THEN r.updated_datetime END,
+                   w.due_at > w.created_at,
+                   w.due_at - w.created_at >= make_interval(secs => s.target_hours * 3600),
+                   c.kind = 'field' AND c.agency_id = w.agency_id,
+                   EXISTS (SELECT 1 FROM request_district rd
+                           JOIN crew_district cd ON cd.district_id = rd.district_id
+                           WHERE rd.service_request_pk = r.id AND rd.layer_id = rr.layer_id
+                             AND cd.crew_id = w.crew_id),
+                   w.step_id = (SELECT x.id FROM workflow_step x
+                                WHERE x.workflow_id = rr.workflow_id
+                                ORDER BY CASE WHEN r.status = 'closed' THEN -x.position
+                                              ELSE x.position END LIMIT 1),
+                   w.title = s.name AND s.crew_role = 'district'
+            FROM work_order w
+            JOIN service_request r ON r.id = w.service_request_pk
+            JOIN routing_rule rr ON rr.service_id = r.service_id
+            JOIN workflow_step s ON s.id = w.step_id
+            JOIN crew c ON c.id = w.crew_id
+            WHERE r.service_request_id LIKE 'SYN-%'
+            """
+        )
+    ).all()
+    states = Counter((status, state) for status, state, *_checks in rows)
+    assert set(states) <= {("open", "assigned"), ("open", "in_progress"), ("closed", "done")}
+    assert states["closed", "done"] > 0.9 * 5_000
+    assert states["open", "assigned"] + states["open", "in_progress"] > 0
+    failed = [checks for _status, _state, *checks in rows if not all(checks)]
+    assert failed == []
+    per_request = db.scalar(
+        text(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM work_order w JOIN service_request r "
+            "ON r.id = w.service_request_pk WHERE r.service_request_id LIKE 'SYN-%' "
+            "GROUP BY r.id) t"
+        )
+    )
+    assert per_request == 1
+    report, _progress = loaded
+    opened = states["open", "assigned"] + states["open", "in_progress"]
+    assert f"synthetic work orders: {len(rows):,} ({opened:,} open, the rest done)" in report
+
+
+def test_every_open_routed_request_is_in_some_crews_queue(db):
+    """What the crews' queues are measured on: the open work orders are all the open requests
+    whose district has a crew, and some of them are overdue now."""
+    missing = db.scalar(
+        text(
+            """
+            SELECT count(*) FROM service_request r
+            JOIN routing_rule rr ON rr.service_id = r.service_id
+            JOIN workflow_step s ON s.workflow_id = rr.workflow_id AND s.position = 1
+            JOIN request_district rd ON rd.service_request_pk = r.id AND rd.layer_id = rr.layer_id
+            JOIN crew_district cd ON cd.district_id = rd.district_id
+            JOIN crew c ON c.id = cd.crew_id AND c.kind = 'field'
+             AND c.agency_id = coalesce(s.agency_id, rr.agency_id)
+            WHERE r.service_request_id LIKE 'SYN-%' AND r.status = 'open'
+              AND s.crew_role = 'district'
+              AND NOT EXISTS (SELECT 1 FROM work_order w WHERE w.service_request_pk = r.id
+                              AND w.state IN ('assigned', 'in_progress'))
+            """
+        )
+    )
+    assert missing == 0
+    overdue = db.scalar(
+        text(
+            "SELECT count(*) FROM work_order w JOIN service_request r "
+            "ON r.id = w.service_request_pk WHERE r.service_request_id LIKE 'SYN-%' "
+            "AND w.state IN ('assigned', 'in_progress') AND w.due_at < :end"
+        ),
+        {"end": WINDOW_END},
+    )
+    assert overdue > 0
+
+
 def test_ids_follow_requested_time_and_the_sequence_goes_on(db):
     out_of_order = db.scalar(
         text(
@@ -464,21 +552,49 @@ def test_a_large_load_rebuilds_exactly_the_indexes_there_were_and_logs_activity(
         )
     )
     assert placed == 200
-    # The activity option logs what this run creates: submitted, and closed when closed.
+    # The activity option logs what this run creates: submitted, and closed when closed, in
+    # public; each work order's creation and state changes internally, as workflow.py does.
     entries = db.scalars(select(Activity)).all()
     closed = [r for r in new if r.status == Status.closed]
-    assert f"synthetic activity entries: {len(new) + len(closed)}" in report
+    orders = db.scalars(
+        select(WorkOrder).where(WorkOrder.service_request_pk.in_([r.id for r in new]))
+    ).all()
+    done = [w for w in orders if w.state == WorkOrderState.done]
+    started = [w for w in orders if w.state == WorkOrderState.in_progress]
+    changes = 2 * len(done) + len(started)
+    total = len(new) + len(closed) + len(orders) + changes
+    assert f"synthetic activity entries: {total:,}" in report
     assert {entry.service_request_pk for entry in entries} == {r.id for r in new}
     assert Counter(entry.kind for entry in entries) == {
         "submitted": len(new),
         "request_closed": len(closed),
+        "work_order_created": len(orders),
+        "work_order_state": changes,
     }
-    assert all(entry.public and entry.actor == "system" for entry in entries)
-    at = {(entry.service_request_pk, entry.kind): entry.at for entry in entries}
+    assert all(entry.actor == "system" for entry in entries)
+    public = [entry for entry in entries if entry.public]
+    assert {entry.kind for entry in public} == {"submitted", "request_closed"}
+    at = {(entry.service_request_pk, entry.kind): entry.at for entry in public}
     for request in new:
         assert at[request.id, "submitted"] == request.requested_datetime
         if request.status == Status.closed:
             assert at[request.id, "request_closed"] == request.updated_datetime
+    logged = {
+        (entry.work_order_id, entry.at, entry.summary)
+        for entry in entries
+        if entry.kind == "work_order_state"
+    }
+    for order in done:
+        assert (
+            order.id,
+            order.closed_at,
+            f"Work order {order.id} ({order.title}): in_progress -> done",
+        ) in logged
+    created = {e.work_order_id: e for e in entries if e.kind == "work_order_created"}
+    for order in orders:
+        assert created[order.id].at == order.created_at
+        assert created[order.id].details["crew_id"] == order.crew_id
+        assert created[order.id].details["due_at"] == order.due_at.isoformat()
 
 
 def test_the_command_line(cli):
