@@ -68,6 +68,20 @@ def _throwaway_cluster() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist's --dist loadgroup (pyproject), a module whose tests share a module-scoped
+    fixture (a seeded city, a server) runs on one worker, which sets it up once; the other tests
+    go one by one to whichever worker is free. Before xdist's own hook, which reads the marks."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        scopes = {defs[-1].scope for defs in info.name2fixturedefs.values() if defs}
+        if scopes & {"module", "class"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     source = os.environ.get("DATABASE_URL")

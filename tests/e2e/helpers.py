@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from open311.db.cluster import free_port
@@ -31,6 +32,22 @@ class Served:
     def base(self) -> str:
         """The GeoReport base URL."""
         return f"http://127.0.0.1:{self.port}/open311/v2"
+
+
+# The group of the modules that use `readme_demo`: one worker runs them all, so it seeds once.
+README_DEMO_GROUP = pytest.mark.xdist_group("readme_demo")
+
+
+@dataclass(frozen=True)
+class ReadmeDemo:
+    """The shared demo server: its GeoReport base URL, a working directory holding
+    var/demo-api-key (as `make run` leaves it), the database URL and a call-taker's token."""
+
+    base: str
+    workdir: Path
+    url: str
+    # lee, a call-taker of Austin (README "During a call"), signed in.
+    call_taker_token: str
 
 
 @contextmanager
@@ -80,7 +97,9 @@ def gunicorn(
 
 
 def _wait_until_up(base: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
+    # A worker imports the whole app before it answers: on a busy two-core machine (two pytest
+    # workers and their databases) that has taken over 30 s.
+    deadline = time.monotonic() + 120
     while True:
         try:
             requests.get(f"{base}/discovery.json", timeout=5)

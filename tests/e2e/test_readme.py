@@ -8,19 +8,12 @@ import re
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from open311.config import PROJECT_ROOT
-from open311.db.session import make_engine, make_session_factory
-from open311.demo.austin import seed_austin
-from open311.demo.new_york import seed_new_york
-from open311.demo.seed import seed_demo_city
-from tests.e2e.helpers import gunicorn
-from tests.factories import make_api_key
-from tests.helpers import scratch_database
+from tests.e2e.helpers import README_DEMO_GROUP, ReadmeDemo, gunicorn
 
 README = (PROJECT_ROOT / "README.md").read_text()
 PRINTED_BASE = "http://127.0.0.1:5311/open311/v2"
@@ -32,24 +25,14 @@ def shell_blocks(section: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", body, flags=re.S)
 
 
-@pytest.fixture(scope="module")
-def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
+pytestmark = README_DEMO_GROUP
+
+
+@pytest.fixture
+def demo(readme_demo: ReadmeDemo) -> tuple[str, Path, str]:
     """The three demo cities, as `make run` seeds them, served by gunicorn, and a working directory
-    holding var/demo-api-key."""
-    workdir = tmp_path_factory.mktemp("readme")
-    with scratch_database(database_url) as url:
-        engine = make_engine(url)
-        with make_session_factory(engine)() as session:
-            seed_demo_city(session)
-            seed_new_york(session)
-            seed_austin(session)
-            key = make_api_key(session, "readme")
-            session.commit()
-        engine.dispose()
-        (workdir / "var").mkdir()
-        (workdir / "var" / "demo-api-key").write_text(key + "\n")
-        with gunicorn(url, workdir, as_make_run=True) as base:
-            yield base, workdir, url
+    holding var/demo-api-key (tests/e2e/conftest.py: shared with the other README modules)."""
+    return readme_demo.base, readme_demo.workdir, readme_demo.url
 
 
 def run(
@@ -178,7 +161,7 @@ def test_the_staff_walk_through_works_a_request_to_closure(demo):
     assert "Tagged again" not in reopened.stdout.split('"update_id"', 1)[1]
 
 
-def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
+def test_the_push_section_subscribes_uploads_and_delivers_signed(demo, tmp_path):
     """Subscribe as printed, file a request with a photo as printed, run the worker once: the
     receiver gets a delivery that the README's `verified` accepts, and the photo is clean."""
     from PIL import Image
@@ -193,7 +176,8 @@ def test_the_push_section_subscribes_uploads_and_delivers_signed(demo):
     namespace: dict = {}
     exec(verify_source, namespace)  # the README's receiver check, as printed
     private = {"OPEN311_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver listens on 127.0.0.1
-    with receiver() as hook, gunicorn(url, workdir, as_make_run=True, **private) as base:
+    # Its logs apart from the shared server's (the same file names).
+    with receiver() as hook, gunicorn(url, tmp_path, as_make_run=True, **private) as base:
         script = webhooks.replace("https://app.example.org/hooks/311", hook.url)
         subscribed = run("set -euo pipefail\n" + script, base, workdir)
         assert subscribed.returncode == 0, subscribed.stdout + subscribed.stderr

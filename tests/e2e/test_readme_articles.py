@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from open311.db.session import make_engine, make_session_factory
-from open311.demo.austin import seed_austin
-from open311.demo.seed import seed_demo_city
-from open311.domain import staff
-from open311.values import StaffRole
-from tests.e2e.helpers import gunicorn
+from tests.e2e.helpers import README_DEMO_GROUP, ReadmeDemo
 from tests.e2e.test_readme import README, run
-from tests.helpers import scratch_database
 
 STRICT = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
 ARTICLES = "Articles: the public API and search"
@@ -33,29 +25,13 @@ def sh_blocks(title: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", subsection(title), flags=re.S)
 
 
-@pytest.fixture(scope="module")
-def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
-    """Both demo cities without Los Angeles' history, a call-taker's token in $C."""
-    workdir = tmp_path_factory.mktemp("readme-articles")
-    with scratch_database(database_url) as url:
-        engine = make_engine(url)
-        with make_session_factory(engine)() as session:
-            seed_demo_city(session, with_history=False)
-            austin = seed_austin(session)
-            user = staff.create_user(
-                session,
-                "lee",
-                password="desk phone 512 311",
-                role=StaffRole.call_taker,
-                jurisdictions=[austin],
-            )
-            _token, plain = staff.issue_token(
-                session, user, now=datetime.now(UTC), lifetime=timedelta(hours=1)
-            )
-            session.commit()
-        engine.dispose()
-        with gunicorn(url, workdir, as_make_run=True) as base:
-            yield base, workdir, plain
+pytestmark = README_DEMO_GROUP
+
+
+@pytest.fixture
+def demo(readme_demo: ReadmeDemo) -> tuple[str, Path, str]:
+    """The demo cities' knowledge bases (tests/e2e/conftest.py), a call-taker's token for $C."""
+    return readme_demo.base, readme_demo.workdir, readme_demo.call_taker_token
 
 
 def test_the_article_lines(demo):

@@ -4,17 +4,12 @@ against `open311 serve` on the Los Angeles and Austin demo cities."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from open311.db.session import make_engine, make_session_factory
-from open311.demo.austin import seed_austin
-from open311.demo.seed import seed_demo_city
-from tests.e2e.helpers import gunicorn
+from tests.e2e.helpers import README_DEMO_GROUP, ReadmeDemo
 from tests.e2e.test_readme import README, run
-from tests.helpers import scratch_database
 
 STRICT = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
 
@@ -25,18 +20,13 @@ def subsection_blocks(title: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", body, flags=re.S)
 
 
-@pytest.fixture(scope="module")
-def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
-    workdir = tmp_path_factory.mktemp("readme-languages")
-    with scratch_database(database_url) as url:
-        engine = make_engine(url)
-        with make_session_factory(engine)() as session:
-            seed_demo_city(session)
-            seed_austin(session)
-            session.commit()
-        engine.dispose()
-        with gunicorn(url, workdir, as_make_run=True) as base:
-            yield base, workdir, url
+pytestmark = README_DEMO_GROUP
+
+
+@pytest.fixture
+def demo(readme_demo: ReadmeDemo) -> tuple[str, Path, str]:
+    """Los Angeles and Austin (tests/e2e/conftest.py)."""
+    return readme_demo.base, readme_demo.workdir, readme_demo.url
 
 
 def test_the_language_lines(demo):

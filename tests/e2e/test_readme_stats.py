@@ -8,31 +8,22 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from open311.db.session import make_engine, make_session_factory
-from open311.demo.seed import seed_demo_city
-from tests.e2e.helpers import gunicorn
+from tests.e2e.helpers import README_DEMO_GROUP, ReadmeDemo
 from tests.e2e.test_readme import run
 from tests.e2e.test_readme_languages import STRICT, subsection_blocks
-from tests.helpers import scratch_database
+
+pytestmark = README_DEMO_GROUP
 
 
-@pytest.fixture(scope="module")
-def demo(database_url: str, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
-    workdir = tmp_path_factory.mktemp("readme-stats")
-    with scratch_database(database_url) as url:
-        engine = make_engine(url)
-        with make_session_factory(engine)() as session:
-            seed_demo_city(session)
-            session.commit()
-        engine.dispose()
-        with gunicorn(url, workdir, as_make_run=True) as base:
-            yield base, workdir, url
+@pytest.fixture
+def demo(readme_demo: ReadmeDemo) -> tuple[str, Path, str]:
+    """Los Angeles with its history and recent requests (tests/e2e/conftest.py)."""
+    return readme_demo.base, readme_demo.workdir, readme_demo.url
 
 
 def _opened(url: str, start: str, end: str) -> int:
