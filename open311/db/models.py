@@ -619,6 +619,21 @@ class WorkOrder(Base):
     __table_args__ = (
         Index("ix_work_order_service_request_pk", "service_request_pk"),
         Index("ix_work_order_crew_state", "crew_id", "state"),
+        # The crews' queues (work_queries.find_queue): open work in due order, of one crew or
+        # of all (then narrowed by district, box or date); a page is the first rows of a walk.
+        Index(
+            "ix_work_order_open_crew_due",
+            "crew_id",
+            "due_at",
+            "id",
+            postgresql_where=text(f"state IN {_sql_list(OPEN_WORK_ORDER_STATES)}"),
+        ),
+        Index(
+            "ix_work_order_open_due",
+            "due_at",
+            "id",
+            postgresql_where=text(f"state IN {_sql_list(OPEN_WORK_ORDER_STATES)}"),
+        ),
         # What `open311 escalate` scans: open, overdue, not yet escalated.
         Index(
             "ix_work_order_escalation_due",

@@ -88,11 +88,17 @@ def _work_orders_joined() -> Select[Any]:
 
 
 def find_queue(session: Session, wanted: QueueFilter) -> list[QueueRow]:
-    """A page of the queue: due soonest first (undated last), then higher priority, then id.
+    """A page of the queue: due soonest first (undated last), then higher priority, then id."""
+    return [QueueRow(row[0], row[1], row[2]) for row in session.execute(queue_statement(wanted))]
 
-    Crew and state use ix_work_order_crew_state; the bounding box is the GiST operator
-    (`location && ST_MakeEnvelope`) on the request's point; a district is an index-only probe
-    of ix_request_district_district_request.
+
+def queue_statement(wanted: QueueFilter) -> Select[Any]:
+    """The select of a queue page. Open work is walked in due order on the partial indexes
+    ix_work_order_open_crew_due (a crew's) and ix_work_order_open_due (every crew's, then
+    narrowed by district, box or date); the page is the first rows of the walk (an
+    incremental sort puts equal due times in priority order). A district is an index-only
+    probe of ix_request_district_district_request; the box the `&&` operator on the request's
+    point. Other states (done, cancelled) use ix_work_order_crew_state.
     """
     query = _work_orders_joined().where(WorkOrder.state.in_(wanted.states))
     if wanted.crew_ids is not None:
@@ -125,12 +131,11 @@ def find_queue(session: Session, wanted: QueueFilter) -> list[QueueRow]:
                 WorkOrder.due_at >= wanted.not_overdue_at,
             )
         )
-    query = (
+    return (
         query.order_by(nulls_last(WorkOrder.due_at.asc()), WorkOrder.priority.desc(), WorkOrder.id)
         .limit(wanted.limit)
         .offset(wanted.offset)
     )
-    return [QueueRow(row[0], row[1], row[2]) for row in session.execute(query)]
 
 
 def get_work_order_row(session: Session, work_order_id: int) -> QueueRow | None:
