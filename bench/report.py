@@ -27,6 +27,7 @@ class Row:
     floor: Measurement
     target: Target | None
     background_cpu: float  # % of the cores other people's processes used while it was measured
+    single_client_p50: float | None = None  # the API's p50 of the same scenario at 1 client
 
     @property
     def ratio(self) -> float:
@@ -41,7 +42,9 @@ class Row:
     def met(self) -> bool | None:
         if not self.judged or self.target is None:
             return None
-        return self.api.errors == 0 and self.target.met(self.ratio, self.api.p99)
+        return self.api.errors == 0 and self.target.met(
+            self.ratio, self.api.p99, self.single_client_p50
+        )
 
 
 def _fmt(value: float, digits: int = 1) -> str:

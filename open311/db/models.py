@@ -31,6 +31,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REGCONFIG, TSVECTOR
@@ -461,6 +462,15 @@ class ServiceRequest(Base):
         ),
         # Full-text search over description and address.
         Index("ix_service_request_search_vector", "search_vector", postgresql_using="gin"),
+        # Newest first in a bbox or circle at any size: a 3-D GiST index over longitude,
+        # latitude and days (migration 0019; search_queries reads it window by window).
+        Index(
+            "ix_service_request_spacetime",
+            literal_column("open311_spacetime(location, requested_datetime)").label("spacetime"),
+            postgresql_using="gist",
+            postgresql_ops={"spacetime": "gist_geometry_ops_nd"},
+            postgresql_where=text("location IS NOT NULL"),
+        ),
         CheckConstraint(
             "(duplicate_of_pk IS NULL) = (duplicate_state IS NULL)", name="duplicate_link_whole"
         ),

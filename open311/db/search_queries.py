@@ -7,11 +7,21 @@ byte for byte what `wire.georeport.request_item` + `wire.formats.render_json` pr
 Python only joins the texts. XML is still rendered in Python, from plain rows whose blanks are
 already null and whose datetimes are already W3C text.
 
-How each filter meets an index (EXPLAIN checked in tests/api/test_area_queries.py):
-- bbox: `location && ST_MakeEnvelope(...)` is the GiST operator (idx_service_request_location,
-  or ix_service_request_location_open when `status = 'open'` is also asked: that predicate is
-  written literally so the planner can match the partial index); the exact `ST_X/ST_Y BETWEEN`
-  test then drops what the index's float boxes let through at the edges.
+How each filter meets an index (EXPLAIN checked in tests/api/test_area_queries.py and
+tests/db/test_indexes.py), and how the planner can estimate it: every condition is one the
+planner estimates from the column statistics, because it multiplies the selectivities of the
+conditions it is given, and one badly guessed condition is enough for the wrong plan (issue 16:
+a city-wide box was estimated at 4 rows, found 148,836, bitmap-scanned and sorted them all in
+282 ms where walking the time index stopped after 1,000 in 10 ms).
+- bbox: `ST_Intersects(location, ST_MakeEnvelope(...))`. PostGIS's support function turns it
+  into the GiST operator `&&` for the index (idx_service_request_location, or
+  ix_service_request_location_open when `status = 'open'` is also asked: that predicate is
+  written literally so the planner can match the partial index) and estimates it as it
+  estimates `&&`, from the column's 2-D histogram; the exact test, edges included, then drops
+  what the index's float boxes let through. (`&&` plus `ST_X/ST_Y BETWEEN` said the same, but
+  the planner took the three for independent and estimated the box at a fraction of a percent
+  of what it holds.) With the estimate right, the planner walks the time index for a box that
+  holds many requests and reads the GiST index for one that holds few.
 - lat/long/radius: the same GiST operator against a box that surely holds the circle (in
   degrees, widened for the latitude), then the true test `ST_DWithin` on geography (metres on
   the WGS84 spheroid, as `ST_Distance` on geography measures `distance`), skipped for the
@@ -21,11 +31,12 @@ How each filter meets an index (EXPLAIN checked in tests/api/test_area_queries.p
   page 10,000 costs what page 1 does.
 - q: `search_vector @@ websearch_to_tsquery('english', :q)` uses the GIN index of the generated
   column (migration 0003).
-- publication (domain/publication.py): unless `blackbox` is asked, `r.service_id NOT IN
-  (SELECT id FROM service WHERE jurisdiction_id = ... AND type = 'blackbox')`. NOT IN of a
-  subquery is not turned into a join: it stays a filter on whatever scan the other conditions
-  chose (a hashed SubPlan, the few service ids read once per statement), so every index above
-  applies as before.
+- jurisdiction and publication: lists, counts and exports first resolve the jurisdiction to a
+  Scope (its primary key and its blackbox services' ids) and name them as constants:
+  `r.jurisdiction_id = 1`, and unless `blackbox` is asked `r.service_id <> ALL('{...}')`
+  (nothing when the city has no blackbox service), both estimated from the statistics.
+  A lookup by id keeps both inside its one prepared statement (Unresolved; NOT IN of a
+  sub-select), where one row is found whatever the estimate.
 The page itself is chosen in a subquery (ORDER BY ... LIMIT) and only its rows are rendered.
 Lookups by id resolve the jurisdiction inside the statement (Unresolved) and run prepared.
 """
@@ -38,7 +49,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -382,6 +393,23 @@ def _csv_line(near: bool) -> str:
 # --- filters and order --------------------------------------------------------------------------
 
 
+def _exactly(test: str) -> str:
+    """The exact form of a test an index operator has already made up to its float precision,
+    written so that the planner estimates it at 0.995 rather than on its own.
+
+    The GiST operator `&&` compares float4 boxes, so it lets through points up to a float
+    step (about a metre) outside a box; the exact test drops those and, given `&&`, keeps
+    nearly every row. Written plainly, the planner takes it for independent of `&&` and
+    multiplies their selectivities: a box holding 148,836 requests was estimated at 4, and the
+    plan bitmap-scanned and sorted them all (issue 16). PostGIS's ST_Intersects is estimated
+    as `&&` but costed so high that the planner then prefers reading 20,000 rows to testing
+    50,000 (a 4 km² box: 194 ms against 48). `(CASE WHEN test THEN true END) IS NOT NULL`
+    means `test` (null locations fail both), and an IS NOT NULL of an expression without
+    statistics is estimated at 0.995 (PostgreSQL's nulltestsel), which is the truth here.
+    """
+    return f"(CASE WHEN {test} THEN true END) IS NOT NULL"
+
+
 def _sort_expression(sort: Sort) -> str:
     return _DISTANCE if sort.field == "distance" else f"r.{sort.field}"
 
@@ -407,8 +435,44 @@ _ONLY_JURISDICTION = """
     END"""
 
 
-def _jurisdiction_pk(jurisdiction: Jurisdiction | Unresolved, params: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Scope:
+    """A jurisdiction resolved for a list, export or count: its primary key and the ids of its
+    blackbox services, as constants in the statement.
+
+    Why constants: the planner estimates `jurisdiction_id = 1` and `service_id <> ALL('{7}')`
+    from the column statistics, but a value from a sub-select (Unresolved) only as 1/distinct
+    values and NOT IN (sub-select) as one half. Those guesses multiplied every other filter's
+    estimate by a quarter, enough to choose a bitmap scan and a sort of 20,000 rows where
+    walking the time index stops after 1,000 (issue 16). Resolving costs one small statement.
+    """
+
+    pk: int
+    blackbox_service_ids: tuple[int, ...]
+
+
+JurisdictionRef = Jurisdiction | Unresolved | Scope
+
+
+def resolve_scope(session: Session, jurisdiction: JurisdictionRef) -> Scope | None:
+    """The Scope of a jurisdiction, or None when there is no such jurisdiction (the caller then
+    resolves it the usual way, which says what was wrong)."""
+    if isinstance(jurisdiction, Scope):
+        return jurisdiction
+    params: dict[str, Any] = {}
+    sql = f"""
+SELECT j.id, ARRAY(SELECT s.id FROM service s
+                   WHERE s.jurisdiction_id = j.id AND s.type = 'blackbox' ORDER BY s.id)
+FROM jurisdiction j WHERE j.id = {_jurisdiction_pk(jurisdiction, params)}"""
+    rows = _rows(session, sql, params)
+    return Scope(rows[0][0], tuple(rows[0][1])) if rows else None
+
+
+def _jurisdiction_pk(jurisdiction: JurisdictionRef, params: dict[str, Any]) -> str:
     """SQL for the jurisdiction's primary key (its parameter added to `params`)."""
+    if isinstance(jurisdiction, Scope):
+        params["jurisdiction"] = jurisdiction.pk
+        return "%(jurisdiction)s"
     if isinstance(jurisdiction, Jurisdiction):
         params["jurisdiction"] = jurisdiction.id
         return "%(jurisdiction)s"
@@ -469,12 +533,25 @@ def _one_of(column: str, values: Sequence[str], params: dict[str, Any], name: st
 
 
 def _conditions(
-    jurisdiction: Jurisdiction | Unresolved, search: RequestSearch, *, keyset: bool = True
+    jurisdiction: JurisdictionRef,
+    search: RequestSearch,
+    *,
+    keyset: bool = True,
+    envelope: bool = True,
 ) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE of a search (conditions to AND) and its parameters. `envelope`: a bbox or
+    circle is found through the 2-D GiST index (`&&`); without it only the exact tests are
+    made (the space-time page finds the area through its own index)."""
     params: dict[str, Any] = {}
     jurisdiction_pk = _jurisdiction_pk(jurisdiction, params)
     where = [f"r.jurisdiction_id = {jurisdiction_pk}"]
-    if not search.blackbox:
+    if search.blackbox:
+        pass
+    elif isinstance(jurisdiction, Scope):
+        if jurisdiction.blackbox_service_ids:
+            where.append("r.service_id <> ALL(%(blackbox)s)")
+            params["blackbox"] = list(jurisdiction.blackbox_service_ids)
+    else:
         where.append(_PUBLISHED_SERVICE.format(jurisdiction_pk=jurisdiction_pk))
     if search.service_request_ids:
         # `=` for one id rather than ANY(array): a lookup by id then gets a generic plan (the
@@ -505,11 +582,17 @@ def _conditions(
         params["updated_before"] = search.updated_before
     if search.bbox is not None:
         box = search.bbox
+        if envelope:
+            where.append(
+                "r.location && "
+                "ST_MakeEnvelope(%(bbox_w)s, %(bbox_s)s, %(bbox_e)s, %(bbox_n)s, 4326)"
+            )
         where.append(
-            "r.location && ST_MakeEnvelope(%(bbox_w)s, %(bbox_s)s, %(bbox_e)s, %(bbox_n)s, 4326)"
+            _exactly(
+                "ST_X(r.location) BETWEEN %(bbox_w)s AND %(bbox_e)s "
+                "AND ST_Y(r.location) BETWEEN %(bbox_s)s AND %(bbox_n)s"
+            )
         )
-        where.append("ST_X(r.location) BETWEEN %(bbox_w)s AND %(bbox_e)s")
-        where.append("ST_Y(r.location) BETWEEN %(bbox_s)s AND %(bbox_n)s")
         params |= {
             "bbox_w": box.min_long,
             "bbox_s": box.min_lat,
@@ -518,15 +601,22 @@ def _conditions(
         }
     if search.near is not None:
         west, south, east, north = near_box(search.near)
-        where.append(
-            "r.location && ST_MakeEnvelope(%(near_w)s, %(near_s)s, %(near_e)s, %(near_n)s, 4326)"
-        )
+        if envelope:
+            where.append(
+                "r.location && "
+                "ST_MakeEnvelope(%(near_w)s, %(near_s)s, %(near_e)s, %(near_n)s, 4326)"
+            )
         # The exact test on the spheroid costs microseconds a row; most points of a circle are
         # well inside it, which plain arithmetic on the coordinates proves (near_scales).
+        # Given the box, a point is in the circle with a probability of π/4 or more: nearer
+        # 0.995 than what the planner would guess for these expressions (_exactly).
         where.append(
-            "power(ST_X(r.location) - %(near_long)s, 2) * %(near_kx2)s"
-            " + power(ST_Y(r.location) - %(near_lat)s, 2) * %(near_ky2)s <= %(near_inside2)s"
-            f" OR ST_DWithin(r.location::geography, {_POINT}::geography, %(near_radius)s)"
+            _exactly(
+                "power(ST_X(r.location) - %(near_long)s, 2) * %(near_kx2)s"
+                " + power(ST_Y(r.location) - %(near_lat)s, 2) * %(near_ky2)s"
+                " <= %(near_inside2)s"
+                " OR open311_dwithin(r.location, %(near_long)s, %(near_lat)s, %(near_radius)s)"
+            )
         )
         kx, ky = near_scales(search.near)
         params |= {
@@ -581,7 +671,7 @@ def _key_text(sort: Sort) -> str:
 
 
 def _page_sql(
-    jurisdiction: Jurisdiction | Unresolved,
+    jurisdiction: JurisdictionRef,
     search: RequestSearch,
     rendered: str,
     *,
@@ -589,6 +679,19 @@ def _page_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The page chosen in a subquery, then rendered: `rendered` is the select list over the
     page `r` and its service `s`."""
+    if (
+        search.near is not None
+        and search.sort == Sort("distance", descending=False)
+        and limit is not None
+    ):
+        return _nearest_page_sql(jurisdiction, search, search.near, rendered, limit)
+    if (
+        (search.bbox is not None or search.near is not None)
+        and search.sort == Sort()
+        and limit is not None
+        and set(search.statuses) != {Status.open}
+    ):
+        return _newest_in_area_page_sql(jurisdiction, search, rendered, limit)
     where, params = _conditions(jurisdiction, search)
     distance = f", {_DISTANCE} AS distance" if search.near is not None else ""
     paging = ""
@@ -609,6 +712,174 @@ ORDER BY {_order(search.sort)}"""
     return sql, params
 
 
+# Nearest first: rings of 25 m, 50 m, 100 m... out to the radius (see _nearest_page_sql).
+_FIRST_RING_M = 25.0
+_RING_RATIO = 2.0
+
+
+def near_rings(radius: float, after: float | None = None) -> list[tuple[float, float]]:
+    """(from, to) metres of the rings a nearest-first page reads, nearest first: a ring holds
+    the distances d with from <= d < to; the last one ends just past the radius, so that it
+    holds d = radius too. Rings wholly nearer than `after` (a cursor's distance) are left out."""
+    rings = []
+    inner, outer = 0.0, min(_FIRST_RING_M, radius)
+    while True:
+        last = outer >= radius
+        upper = math.nextafter(radius, math.inf) if last else outer
+        if after is None or upper > after:
+            rings.append((inner, upper))
+        if last:
+            return rings
+        inner, outer = outer, min(outer * _RING_RATIO, radius)
+
+
+def _nearest_page_sql(
+    jurisdiction: JurisdictionRef, search: RequestSearch, near: Near, rendered: str, limit: int
+) -> tuple[str, dict[str, Any]]:
+    """A nearest-first page read ring by ring, so that its cost follows the page, not the
+    circle: sorting every request within 10 km of a point by its distance on the spheroid
+    took 1.7 s over a million requests (issue 16), and no index gives that order.
+
+    Each ring (near_rings) is read from the GiST index by the box around its outer circle,
+    its requests' distances computed once, those in the ring kept and sorted; the rings are
+    read nearest first in a nested loop, which stops as soon as the page is full. Rings double
+    in radius, so the requests read are a small multiple of the page whatever the radius. The
+    distances are ST_Distance on geography, as the items show them; a cursor's distance and
+    id go on from where the last page ended.
+    """
+    rest, params = _conditions(jurisdiction, replace(search, near=None, after=None, sort=Sort()))
+    after_distance = None
+    if search.after is not None:
+        after_distance = float(search.after[0])
+    rings = near_rings(near.radius, after_distance)
+    boxes = [near_box(Near(near.lat, near.long, outer)) for _inner, outer in rings]
+    params |= {
+        "near_lat": near.lat,
+        "near_long": near.long,
+        "ring_from": [inner for inner, _outer in rings],
+        "ring_to": [outer for _inner, outer in rings],
+        "ring_w": [box[0] for box in boxes],
+        "ring_s": [box[1] for box in boxes],
+        "ring_e": [box[2] for box in boxes],
+        "ring_n": [box[3] for box in boxes],
+        "page_rows": limit + search.offset,
+        "limit": limit,
+        "offset": search.offset,
+    }
+    keyset = ""
+    if search.after is not None:
+        keyset = "AND (d.distance, d.id) > (%(after_key)s, %(after_id)s)"
+        params["after_key"], params["after_id"] = after_distance, search.after[1]
+    sql = f"""
+SELECT {rendered}
+FROM (
+    SELECT page.*
+    FROM unnest(%(ring_from)s::float8[], %(ring_to)s::float8[], %(ring_w)s::float8[],
+                %(ring_s)s::float8[], %(ring_e)s::float8[], %(ring_n)s::float8[])
+         AS ring(from_m, to_m, w, s, e, n)
+    CROSS JOIN LATERAL (
+        SELECT d.* FROM (
+            SELECT {_INNER_COLUMNS}, {_DISTANCE} AS distance
+            FROM service_request r
+            WHERE {" AND ".join(f"({w})" for w in rest)}
+              AND r.location && ST_MakeEnvelope(ring.w, ring.s, ring.e, ring.n, 4326)
+            OFFSET 0
+        ) d
+        WHERE d.distance >= ring.from_m AND d.distance < ring.to_m {keyset}
+        ORDER BY d.distance, d.id
+        LIMIT %(page_rows)s
+    ) page
+    LIMIT %(limit)s OFFSET %(offset)s
+) r
+JOIN service s ON s.id = r.service_id
+ORDER BY r.distance, r.id"""
+    return sql, params
+
+
+# Newest first in an area: windows of 1 hour back from the newest request, then 2, 4, 8...
+# hours further back, the 21st ending 2^20 hours (120 years) back, the last reaching year 1.
+_LAST_WINDOW = 21
+# A request in window w exactly (the first window includes its upper bound). Not a range the
+# time b-tree could serve: combined with the space-time index, that index only added cost.
+_WITHIN_WINDOW = _exactly(
+    "r.requested_datetime >= w.since"
+    " AND (r.requested_datetime < w.until OR (w.k = 0 AND r.requested_datetime = w.until))"
+)
+
+
+def _newest_in_area_page_sql(
+    jurisdiction: JurisdictionRef, search: RequestSearch, rendered: str, limit: int
+) -> tuple[str, dict[str, Any]]:
+    """A newest-first page of a bbox or circle, read window by window back in time through
+    the space-time index, so that its cost follows the page, not the area or the table.
+
+    Neither 2-D plan is right at every size (issue 16): reading the area from the GiST index
+    and sorting costs what the area holds (a 4 km² box: 19,500 of a million requests), and
+    walking the time index testing each row costs the page divided by the area's share (a
+    0.25 km² box: half the table). Both grow with the table. The space-time index
+    (migration 0019: a 3-D GiST over longitude, latitude and days since 1970) finds the
+    requests of an area within a time window directly; windows of 1, 2, 4, 8... hours back
+    from the newest request (or from the cursor, or end_date) are read in a nested loop that
+    stops as soon as the page is full, each window's requests sorted, so the requests read are
+    a small multiple of the page. The exact area test (the index compares float boxes), the
+    window's exact bounds and every other filter apply to the rows each window finds.
+    """
+    near = search.near is not None
+    rest, params = _conditions(jurisdiction, search, envelope=False)
+    # The window's box: the bbox, else the box around the circle (with both, the bbox: the
+    # exact tests of both apply to what it finds).
+    if search.bbox is not None:
+        box = search.bbox
+        west, south, east, north = box.min_long, box.min_lat, box.max_long, box.max_lat
+    else:
+        assert search.near is not None
+        west, south, east, north = near_box(search.near)
+    params |= {
+        "area_w": west,
+        "area_s": south,
+        "area_e": east,
+        "area_n": north,
+        "page_rows": limit + search.offset,
+        "limit": limit,
+        "offset": search.offset,
+        "end_at": search.end,
+        "after_at": search.after[0] if search.after is not None else None,
+    }
+    distance = f", {_DISTANCE} AS distance" if near else ""
+    sql = f"""
+SELECT {rendered}
+FROM (
+    SELECT page.*
+    FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
+                       %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top
+          OFFSET 0) t
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
+                    ELSE t.top - interval '1 hour' * 2 ^ k END AS since,
+               CASE WHEN k = 0 THEN t.top
+                    ELSE t.top - interval '1 hour' * 2 ^ (k - 1) END AS until,
+               k
+        FROM generate_series(0, {_LAST_WINDOW}) AS k
+    ) w
+    CROSS JOIN LATERAL (
+        SELECT {_INNER_COLUMNS}{distance}
+        FROM service_request r
+        WHERE {" AND ".join(f"({w})" for w in rest)}
+          AND r.location IS NOT NULL
+          AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
+                open311_spacetime(ST_MakePoint(%(area_w)s, %(area_s)s), w.since),
+                open311_spacetime(ST_MakePoint(%(area_e)s, %(area_n)s), w.until))
+          AND {_WITHIN_WINDOW}
+        ORDER BY r.requested_datetime DESC, r.id DESC
+        LIMIT %(page_rows)s
+    ) page
+    LIMIT %(limit)s OFFSET %(offset)s
+) r
+JOIN service s ON s.id = r.service_id
+ORDER BY {_order(search.sort)}"""
+    return sql, params
+
+
 def _parse_key(sort: Sort, text: str) -> datetime | float:
     if sort.field == "distance":
         return float(text)
@@ -616,7 +887,7 @@ def _parse_key(sort: Sort, text: str) -> datetime | float:
 
 
 def page_sql(
-    jurisdiction: Jurisdiction | Unresolved,
+    jurisdiction: JurisdictionRef,
     search: RequestSearch,
     representation: Representation,
 ) -> tuple[str, dict[str, Any]]:
@@ -636,7 +907,7 @@ def page_sql(
 
 def find_page(
     session: Session,
-    jurisdiction: Jurisdiction | Unresolved,
+    jurisdiction: JurisdictionRef,
     search: RequestSearch,
     representation: Representation,
     *,
@@ -649,6 +920,13 @@ def find_page(
     `lookup`: this is GET requests/{id}, the caller's one statement; it runs prepared, and in
     autocommit when no transaction is open (see `_cursor`).
     """
+    if not lookup:
+        # A list is planned from constants (Scope); a lookup by id finds one row whatever the
+        # estimates and resolves the jurisdiction inside its one prepared statement.
+        scope = resolve_scope(session, jurisdiction)
+        if scope is None:
+            return Page([], False, None)
+        jurisdiction = scope
     sql, params = page_sql(jurisdiction, search, representation)
     with _cursor(session, alone=lookup) as cursor:
         if representation != "rows":
@@ -677,7 +955,7 @@ def find_page(
 
 
 def count_sql(
-    jurisdiction: Jurisdiction | Unresolved, search: RequestSearch, cap: int
+    jurisdiction: JurisdictionRef, search: RequestSearch, cap: int
 ) -> tuple[str, dict[str, Any]]:
     """How many requests match (paging aside), counting no further than `cap`."""
     where, params = _conditions(jurisdiction, search, keyset=False)
@@ -692,10 +970,13 @@ SELECT count(*) FROM (
 
 
 def count_matching(
-    session: Session, jurisdiction: Jurisdiction | Unresolved, search: RequestSearch, cap: int
+    session: Session, jurisdiction: JurisdictionRef, search: RequestSearch, cap: int
 ) -> int:
     """How many requests match (paging aside), counting no further than `cap`."""
-    sql, params = count_sql(jurisdiction, search, cap)
+    scope = resolve_scope(session, jurisdiction)
+    if scope is None:
+        return 0
+    sql, params = count_sql(scope, search, cap)
     with _cursor(session) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
@@ -703,7 +984,7 @@ def count_matching(
 
 def stream_export(
     session: Session,
-    jurisdiction: Jurisdiction | Unresolved,
+    jurisdiction: JurisdictionRef,
     search: RequestSearch,
     kind: ExportKind,
     batch: int = 5000,
@@ -722,7 +1003,10 @@ def stream_export(
         rendered = _item_json(near, False)
     else:
         rendered = _feature_json(near, False)
-    sql, params = _page_sql(jurisdiction, search, rendered, limit=None)
+    scope = resolve_scope(session, jurisdiction)
+    if scope is None:
+        return
+    sql, params = _page_sql(scope, search, rendered, limit=None)
     raw = session.connection().connection.dbapi_connection
     with raw.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
         register_type(BYTES, cursor)
@@ -736,7 +1020,7 @@ def stream_export(
 
 
 def find_layers_by_ref(
-    session: Session, jurisdiction: Jurisdiction | Unresolved, ref: str
+    session: Session, jurisdiction: JurisdictionRef, ref: str
 ) -> list[tuple[int, str]]:
     """(id, name) of the layers named `ref`, else of the layer whose id it is."""
     params: dict[str, Any] = {"ref": ref}
@@ -753,7 +1037,7 @@ ORDER BY id"""
 
 
 def find_districts_by_ref(
-    session: Session, jurisdiction: Jurisdiction | Unresolved, ref: str, layer: str | None
+    session: Session, jurisdiction: JurisdictionRef, ref: str, layer: str | None
 ) -> list[tuple[int, int, str]]:
     """(id, layer id, layer name) of the districts named `ref`, else of the district whose id it
     is (names win, since district names are often numbers); only in the layer named (or whose
@@ -779,7 +1063,7 @@ ORDER BY layer_name, id"""
 
 
 def find_crews_by_ref(
-    session: Session, jurisdiction: Jurisdiction | Unresolved, ref: str
+    session: Session, jurisdiction: JurisdictionRef, ref: str
 ) -> list[tuple[int, str]]:
     """(id, agency code) of the crews with code `ref`, else of the crew whose id it is."""
     params: dict[str, Any] = {"ref": ref}
@@ -795,9 +1079,7 @@ ORDER BY id"""
     return _rows(session, sql, params)
 
 
-def find_agency_names(
-    session: Session, jurisdiction: Jurisdiction | Unresolved, ref: str
-) -> list[str]:
+def find_agency_names(session: Session, jurisdiction: JurisdictionRef, ref: str) -> list[str]:
     """The agency_responsible values `ref` stands for, ignoring case: an agency's code or name,
     or an agency_responsible some service of the city names (imported catalogues have those
     without agency rows)."""

@@ -486,7 +486,7 @@ def explain(db, sql: str, params: dict) -> str:
     [
         (
             search_queries.RequestSearch(bbox=search_queries.BBox(-118.3, 34.0, -118.2, 34.1)),
-            ("idx_service_request_location",),
+            ("ix_service_request_spacetime",),  # newest first: window by window
         ),
         (
             search_queries.RequestSearch(
@@ -496,7 +496,14 @@ def explain(db, sql: str, params: dict) -> str:
         ),
         (
             search_queries.RequestSearch(near=search_queries.Near(34.05, -118.25, 1000)),
-            ("idx_service_request_location", "ix_service_request_location_open"),
+            ("ix_service_request_spacetime",),
+        ),
+        (
+            search_queries.RequestSearch(
+                near=search_queries.Near(34.05, -118.25, 1000),
+                sort=search_queries.Sort("distance", False),
+            ),
+            ("idx_service_request_location",),  # nearest first: ring by ring
         ),
         (
             search_queries.RequestSearch(
@@ -512,7 +519,7 @@ def explain(db, sql: str, params: dict) -> str:
         ),
         (search_queries.RequestSearch(text="pothole"), ("ix_service_request_search_vector",)),
     ],
-    ids=["bbox", "bbox-open", "radius", "change-feed", "change-feed-cursor", "q"],
+    ids=["bbox", "bbox-open", "radius", "nearest", "change-feed", "change-feed-cursor", "q"],
 )
 def test_queries_can_use_their_index(db, city, scattered, search, indexes):
     db.execute(text("ANALYZE service_request"))
