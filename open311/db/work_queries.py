@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Row,
     Select,
     and_,
     case,
@@ -22,12 +23,14 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from open311.db.models import (
     Activity,
+    Agency,
     BoundaryLayer,
     Crew,
     District,
     RequestDistrict,
     Service,
     ServiceRequest,
+    WorkflowStep,
     WorkOrder,
     crew_district,
 )
@@ -87,9 +90,42 @@ def _work_orders_joined() -> Select[Any]:
     )
 
 
-def find_queue(session: Session, wanted: QueueFilter) -> list[QueueRow]:
-    """A page of the queue: due soonest first (undated last), then higher priority, then id."""
-    return [QueueRow(row[0], row[1], row[2]) for row in session.execute(queue_statement(wanted))]
+# What a queue item shows, as plain columns: a page of a hundred is read without building ORM
+# entities (their identity map and relationships cost more than the query itself).
+QUEUE_COLUMNS = (
+    WorkOrder.id,
+    WorkOrder.title,
+    WorkOrder.state,
+    WorkOrder.priority,
+    WorkOrder.outcome,
+    WorkOrder.not_before,
+    WorkOrder.due_at,
+    WorkOrder.escalated_at,
+    WorkOrder.closed_at,
+    WorkOrder.created_at,
+    WorkOrder.updated_at,
+    WorkOrder.parent_id,
+    Crew.id.label("crew_id"),
+    Crew.code.label("crew_code"),
+    Crew.name.label("crew_name"),
+    Agency.code.label("agency_code"),
+    WorkflowStep.code.label("step_code"),
+    ServiceRequest.service_request_id,
+    Service.service_code,
+    Service.service_name,
+    ServiceRequest.status,
+    ServiceRequest.address,
+    func.ST_Y(ServiceRequest.location).label("lat"),
+    func.ST_X(ServiceRequest.location).label("long"),
+    ServiceRequest.description,
+    ServiceRequest.requested_datetime,
+)
+
+
+def find_queue(session: Session, wanted: QueueFilter) -> Sequence[Row[Any]]:
+    """A page of the queue: due soonest first (undated last), then higher priority, then id;
+    rows of QUEUE_COLUMNS (by name)."""
+    return session.execute(queue_statement(wanted)).all()
 
 
 def queue_statement(wanted: QueueFilter) -> Select[Any]:
@@ -100,7 +136,16 @@ def queue_statement(wanted: QueueFilter) -> Select[Any]:
     probe of ix_request_district_district_request; the box the `&&` operator on the request's
     point. Other states (done, cancelled) use ix_work_order_crew_state.
     """
-    query = _work_orders_joined().where(WorkOrder.state.in_(wanted.states))
+    query = (
+        select(*QUEUE_COLUMNS)
+        .select_from(WorkOrder)
+        .join(WorkOrder.service_request)
+        .join(ServiceRequest.service)
+        .join(WorkOrder.agency)
+        .outerjoin(WorkOrder.crew)
+        .outerjoin(WorkOrder.step)
+        .where(WorkOrder.state.in_(wanted.states))
+    )
     if wanted.crew_ids is not None:
         query = query.where(WorkOrder.crew_id.in_(wanted.crew_ids))
     if wanted.jurisdiction_ids is not None:

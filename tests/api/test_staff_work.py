@@ -781,6 +781,17 @@ def test_queue_order_and_items(client, db, town, people, queue):
     }  # fmt: skip
 
 
+def test_a_queue_item_is_the_work_order_as_its_own_view_shows_it(client, people, queue):
+    """The queue builds its items without marshmallow (work_schemas.queue_item); one work order
+    read alone goes through QueueItemOut: both give the same document."""
+    listed = client.get(f"{API}/work-orders", headers=people["admin"]).json
+    assert len(listed) == len(queue)
+    for item in listed:
+        alone = client.get(f"{API}/work-orders/{item['id']}", headers=people["admin"]).json
+        alone.pop("activity")
+        assert item == alone
+
+
 def test_queue_crews(client, town, people, queue):
     get = client.get
     admin = people["admin"]
