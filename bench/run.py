@@ -42,6 +42,7 @@ import floor  # noqa: E402
 import pyspy  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import work_queue  # noqa: E402
 from loadgen import measure  # noqa: E402
 
 OPEN311 = str(ROOT / ".venv" / "bin" / "open311")
@@ -55,6 +56,7 @@ READ_ORDER = [
     "window90",
     "by_id",
     "export_csv_year",
+    *work_queue.BUILDERS,  # the staff API's crew queue; `--scenarios queue` for these alone
     "post",  # last: it adds requests to the last 90 days and to the change feed
 ]
 
@@ -392,7 +394,9 @@ def _text(query: Any) -> str:
     return query.decode() if isinstance(query, bytes) else str(query)
 
 
-def capture_sql(url: str, probe: tuple[str, str, bytes | None]) -> list[tuple[str, Any, bool]]:
+def capture_sql(
+    url: str, probe: tuple[str, str, bytes | None], extra_headers: dict[str, str] | None = None
+) -> list[tuple[str, Any, bool]]:
     """The statements the app runs for one request: the same code as under gunicorn, in-process."""
     from sqlalchemy import event
 
@@ -409,6 +413,7 @@ def capture_sql(url: str, probe: tuple[str, str, bytes | None]) -> list[tuple[st
     method, path, body = probe
     client = app.test_client()
     headers = {"Content-Type": scenarios.FORM_HEADERS["Content-Type"]} if body else {}
+    headers.update(extra_headers or {})
     response = client.open(path, method=method, data=body, headers=headers)
     response.get_data()
     response.close()
@@ -423,7 +428,7 @@ def explain(cursor: Any, sql: str, params: Any) -> str:
 
 def write_plans(folder: Path, scenario: scenarios.Scenario, url: str, dsn: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    statements = capture_sql(url, scenario.probe)
+    statements = capture_sql(url, scenario.probe, scenario.probe_headers)
     connection = floor.connect(dsn)  # the app's session settings: the plans it gets
     method, path, _body = scenario.probe
     parts = [
@@ -521,7 +526,7 @@ def build_scenarios(ctx: scenarios.Context, wanted: list[str]) -> tuple[list, di
                 definitions, floor_inputs = post_inputs(ctx.base_url, cur, ctx.jurisdiction_pk)
                 built.append(scenarios.post(ctx, cur, definitions, floor_inputs))
                 continue
-            builder = scenarios.BUILDERS.get(name)
+            builder = scenarios.BUILDERS.get(name) or work_queue.BUILDERS.get(name)
             if builder is None:
                 missing[name] = "not built yet"
                 continue
@@ -580,6 +585,8 @@ def measure_pair(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = READ_ORDER if args.scenarios == "all" else args.scenarios.split(",")
+    if "queue" in wanted:
+        wanted = [name for name in wanted if name != "queue"] + list(work_queue.BUILDERS)
     unknown = [name for name in wanted if name not in READ_ORDER]
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(READ_ORDER)}")

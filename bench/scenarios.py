@@ -58,6 +58,8 @@ class Scenario:
     floor_params: Sequence[Any]
     notes: list[str] = field(default_factory=list)
     writes: bool = False
+    # Headers the probe is sent with (the staff API's bearer token).
+    probe_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
