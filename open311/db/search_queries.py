@@ -686,7 +686,7 @@ def _page_sql(
     ):
         return _nearest_page_sql(jurisdiction, search, search.near, rendered, limit)
     if (
-        (search.bbox is not None or search.near is not None)
+        (search.bbox is not None or search.near is not None or search.district_ids)
         and search.sort == Sort()
         and limit is not None
         and set(search.statuses) != {Status.open}
@@ -826,14 +826,20 @@ def _newest_in_area_page_sql(
     """
     near = search.near is not None
     rest, params = _conditions(jurisdiction, search, envelope=False)
-    # The window's box: the bbox, else the box around the circle (with both, the bbox: the
-    # exact tests of both apply to what it finds).
+    # The window's box: the bbox, else the box around the circle, else the districts' extent
+    # (with several, the first: the exact tests of all of them apply to what it finds).
+    area = """(SELECT %(area_w)s::float8 AS w, %(area_s)s::float8 AS s,
+                      %(area_e)s::float8 AS e, %(area_n)s::float8 AS n)"""
     if search.bbox is not None:
         box = search.bbox
         west, south, east, north = box.min_long, box.min_lat, box.max_long, box.max_lat
-    else:
-        assert search.near is not None
+    elif search.near is not None:
         west, south, east, north = near_box(search.near)
+    else:
+        west = south = east = north = None
+        area = """(SELECT ST_XMin(x.e) AS w, ST_YMin(x.e) AS s, ST_XMax(x.e) AS e, ST_YMax(x.e) AS n
+         FROM (SELECT ST_Extent(geom)::geometry AS e FROM district
+               WHERE id = ANY(%(districts)s)) x)"""
     params |= {
         "area_w": west,
         "area_s": south,
@@ -851,7 +857,9 @@ SELECT {rendered}
 FROM (
     SELECT page.*
     FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
-                       %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top
+                       %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top,
+                 area.w, area.s, area.e, area.n
+          FROM {area} area
           OFFSET 0) t
     CROSS JOIN LATERAL (
         SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
@@ -867,8 +875,8 @@ FROM (
         WHERE {" AND ".join(f"({w})" for w in rest)}
           AND r.location IS NOT NULL
           AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
-                open311_spacetime(ST_MakePoint(%(area_w)s, %(area_s)s), w.since),
-                open311_spacetime(ST_MakePoint(%(area_e)s, %(area_n)s), w.until))
+                open311_spacetime(ST_MakePoint(t.w, t.s), w.since),
+                open311_spacetime(ST_MakePoint(t.e, t.n), w.until))
           AND {_WITHIN_WINDOW}
         ORDER BY r.requested_datetime DESC, r.id DESC
         LIMIT %(page_rows)s

@@ -152,7 +152,9 @@ def test_a_date_window_newest_first_uses_the_requested_index(db, args):
 def test_a_districts_requests_come_from_the_district_index(db):
     # The district's side of the join is found through (district_id, service_request_pk), not by
     # probing request_district's primary key for every request of the city.
-    used = indexes_used(db, SearchArgs(district="DOWNTOWN LOS ANGELES", page_size=100))
+    used = indexes_used(
+        db, SearchArgs(district="DOWNTOWN LOS ANGELES", page_size=100, sort="requested_datetime")
+    )
     assert "ix_request_district_district_request" in used
     assert "pk_request_district" not in used
 
@@ -321,3 +323,8 @@ def test_the_search_vector_expression_is_the_models(db):
     wanted = db.scalar(text(generated), {"table": "scratch_vector"})
     assert db.scalar(text(generated), {"table": "service_request"}) == wanted
     assert "'english'" in wanted
+
+
+def test_newest_first_in_a_district_reads_the_space_time_index_by_its_extent(db):
+    used = indexes_used(db, SearchArgs(district="DOWNTOWN LOS ANGELES", page_size=1000))
+    assert "ix_service_request_spacetime" in used
