@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import cpu  # noqa: E402
 import floor  # noqa: E402
+import map_shapes  # noqa: E402
 import pyspy  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
@@ -56,6 +57,7 @@ READ_ORDER = [
     "window90",
     "by_id",
     "export_csv_year",
+    *map_shapes.BUILDERS,  # `--scenarios map` for these alone
     *work_queue.BUILDERS,  # the staff API's crew queue; `--scenarios queue` for these alone
     "post",  # last: it adds requests to the last 90 days and to the change feed
 ]
@@ -526,7 +528,11 @@ def build_scenarios(ctx: scenarios.Context, wanted: list[str]) -> tuple[list, di
                 definitions, floor_inputs = post_inputs(ctx.base_url, cur, ctx.jurisdiction_pk)
                 built.append(scenarios.post(ctx, cur, definitions, floor_inputs))
                 continue
-            builder = scenarios.BUILDERS.get(name) or work_queue.BUILDERS.get(name)
+            builder = (
+                scenarios.BUILDERS.get(name)
+                or map_shapes.BUILDERS.get(name)
+                or work_queue.BUILDERS.get(name)
+            )
             if builder is None:
                 missing[name] = "not built yet"
                 continue
@@ -585,6 +591,8 @@ def measure_pair(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = READ_ORDER if args.scenarios == "all" else args.scenarios.split(",")
+    if "map" in wanted:
+        wanted = [name for name in wanted if name != "map"] + list(map_shapes.BUILDERS)
     if "queue" in wanted:
         wanted = [name for name in wanted if name != "queue"] + list(work_queue.BUILDERS)
     unknown = [name for name in wanted if name not in READ_ORDER]
@@ -646,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
                     measure(scenario.floor, 1, args.warmup)
                 for concurrency in concurrencies:
                     row = measure_pair(scenario, concurrency, args, roots)
+                    single = [r for r in rows if r.scenario == scenario.name and r.concurrency == 1]
+                    if single:
+                        row.single_client_p50 = single[0].api.p50
                     rows.append(row)
                     print(report.text_table([row]).splitlines()[-1], flush=True)
                     for example in row.api.error_examples + row.floor.error_examples:
@@ -765,7 +776,13 @@ def _targets(rows: list[report.Row], seeded: dict[str, Any], requests: int) -> l
         verdict = "met" if row.met else "**not met**"
         lines.append(
             f"- {row.scenario} ({row.target.text()}): {verdict}: ratio {row.ratio:.2f}, "
-            f"API p99 {row.api.p99:.1f} ms, {row.api.errors} errors"
+            f"API p99 {row.api.p99:.1f} ms"
+            + (
+                f", API p50 at 1 client {row.single_client_p50:.1f} ms"
+                if row.single_client_p50 is not None
+                else ""
+            )
+            + f", {row.api.errors} errors"
         )
     if seeded["seconds"] is not None and requests >= 1_000_000:
         verdict = "met" if seeded["seconds"] < 90 else "**not met**"
