@@ -5,8 +5,9 @@ extracts and of the 27,166 requests open in July 2020 (moved up to 30 m north-so
 east-west, kept inside the service area), the extracts' request-type mix, channels per type,
 addresses, times to close per type and hour-of-day rhythm. Only the weekday weights and the
 short descriptions are authored. Like the city's records, synthetic requests have no
-expected_datetime, service_notice, media or attributes, and no work orders; batch services'
-requests get a token, as intake would give them.
+expected_datetime, service_notice, media or attributes; batch services' requests get a token,
+as intake would give them. The crews get a backlog: each request routed to a district crew has
+one work order, open while the request is open, done when it closed (_open_work_orders).
 
 Synthetic requests are `SYN-1` ... `SYN-N`. Request `SYN-k` is a pure function of the seed, k and
 the window (the `years` before midnight of `until`'s day in Los Angeles, today by default), given
@@ -20,7 +21,8 @@ The rows go in with one COPY in order of requested time, as a live system would 
 them, so `id` and the table's physical order follow time. For a large load the table's secondary
 indexes and its unique and foreign-key constraints are dropped first and rebuilt from their own
 definitions afterwards (faster than maintaining them row by row); then the requests are placed
-in districts by district_queries.route_located_requests and the tables are ANALYZEd.
+in districts (place_new_requests, the rule of district_queries in one spatial join), their
+work orders made, and the tables ANALYZEd.
 Everything runs in the caller's transaction: COPY goes through the session's own connection.
 """
 
@@ -992,7 +994,7 @@ def _open_work_orders(session: Session, first_id: int) -> tuple[int, int]:
     # The MATERIALIZED steps fix the join order: each request meets its step first, then its
     # district row and crew, by hash joins in one pass (0.8 s for 200,000 requests). Left to
     # itself the planner joined the steps to every district row of the layer first (4,500,000
-    # rows) and then probed requests one by one (9 s).
+    # rows) and then probed requests one by one (9 s). Work order ids follow the requests'.
     session.execute(text("SET LOCAL enable_nestloop = off"))
     made = session.execute(sql, params).rowcount
     session.execute(text("SET LOCAL enable_nestloop = on"))
