@@ -610,12 +610,16 @@ def _conditions(
         # well inside it, which plain arithmetic on the coordinates proves (near_scales).
         # Given the box, a point is in the circle with a probability of π/4 or more: nearer
         # 0.995 than what the planner would guess for these expressions (_exactly).
+        # The box first: a row tested without the GiST operator (the space-time page) is
+        # mostly far away, and is then refused by two comparisons, not by a geodesic test.
         where.append(
             _exactly(
-                "power(ST_X(r.location) - %(near_long)s, 2) * %(near_kx2)s"
+                "ST_X(r.location) BETWEEN %(near_w)s AND %(near_e)s"
+                " AND ST_Y(r.location) BETWEEN %(near_s)s AND %(near_n)s"
+                " AND (power(ST_X(r.location) - %(near_long)s, 2) * %(near_kx2)s"
                 " + power(ST_Y(r.location) - %(near_lat)s, 2) * %(near_ky2)s"
                 " <= %(near_inside2)s"
-                " OR open311_dwithin(r.location, %(near_long)s, %(near_lat)s, %(near_radius)s)"
+                " OR open311_dwithin(r.location, %(near_long)s, %(near_lat)s, %(near_radius)s))"
             )
         )
         kx, ky = near_scales(search.near)
@@ -796,9 +800,11 @@ ORDER BY r.distance, r.id"""
     return sql, params
 
 
-# Newest first in an area: windows of 1 hour back from the newest request, then 2, 4, 8...
+# Newest first in an area: first the newest requests of the time index, as far as this many;
+# when they do not fill the page, windows of 1 hour back from the newest request, then 2, 4, 8...
 # hours further back, the 21st ending 2^20 hours (120 years) back, the last reaching year 1.
 _LAST_WINDOW = 21
+_WALK_ROWS = 10_000
 # A request in window w exactly (the first window includes its upper bound). Not a range the
 # time b-tree could serve: combined with the space-time index, that index only added cost.
 _WITHIN_WINDOW = _exactly(
@@ -852,35 +858,59 @@ def _newest_in_area_page_sql(
         "after_at": search.after[0] if search.after is not None else None,
     }
     distance = f", {_DISTANCE} AS distance" if near else ""
+    # The newest requests first, in the time index's order, as far as the walk goes.
+    walk_bounds = [f"r.jurisdiction_id = {_jurisdiction_pk(jurisdiction, params)}"]
+    if search.after is not None:
+        walk_bounds.append("(r.requested_datetime, r.id) < (%(after_key)s, %(after_id)s)")
+    if search.end is not None:
+        walk_bounds.append("r.requested_datetime <= %(end)s")
+    params["walk_rows"] = _WALK_ROWS
     sql = f"""
+WITH walk AS (
+    SELECT {_INNER_COLUMNS}{distance}
+    FROM (SELECT * FROM service_request r
+          WHERE {" AND ".join(walk_bounds)}
+          ORDER BY r.requested_datetime DESC, r.id DESC
+          LIMIT %(walk_rows)s) r
+    WHERE {" AND ".join(f"({w})" for w in rest)}
+    ORDER BY r.requested_datetime DESC, r.id DESC
+    LIMIT %(page_rows)s
+)
 SELECT {rendered}
 FROM (
-    SELECT page.*
-    FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
-                       %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top,
-                 area.w, area.s, area.e, area.n
-          FROM {area} area
-          OFFSET 0) t
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
-                    ELSE t.top - interval '1 hour' * 2 ^ k END AS since,
-               CASE WHEN k = 0 THEN t.top
-                    ELSE t.top - interval '1 hour' * 2 ^ (k - 1) END AS until,
-               k
-        FROM generate_series(0, {_LAST_WINDOW}) AS k
-    ) w
-    CROSS JOIN LATERAL (
-        SELECT {_INNER_COLUMNS}{distance}
-        FROM service_request r
-        WHERE {" AND ".join(f"({w})" for w in rest)}
-          AND r.location IS NOT NULL
-          AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
-                open311_spacetime(ST_MakePoint(t.w, t.s), w.since),
-                open311_spacetime(ST_MakePoint(t.e, t.n), w.until))
-          AND {_WITHIN_WINDOW}
-        ORDER BY r.requested_datetime DESC, r.id DESC
-        LIMIT %(page_rows)s
-    ) page
+    SELECT * FROM (
+        SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= %(page_rows)s
+        UNION ALL
+        (SELECT page.*
+         FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
+                            %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top,
+                      area.w, area.s, area.e, area.n
+               FROM {area} area
+               WHERE (SELECT count(*) FROM walk) < %(page_rows)s
+               OFFSET 0) t
+         CROSS JOIN LATERAL (
+             SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
+                         ELSE t.top - interval '1 hour' * 2 ^ k END AS since,
+                    CASE WHEN k = 0 THEN t.top
+                         ELSE t.top - interval '1 hour' * 2 ^ (k - 1) END AS until,
+                    k
+             FROM generate_series(0, {_LAST_WINDOW}) AS k
+         ) w
+         CROSS JOIN LATERAL (
+             SELECT {_INNER_COLUMNS}{distance}
+             FROM service_request r
+             WHERE {" AND ".join(f"({w})" for w in rest)}
+               AND r.location IS NOT NULL
+               AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
+                     open311_spacetime(ST_MakePoint(t.w, t.s), w.since),
+                     open311_spacetime(ST_MakePoint(t.e, t.n), w.until))
+               AND {_WITHIN_WINDOW}
+             ORDER BY r.requested_datetime DESC, r.id DESC
+             LIMIT %(page_rows)s
+         ) page
+         LIMIT %(page_rows)s)
+    ) found
+    ORDER BY requested_datetime DESC, id DESC
     LIMIT %(limit)s OFFSET %(offset)s
 ) r
 JOIN service s ON s.id = r.service_id

@@ -328,3 +328,65 @@ def test_the_search_vector_expression_is_the_models(db):
 def test_newest_first_in_a_district_reads_the_space_time_index_by_its_extent(db):
     used = indexes_used(db, SearchArgs(district="DOWNTOWN LOS ANGELES", page_size=1000))
     assert "ix_service_request_spacetime" in used
+
+
+# --- the space-time page and the rings give what a plain sort gives ------------------------------
+
+
+def reference_ids(db: Session, search: search_queries.RequestSearch) -> list[int]:
+    """The ids a plain filter-and-sort of the whole table gives (no index, no windows)."""
+    scope = search_queries.resolve_scope(db, LOS_ANGELES)
+    conditions, params = search_queries._conditions(scope, search)  # the cursor's too
+    where = " AND ".join(f"({condition})" for condition in conditions)
+    order = search_queries._order(search.sort, distance=search_queries._DISTANCE)
+    with db.connection().connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.id FROM service_request r WHERE {where} ORDER BY {order} "
+            f"LIMIT {search.limit + 1} OFFSET {search.offset}",
+            params,
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def page_ids(db: Session, search: search_queries.RequestSearch) -> list[int]:
+    scope = search_queries.resolve_scope(db, LOS_ANGELES)
+    sql, params = search_queries.page_sql(scope, search, "rows")
+    with db.connection().connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[-1] for row in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("limit", [5, 1000], ids=["walk", "windows"])
+@pytest.mark.parametrize(
+    "area",
+    [
+        {"bbox": search_queries.BBox(*CITY)},
+        {"bbox": search_queries.BBox(*BLOCKS)},
+        {"near": search_queries.Near(*CITY_HALL, 2000.0)},
+        {
+            "near": search_queries.Near(*CITY_HALL, 2000.0),
+            "sort": search_queries.Sort("distance", False),
+        },
+        {"statuses": (Status.closed,), "bbox": search_queries.BBox(*DOWNTOWN)},
+        {"end": datetime(2026, 3, 1, tzinfo=UTC), "bbox": search_queries.BBox(*DOWNTOWN)},
+    ],
+    ids=["city", "blocks", "circle", "nearest", "closed", "before-march"],
+)
+def test_area_pages_are_what_a_plain_sort_gives(db, area, limit):
+    search = search_queries.RequestSearch(limit=limit, **area)
+    first = page_ids(db, search)
+    assert first == reference_ids(db, search)
+    assert len(first) > min(limit, 50)
+    # The next page by its cursor, and a page by its offset.
+    if len(first) > limit:
+        scope = search_queries.resolve_scope(db, LOS_ANGELES)
+        sql, params = search_queries.page_sql(scope, search, "rows")
+        with db.connection().connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            last = cursor.fetchall()[limit - 1]
+        key = last[-2]
+        key = float(key) if search.sort.field == "distance" else datetime.fromisoformat(key)
+        following = replace(search, after=(key, last[-1]))
+        assert page_ids(db, following) == reference_ids(db, following)
+    offset = replace(search, offset=limit // 2 + 3)
+    assert page_ids(db, offset) == reference_ids(db, offset)
