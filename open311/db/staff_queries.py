@@ -99,10 +99,22 @@ def get_crew(
 
 
 def get_staff_token_by_hash(session: Session, token_hash: str) -> StaffToken | None:
-    return session.scalar(
-        select(StaffToken)
-        .where(StaffToken.token_hash == token_hash)
-        .options(joinedload(StaffToken.user).selectinload(StaffUser.crews))
+    """The token with its user, the user's crews and cities, in one statement: every staff
+    call starts here, and a round trip each for the crews and the cities cost more than the
+    token's own lookup (the two collections multiply the rows, a user's few crews times their
+    few cities, which `unique()` folds back)."""
+    user = joinedload(StaffToken.user)
+    return (
+        session.scalars(
+            select(StaffToken)
+            .where(StaffToken.token_hash == token_hash)
+            .options(
+                user.joinedload(StaffUser.crews),
+                user.joinedload(StaffUser.jurisdictions),
+            )
+        )
+        .unique()
+        .first()
     )
 
 
