@@ -11,6 +11,12 @@ the page rather than the area or the table. With only the 2-D index, a 4 km² bo
 its 19,500 requests read and sorted or 50,000 rows of the time index tested, and ten times the
 table cost ten times that.
 
+`open311_area_share(w, s, e, n)` is PostGIS's estimate of the share of service_request whose
+location is in a box, from the column's 2-D histogram (what the planner itself estimates `&&`
+with), NULL when there are no statistics yet: with the table's size it tells which of the
+space-time windows, the GiST index or the time index reads a newest-first page cheapest
+(search_queries.reads_windows).
+
 `open311_dwithin(location, long, lat, metres)` is PostGIS's ST_DWithin on geography (the WGS84
 spheroid, as `distance` in the API is measured), wrapped so that the planner costs it at 10
 rather than ST_DWithin's 10,000. A circle's requests are tested with it only where plain
@@ -52,6 +58,18 @@ $$"""
     )
     op.execute(
         """
+CREATE FUNCTION open311_area_share(w float8, s float8, e float8, n float8) RETURNS float8
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN _postgis_selectivity('service_request'::regclass, 'location',
+                                ST_MakeEnvelope(w, s, e, n, 4326));
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;  -- no statistics yet (a new or empty table)
+END
+$$"""
+    )
+    op.execute(
+        """
 CREATE FUNCTION open311_dwithin(location geometry, long float8, lat float8, metres float8)
 RETURNS boolean LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 10 AS $$
 BEGIN
@@ -64,5 +82,6 @@ $$"""
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION open311_dwithin(geometry, float8, float8, float8)")
+    op.execute("DROP FUNCTION open311_area_share(float8, float8, float8, float8)")
     op.execute("DROP INDEX ix_service_request_spacetime")
     op.execute("DROP FUNCTION open311_spacetime(geometry, timestamptz)")

@@ -680,21 +680,18 @@ def _page_sql(
     rendered: str,
     *,
     limit: int | None,
+    windows: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The page chosen in a subquery, then rendered: `rendered` is the select list over the
-    page `r` and its service `s`."""
+    page `r` and its service `s`. `windows`: a newest-first page of an area is read window by
+    window (reads_windows says when)."""
     if (
         search.near is not None
         and search.sort == Sort("distance", descending=False)
         and limit is not None
     ):
         return _nearest_page_sql(jurisdiction, search, search.near, rendered, limit)
-    if (
-        (search.bbox is not None or search.near is not None or search.district_ids)
-        and search.sort == Sort()
-        and limit is not None
-        and set(search.statuses) != {Status.open}
-    ):
+    if windows and limit is not None and _newest_first_in_area(search):
         return _newest_in_area_page_sql(jurisdiction, search, rendered, limit)
     where, params = _conditions(jurisdiction, search)
     distance = f", {_DISTANCE} AS distance" if search.near is not None else ""
@@ -800,17 +797,61 @@ ORDER BY r.distance, r.id"""
     return sql, params
 
 
-# Newest first in an area: first the newest requests of the time index, as far as this many;
-# when they do not fill the page, windows of 1 hour back from the newest request, then 2, 4, 8...
+# Newest first in an area: windows of 1 hour back from the newest request, then 2, 4, 8...
 # hours further back, the 21st ending 2^20 hours (120 years) back, the last reaching year 1.
 _LAST_WINDOW = 21
-_WALK_ROWS = 10_000
 # A request in window w exactly (the first window includes its upper bound). Not a range the
 # time b-tree could serve: combined with the space-time index, that index only added cost.
 _WITHIN_WINDOW = _exactly(
     "r.requested_datetime >= w.since"
     " AND (r.requested_datetime < w.until OR (w.k = 0 AND r.requested_datetime = w.until))"
 )
+# When the windows beat both 2-D plans: the area holds more requests than sorting them all
+# costs little for, and too small a share of the table for walking the time index to find a
+# page soon (measured on 1M and 10M requests, bench/map_shapes.py).
+_SORT_AT_MOST = 5_000
+_WALK_AT_LEAST = 0.05
+
+
+def _newest_first_in_area(search: RequestSearch) -> bool:
+    return (
+        (search.bbox is not None or search.near is not None)
+        and search.sort == Sort()
+        and set(search.statuses) != {Status.open}  # the small GiST index of open requests
+    )
+
+
+def reads_windows(session: Session, search: RequestSearch) -> bool:
+    """Whether a newest-first page of this bbox or circle is best read window by window
+    through the space-time index, judged from the planner's own statistics (one statement):
+    PostGIS's estimate of the area's share of the table (open311_area_share, migration 0019)
+    and the table's size. Neither 2-D plan is right at every size (issue 16): reading the
+    area from the GiST index and sorting costs what the area holds, walking the time index
+    costs the page divided by the area's share; the windows cost what the page holds, plus a
+    few milliseconds of index probes that the other two do not pay when they are cheap."""
+    if not _newest_first_in_area(search):
+        return False
+    west, south, east, north = _area_box(search)
+    rows = _rows(
+        session,
+        "SELECT open311_area_share(%(w)s, %(s)s, %(e)s, %(n)s), reltuples FROM pg_class "
+        "WHERE oid = 'service_request'::regclass",
+        {"w": west, "s": south, "e": east, "n": north},
+    )
+    share, table = rows[0] if rows else (None, None)
+    if share is None or table is None or table <= 0:
+        return False  # no statistics yet: the planner decides
+    return share * table > _SORT_AT_MOST and share < _WALK_AT_LEAST
+
+
+def _area_box(search: RequestSearch) -> tuple[float, float, float, float]:
+    """The bbox, else the box around the circle (with both, the bbox: the exact tests of both
+    apply to what it finds)."""
+    if search.bbox is not None:
+        box = search.bbox
+        return box.min_long, box.min_lat, box.max_long, box.max_lat
+    assert search.near is not None
+    return near_box(search.near)
 
 
 def _newest_in_area_page_sql(
@@ -819,33 +860,17 @@ def _newest_in_area_page_sql(
     """A newest-first page of a bbox or circle, read window by window back in time through
     the space-time index, so that its cost follows the page, not the area or the table.
 
-    Neither 2-D plan is right at every size (issue 16): reading the area from the GiST index
-    and sorting costs what the area holds (a 4 km² box: 19,500 of a million requests), and
-    walking the time index testing each row costs the page divided by the area's share (a
-    0.25 km² box: half the table). Both grow with the table. The space-time index
-    (migration 0019: a 3-D GiST over longitude, latitude and days since 1970) finds the
-    requests of an area within a time window directly; windows of 1, 2, 4, 8... hours back
-    from the newest request (or from the cursor, or end_date) are read in a nested loop that
-    stops as soon as the page is full, each window's requests sorted, so the requests read are
-    a small multiple of the page. The exact area test (the index compares float boxes), the
-    window's exact bounds and every other filter apply to the rows each window finds.
+    The space-time index (migration 0019: a 3-D GiST over longitude, latitude and days since
+    1970) finds the requests of an area within a time window directly; windows of 1, 2, 4,
+    8... hours back from the newest request (or from the cursor, or end_date) are read in a
+    nested loop that stops as soon as the page is full, each window's requests sorted, so the
+    requests read are a small multiple of the page. The exact area test (the index compares
+    float boxes), the window's exact bounds and every other filter apply to the rows each
+    window finds. find_page chooses it (reads_windows) where it beats the 2-D plans.
     """
     near = search.near is not None
     rest, params = _conditions(jurisdiction, search, envelope=False)
-    # The window's box: the bbox, else the box around the circle, else the districts' extent
-    # (with several, the first: the exact tests of all of them apply to what it finds).
-    area = """(SELECT %(area_w)s::float8 AS w, %(area_s)s::float8 AS s,
-                      %(area_e)s::float8 AS e, %(area_n)s::float8 AS n)"""
-    if search.bbox is not None:
-        box = search.bbox
-        west, south, east, north = box.min_long, box.min_lat, box.max_long, box.max_lat
-    elif search.near is not None:
-        west, south, east, north = near_box(search.near)
-    else:
-        west = south = east = north = None
-        area = """(SELECT ST_XMin(x.e) AS w, ST_YMin(x.e) AS s, ST_XMax(x.e) AS e, ST_YMax(x.e) AS n
-         FROM (SELECT ST_Extent(geom)::geometry AS e FROM district
-               WHERE id = ANY(%(districts)s)) x)"""
+    west, south, east, north = _area_box(search)
     params |= {
         "area_w": west,
         "area_s": south,
@@ -858,59 +883,33 @@ def _newest_in_area_page_sql(
         "after_at": search.after[0] if search.after is not None else None,
     }
     distance = f", {_DISTANCE} AS distance" if near else ""
-    # The newest requests first, in the time index's order, as far as the walk goes.
-    walk_bounds = [f"r.jurisdiction_id = {_jurisdiction_pk(jurisdiction, params)}"]
-    if search.after is not None:
-        walk_bounds.append("(r.requested_datetime, r.id) < (%(after_key)s, %(after_id)s)")
-    if search.end is not None:
-        walk_bounds.append("r.requested_datetime <= %(end)s")
-    params["walk_rows"] = _WALK_ROWS
     sql = f"""
-WITH walk AS (
-    SELECT {_INNER_COLUMNS}{distance}
-    FROM (SELECT * FROM service_request r
-          WHERE {" AND ".join(walk_bounds)}
-          ORDER BY r.requested_datetime DESC, r.id DESC
-          LIMIT %(walk_rows)s) r
-    WHERE {" AND ".join(f"({w})" for w in rest)}
-    ORDER BY r.requested_datetime DESC, r.id DESC
-    LIMIT %(page_rows)s
-)
 SELECT {rendered}
 FROM (
-    SELECT * FROM (
-        SELECT * FROM walk WHERE (SELECT count(*) FROM walk) >= %(page_rows)s
-        UNION ALL
-        (SELECT page.*
-         FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
-                            %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top,
-                      area.w, area.s, area.e, area.n
-               FROM {area} area
-               WHERE (SELECT count(*) FROM walk) < %(page_rows)s
-               OFFSET 0) t
-         CROSS JOIN LATERAL (
-             SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
-                         ELSE t.top - interval '1 hour' * 2 ^ k END AS since,
-                    CASE WHEN k = 0 THEN t.top
-                         ELSE t.top - interval '1 hour' * 2 ^ (k - 1) END AS until,
-                    k
-             FROM generate_series(0, {_LAST_WINDOW}) AS k
-         ) w
-         CROSS JOIN LATERAL (
-             SELECT {_INNER_COLUMNS}{distance}
-             FROM service_request r
-             WHERE {" AND ".join(f"({w})" for w in rest)}
-               AND r.location IS NOT NULL
-               AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
-                     open311_spacetime(ST_MakePoint(t.w, t.s), w.since),
-                     open311_spacetime(ST_MakePoint(t.e, t.n), w.until))
-               AND {_WITHIN_WINDOW}
-             ORDER BY r.requested_datetime DESC, r.id DESC
-             LIMIT %(page_rows)s
-         ) page
-         LIMIT %(page_rows)s)
-    ) found
-    ORDER BY requested_datetime DESC, id DESC
+    SELECT page.*
+    FROM (SELECT LEAST((SELECT max(requested_datetime) FROM service_request),
+                       %(end_at)s::timestamptz, %(after_at)s::timestamptz) AS top
+          OFFSET 0) t
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN k = {_LAST_WINDOW} THEN timestamptz '0001-01-01 00:00:00+00'
+                    ELSE t.top - interval '1 hour' * 2 ^ k END AS since,
+               CASE WHEN k = 0 THEN t.top
+                    ELSE t.top - interval '1 hour' * 2 ^ (k - 1) END AS until,
+               k
+        FROM generate_series(0, {_LAST_WINDOW}) AS k
+    ) w
+    CROSS JOIN LATERAL (
+        SELECT {_INNER_COLUMNS}{distance}
+        FROM service_request r
+        WHERE {" AND ".join(f"({w})" for w in rest)}
+          AND r.location IS NOT NULL
+          AND open311_spacetime(r.location, r.requested_datetime) &&& ST_MakeLine(
+                open311_spacetime(ST_MakePoint(%(area_w)s, %(area_s)s), w.since),
+                open311_spacetime(ST_MakePoint(%(area_e)s, %(area_n)s), w.until))
+          AND {_WITHIN_WINDOW}
+        ORDER BY r.requested_datetime DESC, r.id DESC
+        LIMIT %(page_rows)s
+    ) page
     LIMIT %(limit)s OFFSET %(offset)s
 ) r
 JOIN service s ON s.id = r.service_id
@@ -928,9 +927,11 @@ def page_sql(
     jurisdiction: JurisdictionRef,
     search: RequestSearch,
     representation: Representation,
+    *,
+    windows: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The statement of one page (limit + 1 rows, to tell whether more follow): the rendered
-    item, then the row's sort key as text, then its id."""
+    item, then the row's sort key as text, then its id. `windows`: see _page_sql."""
     near = search.near is not None
     if representation == "json":
         rendered = _item_json(near, search.extensions)
@@ -940,7 +941,7 @@ def page_sql(
         rendered = _item_columns(near, search.extensions)
     # Named, so that ORDER BY distance cannot take the key's text for the column.
     rendered += f",\n    {_key_text(search.sort)} AS sort_key, r.id"
-    return _page_sql(jurisdiction, search, rendered, limit=search.limit + 1)
+    return _page_sql(jurisdiction, search, rendered, limit=search.limit + 1, windows=windows)
 
 
 def find_page(
@@ -965,7 +966,8 @@ def find_page(
         if scope is None:
             return Page([], False, None)
         jurisdiction = scope
-    sql, params = page_sql(jurisdiction, search, representation)
+    windows = not lookup and reads_windows(session, search)
+    sql, params = page_sql(jurisdiction, search, representation, windows=windows)
     with _cursor(session, alone=lookup) as cursor:
         if representation != "rows":
             # The texts go out as they came in: bytes, never decoded to str and encoded again.

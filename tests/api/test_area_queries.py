@@ -486,7 +486,7 @@ def explain(db, sql: str, params: dict) -> str:
     [
         (
             search_queries.RequestSearch(bbox=search_queries.BBox(-118.3, 34.0, -118.2, 34.1)),
-            ("ix_service_request_spacetime",),  # newest first: window by window
+            ("idx_service_request_location",),
         ),
         (
             search_queries.RequestSearch(
@@ -496,7 +496,7 @@ def explain(db, sql: str, params: dict) -> str:
         ),
         (
             search_queries.RequestSearch(near=search_queries.Near(34.05, -118.25, 1000)),
-            ("ix_service_request_spacetime",),
+            ("idx_service_request_location", "ix_service_request_location_open"),
         ),
         (
             search_queries.RequestSearch(
