@@ -814,10 +814,24 @@ _WALK_AT_LEAST = 0.05
 
 
 def _newest_first_in_area(search: RequestSearch) -> bool:
+    """A newest-first page whose only selective filter is its area (and dates, which the
+    windows bound themselves): another filter that keeps a few percent of the area's requests
+    (a service, a status, words, an agency, a crew, a district) would have the windows read
+    many times the page; the planner then picks the index that filter has."""
     return (
         (search.bbox is not None or search.near is not None)
         and search.sort == Sort()
-        and set(search.statuses) != {Status.open}  # the small GiST index of open requests
+        and (not search.statuses or set(search.statuses) == set(Status))
+        and not (
+            search.service_codes
+            or search.service_request_ids
+            or search.text
+            or search.agency_names
+            or search.crew_ids
+            or search.district_ids
+            or search.updated_after
+            or search.updated_before
+        )
     )
 
 

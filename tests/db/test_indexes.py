@@ -348,9 +348,16 @@ def test_the_search_vector_expression_is_the_models(db):
             ),
             False,
         ),
+        # Another selective filter: the planner picks that filter's index.
+        (
+            search_queries.RequestSearch(
+                bbox=search_queries.BBox(*BLOCKS), service_codes=("STREETLIGHT",)
+            ),
+            False,
+        ),
         (search_queries.RequestSearch(), False),
     ],
-    ids=["blocks", "circle", "city", "open", "nearest", "no-area"],
+    ids=["blocks", "circle", "city", "open", "nearest", "service", "no-area"],
 )
 def test_windows_are_read_where_they_beat_both_2d_plans(db, monkeypatch, search, windows):
     monkeypatch.setattr(search_queries, "_SORT_AT_MOST", 50)
