@@ -356,8 +356,15 @@ def test_the_search_vector_expression_is_the_models(db):
             False,
         ),
         (search_queries.RequestSearch(), False),
+        # Dates bound the windows: whatever the area's size.
+        (
+            search_queries.RequestSearch(
+                bbox=search_queries.BBox(*CITY), start=datetime(2026, 5, 1, tzinfo=UTC)
+            ),
+            True,
+        ),
     ],
-    ids=["blocks", "circle", "city", "open", "nearest", "service", "no-area"],
+    ids=["blocks", "circle", "city", "open", "nearest", "service", "no-area", "dates"],
 )
 def test_windows_are_read_where_they_beat_both_2d_plans(db, monkeypatch, search, windows):
     monkeypatch.setattr(search_queries, "_SORT_AT_MOST", 50)
@@ -404,8 +411,13 @@ def page_ids(db: Session, search: search_queries.RequestSearch, windows: bool = 
         },
         {"statuses": (Status.closed,), "bbox": search_queries.BBox(*DOWNTOWN)},
         {"end": datetime(2026, 3, 1, tzinfo=UTC), "bbox": search_queries.BBox(*DOWNTOWN)},
+        {
+            "start": datetime(2024, 6, 1, tzinfo=UTC),
+            "end": datetime(2026, 3, 1, tzinfo=UTC),
+            "bbox": search_queries.BBox(*DOWNTOWN),
+        },
     ],
-    ids=["city", "blocks", "circle", "nearest", "closed", "before-march"],
+    ids=["city", "blocks", "circle", "nearest", "closed", "before-march", "june-to-march"],
 )
 def test_area_pages_are_what_a_plain_sort_gives(db, area, limit, windows):
     search = search_queries.RequestSearch(limit=limit, **area)
