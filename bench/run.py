@@ -49,6 +49,8 @@ from loadgen import measure  # noqa: E402
 OPEN311 = str(ROOT / ".venv" / "bin" / "open311")
 PORT_FILE = ROOT / "var" / "postgres.port"
 CLUSTER_DIR = ROOT / "var" / "postgres"
+# The 1M seed's bar (issue 16; issue 4's was 90 s).
+SEED_TARGET_S = 60
 READ_ORDER = [
     "bbox_open",
     "radius",
@@ -692,10 +694,17 @@ def write_results(args, rows, built, missing, seeded, machine, count, name, star
     if seeded["seconds"] is not None:
         verdict = (
             "met"
-            if seeded["seconds"] < 90 and args.requests >= 1_000_000
-            else ("NOT met" if seeded["seconds"] >= 90 else "not judged (fewer than 1,000,000)")
+            if seeded["seconds"] <= SEED_TARGET_S and args.requests >= 1_000_000
+            else (
+                "NOT met"
+                if seeded["seconds"] > SEED_TARGET_S
+                else "not judged (fewer than 1,000,000)"
+            )
         )
-        seed_line += f": {seeded['seconds']:.1f} s wall (target < 90 s at 1,000,000: {verdict})"
+        seed_line += (
+            f": {seeded['seconds']:.1f} s wall "
+            f"(target <= {SEED_TARGET_S} s at 1,000,000: {verdict})"
+        )
     invocation = ".venv/bin/python bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
         "# Benchmark results",
@@ -785,8 +794,10 @@ def _targets(rows: list[report.Row], seeded: dict[str, Any], requests: int) -> l
             + f", {row.api.errors} errors"
         )
     if seeded["seconds"] is not None and requests >= 1_000_000:
-        verdict = "met" if seeded["seconds"] < 90 else "**not met**"
-        lines.append(f"- seed of 1,000,000 (< 90 s): {verdict}: {seeded['seconds']:.1f} s")
+        verdict = "met" if seeded["seconds"] <= SEED_TARGET_S else "**not met**"
+        lines.append(
+            f"- seed of 1,000,000 (<= {SEED_TARGET_S} s): {verdict}: {seeded['seconds']:.1f} s"
+        )
     missing = {r.scenario for r in rows}
     lines += [f"- {name}: not measured" for name in READ_ORDER if name not in missing]
     return lines
