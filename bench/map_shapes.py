@@ -79,6 +79,7 @@ def _median_ms(cur: Any, sql: str, params: dict[str, Any], runs: int = 3) -> flo
         cur.execute("ROLLBACK TO SAVEPOINT candidate")
         return math.inf
     cur.execute("RELEASE SAVEPOINT candidate")
+    cur.execute("SET LOCAL statement_timeout = 0")  # SET LOCAL outlives the release
     warm = (time.perf_counter() - start) * 1000
     if warm > 1000:
         return warm
@@ -153,6 +154,7 @@ def _count(cur: Any, where: str, params: dict[str, Any]) -> int | str:
         return "too many to count quickly:"
     count = cur.fetchone()[0]
     cur.execute("RELEASE SAVEPOINT counting")
+    cur.execute("SET LOCAL statement_timeout = 0")
     return count
 
 
