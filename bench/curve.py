@@ -45,7 +45,10 @@ def bounded(name: str) -> bool:
 
 
 def draw(data: dict[str, dict[int, dict[int, dict[str, float]]]], out: Path) -> None:
-    names = sorted(data)
+    # Only what was measured at two sizes or more makes a curve.
+    names = sorted(
+        name for name in data if len({s for pts in data[name].values() for s in pts}) > 1
+    )
     columns = 5
     rows = math.ceil(len(names) / columns)
     figure = Figure(figsize=(3.2 * columns, 2.4 * rows), dpi=90, layout="constrained")
@@ -68,6 +71,7 @@ def draw(data: dict[str, dict[int, dict[int, dict[str, float]]]], out: Path) -> 
         axes.set_yscale("log")
         axes.set_title(name, fontsize=9)
         axes.tick_params(labelsize=7)
+        axes.yaxis.set_minor_formatter("")
         axes.grid(True, which="both", alpha=0.3)
         if index % columns == 0:
             axes.set_ylabel("ms", fontsize=8)
