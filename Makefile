@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5311
 export PORT
 
-.PHONY: run test contract system database demo lint clean
+.PHONY: run test contract system browser database demo lint clean
 
 # `make run`: the hosts it answers for (another Host header is a 400) and the URL it advertises
 # and keeps in photos' media_url: this machine's names and the listen address, unless the
@@ -29,7 +29,7 @@ run: database demo
 	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null' EXIT INT TERM; \
 	wait $$server
 
-test: system $(VENV)/.installed
+test: system browser $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2
 
@@ -40,13 +40,22 @@ contract: system $(VENV)/.installed
 system:
 	@scripts/ensure-system
 
+# Debian's Chromium and ChromeDriver, for the browser tests only (`make run` needs neither).
+browser:
+	@scripts/ensure-system --browser
+
+# The pages' browser libraries (MapLibre, Swagger UI) and axe-core, exactly as the lockfile says.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 $(VENV)/.installed: setup.py pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-database: system $(VENV)/.installed
+database: system $(VENV)/.installed node_modules/.installed
 	$(BIN)/open311 db up
 	$(BIN)/open311 db upgrade
 	$(BIN)/open311 redis up
@@ -61,4 +70,4 @@ lint: $(VENV)/.installed
 clean:
 	-$(BIN)/open311 db down
 	-$(BIN)/open311 redis down
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

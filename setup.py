@@ -14,6 +14,7 @@ setup(
         "open311.notify": ["templates/*.txt"],
         "open311.wire": ["report_templates/*.html"],
         "open311.locales": ["*/LC_MESSAGES/*.po"],
+        "open311.web": ["templates/*.html", "templates/*/*.html", "static/*"],
     },
     install_requires=[
         "flask>=3.1,<4",
@@ -70,6 +71,9 @@ setup(
         # Statistics as pictures: every series as SVG and PNG, and the monthly report's charts
         # and PDF (matplotlib's Agg, SVG and PDF backends need no display or system library).
         "matplotlib>=3.8",
+        # The pages' forms (the public filing form, the staff console): CSRF tokens checked on
+        # every POST by Flask-WTF's CSRFProtect, bound to the signed session cookie.
+        "Flask-WTF>=1.2,<2",
     ],
     extras_require={
         "dev": [
@@ -84,6 +88,9 @@ setup(
             "aiosmtpd>=1.4",
             # A real S3-compatible server inside the tests (ThreadedMotoServer), for S3Store.
             "moto[server]>=5",
+            # The browser tests drive Debian's Chromium through its chromedriver (no browser
+            # download: the driver's path is given, so Selenium Manager is never asked).
+            "selenium>=4.20,<5",
         ],
     },
     entry_points={"console_scripts": ["open311=open311.cli:main"]},

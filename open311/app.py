@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from open311 import web
 from open311.api import (
     contract,
     database,
@@ -91,6 +92,7 @@ def build_app(overrides: dict | None = None) -> Flask:
     for blueprint in (*public, *(m.blp for m in staff)):
         api.register_blueprint(blueprint)
     contract.finish(api.spec)
+    web.init_app(app)  # the pages: /, /requests/..., /staff, /docs, /tiles, /assets
     app.register_error_handler(Open311Error, errors.handle_domain_error)
     app.register_error_handler(HTTPException, errors.handle_http_exception)
     for failure in database.FAILURES:  # SQLAlchemy's errors, and the driver's own

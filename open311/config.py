@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+SECRET_KEY_FILE = PROJECT_ROOT / "var" / "secret-key"
 LOCAL_CLUSTER_DIR = PROJECT_ROOT / "var" / "postgres"
 LOCAL_CLUSTER_PORT = 54311
 LOCAL_CLUSTER_PORT_FILE = LOCAL_CLUSTER_DIR.parent / "postgres.port"
@@ -184,6 +188,20 @@ class Settings:
     # prometheus-client's multiprocess directory: set, the workers' metrics are written there and
     # /metrics sums them (`open311 serve` sets it to var/serve/PORT/metrics, wiped at start).
     prometheus_multiproc_dir: str = _env("PROMETHEUS_MULTIPROC_DIR", "")
+    # The pages (README: Pages: the public site, the staff console, the API docs).
+    # Signs the pages' session cookie (staff sign-in, CSRF tokens); every node of a city must
+    # share it. Empty: var/secret-key, made on first use (one machine only).
+    secret_key: str = _env("OPEN311_SECRET_KEY", "")
+    # A raster basemap under the map's requests and districts, as an XYZ URL template
+    # (https://tile.example.org/{z}/{x}/{y}.png) and the attribution its licence asks for.
+    # Empty: none; the map draws the districts on a plain background and needs no other host.
+    basemap_url: str = _env("OPEN311_BASEMAP_URL", "")
+    basemap_attribution: str = _env("OPEN311_BASEMAP_ATTRIBUTION", "")
+    # Where `npm ci` put the pages' browser libraries (MapLibre GL, Swagger UI); unset (or
+    # empty): the repository's node_modules/.
+    node_modules: Path = _env(
+        "OPEN311_NODE_MODULES", NODE_MODULES, lambda v: Path(v or NODE_MODULES)
+    )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -213,6 +231,25 @@ class Settings:
     def resolved_redis_url(self) -> str:
         """REDIS_URL, else the URL of the project-local Redis that `open311 redis up` starts."""
         return self.redis_url or f"redis://127.0.0.1:{self.local_redis_port()}/0"
+
+    def resolved_secret_key(self) -> str:
+        """OPEN311_SECRET_KEY, else var/secret-key, made (mode 0600) by the first process that
+        needs it; the others, gunicorn's workers starting together, read what it wrote."""
+        if self.secret_key:
+            return self.secret_key
+        SECRET_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _attempt in range(50):  # the maker may not have written it yet
+                if key := SECRET_KEY_FILE.read_text().strip():
+                    return key
+                time.sleep(0.02)
+            raise RuntimeError(f"{SECRET_KEY_FILE} is empty: delete it and start again") from None
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return key
 
     def resolved_database_url(self) -> str:
         """DATABASE_URL, else the URL of the project-local cluster that `open311 db up` starts,

@@ -114,6 +114,14 @@ def negotiate(
     return found or default
 
 
+def language_name(locale: str) -> str:
+    """The language's name in itself (español, tiếng Việt, العربية), for a reader looking for it."""
+    try:
+        return Locale.parse(locale, sep="-").get_display_name(locale) or locale
+    except (ValueError, TypeError, UnknownLocaleError):
+        return locale
+
+
 def direction(locale: str) -> str:
     """'rtl' for a right-to-left language (Arabic, Hebrew, Persian, Urdu...), else 'ltr'."""
     try:

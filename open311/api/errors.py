@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from open311 import i18n
@@ -78,8 +78,12 @@ def error_locale() -> str:
 
 
 def error_response(status: int, problems: list[str]) -> Response:
-    fmt = requested_format()
     locale = error_locale()
+    if g.get("fmt") == "html":  # a page's error is a page (web.pages.html_error)
+        locale = g.page.locale if "page" in g else locale
+        said_html = [i18n.translate(problem, locale) for problem in problems]
+        return current_app.extensions["open311.html_errors"](status, said_html, locale)
+    fmt = requested_format()
     said = [(status, i18n.translate(problem, locale)) for problem in problems]
     body = render(error_payload(said), fmt, "errors")
     response = Response(body, status=status, content_type=CONTENT_TYPES[fmt])

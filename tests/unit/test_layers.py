@@ -33,7 +33,8 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"db", "wire", "media", "notify", "geodata"},
     "demo": {"config", "db", "domain", "geodata"},
     "api": {"config", "db", "domain", "wire", "media"},
-    "app": {"config", "api"},
+    "web": {"config", "db", "domain", "wire", "media", "api"},
+    "app": {"config", "api", "web"},
     "package": {"app"},  # open311/__init__.py: create_app
     "serving": {"config", "wire"},
     "commands": {"package", "config", "db", "domain", "wire", "media", "notify", "geodata"}

@@ -1,0 +1,15 @@
+"""The pages people use, served by the same app through the same domain functions as the APIs:
+the public site (the map and its vector tiles, request pages, the filing form, the knowledge
+base, the city's figures), the staff console (/staff) and the API docs (/docs)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from open311.web import assets, docs, pages
+
+    pages.init_app(app)
+    app.register_blueprint(assets.blp)
+    app.register_blueprint(docs.blp)
