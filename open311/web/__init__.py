@@ -9,7 +9,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from open311.web import assets, docs, pages
+    from open311.web.staff import signin
 
     pages.init_app(app)
     app.register_blueprint(assets.blp)
     app.register_blueprint(docs.blp)
+    app.register_blueprint(signin.blp)
+    app.jinja_env.globals["staff_screens"] = signin.screens_of

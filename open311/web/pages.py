@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, g, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from open311 import i18n
 from open311.api import database
@@ -90,6 +90,13 @@ def say_text(text: str) -> str:
 
 
 def render(template: str, **context: Any) -> str:
+    """`template` with the page's language, and the signed-in staff user (or None) as
+    `staff_user` for the console's menu."""
+    from open311.web.staff.access import signed_in_token
+
+    in_console = (request.blueprint or "").startswith("staff")
+    token = signed_in_token() if in_console else None
+    context.setdefault("staff_user", token.user if token is not None else None)
     return render_template(template, page=current_page(), **context)
 
 
@@ -134,6 +141,15 @@ def html_error(status: int, problems: list[str], locale: str) -> Response:
     return page_headers(Response(body, status=status, content_type="text/html; charset=utf-8"))
 
 
+def _expired_form(_error: CSRFError) -> Response:
+    """A POST without the session's CSRF token: a form kept open too long, a lost cookie, or
+    another site posting on the reader's behalf. Nothing was done."""
+    problem = say(
+        "This form has expired or did not come from this site: reload it and send it again."
+    )
+    return html_error(400, [problem], current_page().locale)
+
+
 class PageSessions(SecureCookieSessionInterface):
     """Flask's signed cookie, marked Secure whenever the request came over TLS (directly or, with
     OPEN311_BEHIND_PROXY, by the proxy's X-Forwarded-Proto), so one setting fits both."""
@@ -161,3 +177,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["_"] = _template_say
     app.jinja_env.filters["language_name"] = i18n.language_name
     app.extensions["open311.html_errors"] = html_error
+    app.register_error_handler(CSRFError, _expired_form)
