@@ -8,11 +8,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from open311.web import assets, docs, pages
-    from open311.web.staff import signin
+    from open311.web import assets, city, docs, home, knowledge, pages, report, request_pages, tiles
+    from open311.web.staff import crew, intake, queue, signin
 
     pages.init_app(app)
     app.register_blueprint(assets.blp)
-    app.register_blueprint(docs.blp)
-    app.register_blueprint(signin.blp)
+    for module in (home, tiles, request_pages, report, knowledge, city, docs):
+        app.register_blueprint(module.blp)
+    for module in (signin, intake, queue, crew):
+        app.register_blueprint(module.blp)
     app.jinja_env.globals["staff_screens"] = signin.screens_of

@@ -94,7 +94,7 @@ def render(template: str, **context: Any) -> str:
     `staff_user` for the console's menu."""
     from open311.web.staff.access import signed_in_token
 
-    in_console = (request.blueprint or "").startswith("staff")
+    in_console = (request.blueprint or "").startswith("console")
     token = signed_in_token() if in_console else None
     context.setdefault("staff_user", token.user if token is not None else None)
     return render_template(template, page=current_page(), **context)

@@ -85,7 +85,7 @@ def staff_page(*roles: StaffRole) -> Callable:
             token = signed_in_token()
             if token is None:
                 wanted = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("staff_signin.sign_in", next=wanted))
+                return redirect(url_for("console.sign_in", next=wanted))
             staff.require_role(token.user, allowed)  # Forbidden: a 403 page
             if request.method in WRITES:
                 rule = request.url_rule.rule if request.url_rule is not None else request.path

@@ -22,14 +22,14 @@ from open311.web.staff.access import (
     staff_page,
 )
 
-blp = page_blueprint("staff_signin", __name__, url_prefix="/staff")
+blp = page_blueprint("console", __name__, url_prefix="/staff")
 
 # The screens each role has, in the order the landing page and the console's menu list them:
 # (endpoint, title msgid). Each is checked by its own view's staff_page(...) as well.
-_INTAKE = ("staff_intake.intake", "Take a call")
-_QUEUES = ("staff_queue.queues", "Work queues")
-_DASHBOARD = ("staff_queue.dashboard", "Dashboard")
-_BOARD = ("staff_crew.board", "My work orders")
+_INTAKE = ("console_intake.intake", "Take a call")
+_QUEUES = ("console_queue.queues", "Work queues")
+_DASHBOARD = ("console_queue.dashboard", "Dashboard")
+_BOARD = ("console_crew.board", "My work orders")
 SCREENS: dict[StaffRole, tuple[tuple[str, str], ...]] = {
     StaffRole.call_taker: (_INTAKE,),
     StaffRole.supervisor: (_QUEUES, _DASHBOARD, _INTAKE),
@@ -51,7 +51,7 @@ def screens_of(role: StaffRole) -> list[tuple[str, str]]:
 @blp.route("/sign-in", methods=["GET"])
 def sign_in() -> str | Response:
     if signed_in_token() is not None:
-        return redirect(safe_next(request.args.get("next")) or url_for("staff_signin.home"))
+        return redirect(safe_next(request.args.get("next")) or url_for("console.home"))
     return render("staff/sign_in.html", next=safe_next(request.args.get("next")), problem=None)
 
 
@@ -79,7 +79,7 @@ def _sign_in(body: dict[str, str], wanted: str | None) -> str | Response:
         return Response(page, status=401, content_type="text/html; charset=utf-8")
     db.commit()
     sign_in_session(plain)
-    return redirect(wanted or url_for("staff_signin.home"), code=303)
+    return redirect(wanted or url_for("console.home"), code=303)
 
 
 @blp.route("/sign-out", methods=["POST"])
@@ -89,7 +89,7 @@ def sign_out() -> Response:
         staff.revoke(token, now=clock.now())
         database.session().commit()
     session.pop(TOKEN_KEY, None)
-    return redirect(url_for("staff_signin.sign_in"), code=303)
+    return redirect(url_for("console.sign_in"), code=303)
 
 
 @blp.route("", methods=["GET"])
