@@ -1,0 +1,87 @@
+// The filing form's map picker: a click (or the "centre" button, for keyboards) places the
+// point and fills the form's hidden lat/long fields. Without JavaScript the map stays hidden
+// and the address field is the way to say where; everything else of the form works the same.
+(function () {
+  "use strict";
+
+  const box = document.getElementById("picker-box");
+  const element = document.getElementById("picker");
+  const lat = document.getElementById("lat");
+  const long = document.getElementById("long");
+  if (!box || !element || !lat || !long || typeof maplibregl === "undefined") {
+    return;
+  }
+  box.hidden = false;
+  maplibregl.setWorkerUrl(element.dataset.worker);
+
+  // No basemap needed: a plain background (and the city's raster tiles when configured).
+  const style = { version: 8, sources: {}, layers: [
+    { id: "background", type: "background", paint: { "background-color": "#e8ecef" } },
+  ] };
+  const basemap = element.dataset.basemap;
+  if (basemap) {
+    style.sources.basemap = { type: "raster", tiles: [basemap], tileSize: 256 };
+    style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
+  }
+  const options = { container: element, style: style, attributionControl: false };
+  const extent = (element.dataset.extent || "").split(",").map(Number);
+  if (extent.length === 4 && extent.every(Number.isFinite)) {
+    options.bounds = [[extent[0], extent[1]], [extent[2], extent[3]]];
+    options.fitBoundsOptions = { padding: 20 };
+  } else {
+    options.center = [0, 20];
+    options.zoom = 1;
+  }
+  const map = new maplibregl.Map(options);
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
+
+  const status = document.getElementById("picker-status");
+  const saying = element.dataset.placed || "{lat}, {long}";
+  let marker = null;
+
+  function place(lngLat) {
+    const latText = lngLat.lat.toFixed(6);
+    const longText = lngLat.lng.toFixed(6);
+    lat.value = latText;
+    long.value = longText;
+    if (marker === null) {
+      marker = new maplibregl.Marker({ color: "#b3261e" }).setLngLat(lngLat).addTo(map);
+    } else {
+      marker.setLngLat(lngLat);
+    }
+    if (status) {
+      status.textContent = saying.replace("{lat}", latText).replace("{long}", longText);
+    }
+  }
+
+  function clear() {
+    lat.value = "";
+    long.value = "";
+    if (marker !== null) {
+      marker.remove();
+      marker = null;
+    }
+    if (status) {
+      status.textContent = "";
+    }
+  }
+
+  map.on("click", function (event) { place(event.lngLat); });
+  const centre = document.getElementById("picker-centre");
+  if (centre) {
+    centre.addEventListener("click", function () { place(map.getCenter()); });
+  }
+  const remove = document.getElementById("picker-clear");
+  if (remove) {
+    remove.addEventListener("click", clear);
+  }
+  // A refused form comes back with the point it had: show it again.
+  if (lat.value && long.value) {
+    map.once("load", function () {
+      const kept = { lng: Number(long.value), lat: Number(lat.value) };
+      place(kept);
+      map.setCenter(kept);
+    });
+  }
+  element.picker = { map: map, place: place };
+})();
