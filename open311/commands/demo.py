@@ -11,6 +11,7 @@ from open311.commands import app_session, app_settings
 from open311.config import PROJECT_ROOT
 
 DEMO_KEY_FILE = PROJECT_ROOT / "var" / "demo-api-key"
+DEMO_STAFF_PASSWORD_FILE = PROJECT_ROOT / "var" / "demo-staff-password"
 
 
 @click.command()
@@ -111,7 +112,11 @@ def seed(
 @click.option("--port")
 @with_appcontext
 def demo_banner(port: str | None) -> None:
-    """Print a ready-to-use API key for the demo (kept in var/demo-api-key) and curl lines."""
+    """Print a ready-to-use API key for the demo (kept in var/demo-api-key), the pages, the demo
+    staff accounts (password in var/demo-staff-password) and curl lines."""
+    import secrets
+
+    from open311.demo.staff_accounts import ACCOUNTS, ensure_demo_staff
     from open311.domain.apikeys import authenticate, create_api_client
     from open311.errors import InvalidApiKey
     from open311.wire.georeport import BASE_PATH
@@ -127,11 +132,27 @@ def demo_banner(port: str | None) -> None:
             DEMO_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
             DEMO_KEY_FILE.touch(mode=0o600)
             DEMO_KEY_FILE.write_text(key + "\n")
-    base = f"http://127.0.0.1:{port}{BASE_PATH}"
+        if not DEMO_STAFF_PASSWORD_FILE.exists():
+            DEMO_STAFF_PASSWORD_FILE.touch(mode=0o600)
+            DEMO_STAFF_PASSWORD_FILE.write_text(secrets.token_urlsafe(12) + "\n")
+        password = DEMO_STAFF_PASSWORD_FILE.read_text().strip()
+        seeded = ensure_demo_staff(session, password) is not None
+        session.commit()
+    site = f"http://127.0.0.1:{port}"
+    base = f"{site}{BASE_PATH}"
+    accounts = ", ".join(f"{name} ({role.value.replace('_', '-')})" for name, role, _ in ACCOUNTS)
+    console = (
+        f"  Staff console: {site}/staff as {accounts},\n"
+        f"  password {password} (also in {DEMO_STAFF_PASSWORD_FILE.relative_to(PROJECT_ROOT)})\n"
+        if seeded
+        else f"  Staff console: {site}/staff (`open311 seed` first for the demo accounts)\n"
+    )
     click.echo(
         f"""
 open311 is starting on {base}
 
+  Pages: {site}/ (the map), {site}/report, {site}/kb, {site}/city, {site}/docs
+{console}
   API key for POST (also in {DEMO_KEY_FILE.relative_to(PROJECT_ROOT)}):  {key}
 
   curl -s {base}/services.json

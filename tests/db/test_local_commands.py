@@ -208,6 +208,8 @@ def test_demo_banner_makes_a_key_once_and_shows_it_with_working_curl_lines(runni
     base = "http://127.0.0.1:5311/open311/v2"
     assert f"open311 is starting on {base}\n" in first.stdout
     assert f"  curl -s {base}/services.json\n" in first.stdout
+    # No demo city in this database: no demo staff accounts, and the banner says how to get them.
+    assert "Staff console: http://127.0.0.1:5311/staff (`open311 seed` first" in first.stdout
     assert f"curl -s -X POST {base}/requests.json -d api_key={key} -d service_code=" in (
         first.stdout
     )
