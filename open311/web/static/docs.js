@@ -6,7 +6,7 @@ window.addEventListener("DOMContentLoaded", function () {
     url: root.dataset.specUrl,
     domNode: root,
     validatorUrl: null,
-    deepLinking: true,
+    deepLinking: false,
     tryItOutEnabled: false,
   });
 });
