@@ -91,6 +91,9 @@ setup(
             # The browser tests drive Debian's Chromium through its chromedriver (no browser
             # download: the driver's path is given, so Selenium Manager is never asked).
             "selenium>=4.20,<5",
+            # Decodes the map's vector tiles in tests (tests/db/test_tile_queries.py): what
+            # ST_AsMVT wrote, feature by feature.
+            "mapbox-vector-tile>=2.1,<3",
         ],
     },
     entry_points={"console_scripts": ["open311=open311.cli:main"]},

@@ -471,6 +471,21 @@ class ServiceRequest(Base):
             postgresql_ops={"spacetime": "gist_geometry_ops_nd"},
             postgresql_where=text("location IS NOT NULL"),
         ),
+        # The map's tiles: a tile's requests are one range of tile keys (Z-order codes;
+        # migration 0020), read index-only (db/tile_queries.py).
+        Index(
+            "ix_service_request_tile",
+            "jurisdiction_id",
+            literal_column("open311_tile_key(location)").label("tile_key"),
+            postgresql_include=[
+                "location",
+                "status",
+                "service_id",
+                "requested_datetime",
+                "service_request_id",
+            ],
+            postgresql_where=text("location IS NOT NULL"),
+        ),
         CheckConstraint(
             "(duplicate_of_pk IS NULL) = (duplicate_state IS NULL)", name="duplicate_link_whole"
         ),

@@ -1,0 +1,289 @@
+"""The map's vector tiles as SQL: requests and districts as Mapbox vector tiles (ST_AsMVT).
+
+PostgreSQL writes each tile itself (ST_AsMVT over ST_AsMVTGeom), so Python only hands the
+bytes on. What a requests tile holds follows the public list's rules exactly: the statement's
+WHERE is search_queries' own (`_conditions` with a resolved Scope: one jurisdiction, no
+blackbox service unless the settings publish them, the status, service_code and date filters),
+and a feature carries public fields only (service_request_id, status, service_code,
+requested_datetime): nothing of the requester, nor the description or address.
+
+How a tile meets the index: its requests are one range of the tile-key index (migration 0020,
+`open311_tile_key`: a point's Z-order code at zoom 24), read index-only; the 2-D GiST index
+and the table's scattered pages cost four times as much for a dense tile (bench/tiles.py).
+
+At low zooms a tile may cover a whole city, hundreds of thousands of requests: below
+POINTS_FROM_ZOOM a tile holds one point per grid cell (64 x 64 cells a tile) with the `count`
+of requests in it and how many of them are `open`, at their mean position; a cell of one
+request carries that request's id and status, so a click can still open it. From
+POINTS_FROM_ZOOM on, every request is a point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from open311.db import search_queries
+from open311.db.search_queries import RequestSearch, Scope
+
+# The conditions of a public list, shared rather than written again (see the module docstring).
+from open311.db.search_queries import _conditions as _list_conditions
+
+EXTENT = 4096  # tile units on a side (the MVT default)
+BUFFER = 64  # tile units ST_AsMVTGeom keeps beyond each edge (districts' outlines)
+POINTS_FROM_ZOOM = 14
+MAX_ZOOM = 22
+REQUESTS_LAYER = "requests"
+DISTRICTS_LAYER = "districts"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile of the XYZ scheme (EPSG:3857, y counted from the north)."""
+
+    z: int
+    x: int
+    y: int
+
+    @property
+    def exists(self) -> bool:
+        if not 0 <= self.z <= MAX_ZOOM:
+            return False
+        side = 1 << self.z
+        return 0 <= self.x < side and 0 <= self.y < side
+
+    def bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees, widened by `margin` tiles on every side
+        (clamped to the world)."""
+        side = 1 << self.z
+        west = (self.x - margin) / side * 360.0 - 180.0
+        east = (self.x + 1 + margin) / side * 360.0 - 180.0
+        north = _latitude((self.y - margin) / side)
+        south = _latitude((self.y + 1 + margin) / side)
+        return max(west, -180.0), south, min(east, 180.0), north
+
+
+def _latitude(fraction: float) -> float:
+    """The latitude at `fraction` of the Web Mercator world's height from its top."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * fraction))))
+
+
+def _tile_params(tile: Tile) -> dict[str, Any]:
+    west, south, east, north = tile.bounds(margin=BUFFER / EXTENT)
+    return {
+        "z": tile.z,
+        "x": tile.x,
+        "y": tile.y,
+        "box_w": west,
+        "box_s": south,
+        "box_e": east,
+        "box_n": north,
+        "extent": EXTENT,
+        "buffer": BUFFER,
+    }
+
+
+# The tile's requests are one range of the tile-key index (migration 0020): its keys are the
+# Z-order (Morton) codes of the points at zoom KEY_ZOOM, so a tile at zoom z <= KEY_ZOOM is
+# every key sharing its 2z leading bits. The index holds what a tile needs (the point, status,
+# service, date and id): an index-only scan reads the tile's requests in key order from a few
+# hundred index pages, where the GiST index then the table read thousands of scattered pages.
+KEY_ZOOM = 24
+_IN_TILE = (
+    "open311_tile_key(r.location) BETWEEN %(key_from)s AND %(key_to)s AND r.location IS NOT NULL"
+)
+_REQUESTED = """to_char(r.requested_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+# Each request a point, in tile units by ST_AsMVTGeom.
+_POINTS = f"""
+SELECT ST_AsMVT(t.*, '{REQUESTS_LAYER}', %(extent)s, 'geom')
+FROM (
+    SELECT ST_AsMVTGeom(ST_Transform(r.location, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
+                        %(extent)s, %(buffer)s, true) AS geom,
+           r.service_request_id, r.status::text AS status, s.service_code,
+           {_REQUESTED} AS requested_datetime
+    FROM service_request r
+    JOIN service s ON s.id = r.service_id
+    WHERE {{where}}
+) t
+WHERE t.geom IS NOT NULL"""
+
+# One point per grid cell: the cell is the key's leading bits (a cell is a tile CELL_ZOOMS
+# zooms deeper), its point the mean of its requests' coordinates, put in tile units once per
+# cell (Web Mercator's x is linear in longitude, y is ln(tan(pi/4 + lat/2))).
+CELL_ZOOMS = 6  # 64 x 64 cells a tile
+_CELLS = f"""
+SELECT ST_AsMVT(t.*, '{REQUESTS_LAYER}', %(extent)s, 'geom')
+FROM (
+    SELECT ST_MakePoint(
+               round(((c.long + 180.0) / 360.0 * %(side)s - %(x)s) * %(extent)s),
+               round(((1.0 - ln(tan(pi() / 4 + radians(c.lat) / 2)) / pi()) / 2.0 * %(side)s
+                      - %(y)s) * %(extent)s)) AS geom,
+           c.count, c.open, c.service_request_id, c.status
+    FROM (
+        SELECT avg(ST_X(r.location)) AS long, avg(ST_Y(r.location)) AS lat,
+               count(*)::int AS count,
+               count(*) FILTER (WHERE r.status = 'open')::int AS open,
+               CASE WHEN count(*) = 1 THEN min(r.service_request_id) END AS service_request_id,
+               CASE WHEN count(*) = 1 THEN min(r.status::text) END AS status
+        FROM service_request r
+        WHERE {{where}}
+        GROUP BY open311_tile_key(r.location) >> %(cell_shift)s
+    ) c
+) t"""
+
+
+def key_range(tile: Tile) -> tuple[int, int]:
+    """The first and last tile key (Z-order code at KEY_ZOOM) inside `tile`."""
+    shift = 2 * (KEY_ZOOM - tile.z)
+    prefix = _spread(tile.x) | (_spread(tile.y) << 1)
+    return prefix << shift, ((prefix + 1) << shift) - 1
+
+
+def _spread(value: int) -> int:
+    """`value`'s bits, each followed by a zero bit (the interleaving of a Z-order code)."""
+    spread = 0
+    for bit in range(KEY_ZOOM):
+        spread |= ((value >> bit) & 1) << (2 * bit)
+    return spread
+
+
+def aggregates(tile: Tile) -> bool:
+    """Whether a requests tile at this zoom holds grid cells rather than requests."""
+    return tile.z < POINTS_FROM_ZOOM
+
+
+def requests_tile_sql(scope: Scope, search: RequestSearch, tile: Tile) -> tuple[str, dict]:
+    """The statement of a requests tile: the list's conditions (search's service_codes,
+    statuses, start, end and blackbox; nothing else of it is read) plus the tile's envelope."""
+    filters = RequestSearch(
+        service_codes=search.service_codes,
+        statuses=search.statuses,
+        start=search.start,
+        end=search.end,
+        blackbox=search.blackbox,
+    )
+    where, params = _list_conditions(scope, filters, keyset=False)
+    where.append(_IN_TILE)
+    params |= _tile_params(tile)
+    params["key_from"], params["key_to"] = key_range(tile)
+    condition = " AND ".join(f"({w})" for w in where)
+    if aggregates(tile):
+        params |= {"side": 1 << tile.z, "cell_shift": 2 * (KEY_ZOOM - tile.z - CELL_ZOOMS)}
+        return _CELLS.format(where=condition), params
+    return _POINTS.format(where=condition), params
+
+
+def find_requests_tile(session: Session, scope: Scope, search: RequestSearch, tile: Tile) -> bytes:
+    """The requests tile: MVT bytes, empty when nothing in the tile matches."""
+    sql, params = requests_tile_sql(scope, search, tile)
+    return _tile_bytes(session, sql, params)
+
+
+def requests_version(session: Session, scope: Scope) -> str:
+    """What a requests tile's ETag stands on besides its filters: the newest change of any
+    request (one probe of the updated_datetime index) and of the jurisdiction's catalogue
+    (a service renamed, or made blackbox). Any change anywhere makes every tile new, which
+    costs a reload at most; a stale tile would be wrong."""
+    rows = search_queries._rows(
+        session,
+        "SELECT (SELECT max(updated_datetime) FROM service_request), catalogue_changed_at "
+        "FROM jurisdiction WHERE id = %(pk)s",
+        {"pk": scope.pk},
+    )
+    return ";".join(_text(value) for value in rows[0]) if rows else ""
+
+
+# --- districts ----------------------------------------------------------------------------------
+
+# Simplified in degrees before the transform, to a quarter of a tile unit: at low zooms a
+# city's districts have far more vertices than the tile can show, and transforming them all
+# would cost more than the tile is worth. ST_AsMVTGeom then snaps and clips in tile units.
+_DISTRICTS = f"""
+SELECT ST_AsMVT(t.*, '{DISTRICTS_LAYER}', %(extent)s, 'geom')
+FROM (
+    SELECT ST_AsMVTGeom(
+               ST_Transform(ST_Simplify(d.geom, %(tolerance)s, true), 3857),
+               ST_TileEnvelope(%(z)s, %(x)s, %(y)s), %(extent)s, %(buffer)s, true) AS geom,
+           d.id, d.name, COALESCE(NULLIF(d.title, ''), d.name) AS title
+    FROM district d
+    WHERE d.layer_id = %(layer)s
+      AND d.geom && ST_MakeEnvelope(%(box_w)s, %(box_s)s, %(box_e)s, %(box_n)s, 4326)
+) t
+WHERE t.geom IS NOT NULL"""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A boundary layer of the jurisdiction, as the map names it."""
+
+    id: int
+    name: str
+    title: str
+    version: str  # when it was imported, and how many districts it has: for the ETag
+
+
+def find_layers(session: Session, scope: Scope) -> list[Layer]:
+    """The jurisdiction's boundary layers, by name."""
+    rows = search_queries._rows(
+        session,
+        """SELECT l.id, l.name, COALESCE(NULLIF(l.title, ''), l.name), l.imported_at,
+                  (SELECT count(*) FROM district d WHERE d.layer_id = l.id)
+           FROM boundary_layer l WHERE l.jurisdiction_id = %(pk)s ORDER BY l.name, l.id""",
+        {"pk": scope.pk},
+    )
+    return [Layer(pk, name, title, f"{_text(at)};{count}") for pk, name, title, at, count in rows]
+
+
+def find_districts_tile(session: Session, layer: Layer, tile: Tile) -> bytes:
+    """The districts of `layer` in the tile (id, name, title): MVT bytes, empty when none."""
+    params = _tile_params(tile)
+    west, _s, east, _n = tile.bounds()
+    params |= {"layer": layer.id, "tolerance": (east - west) / EXTENT / 4}
+    return _tile_bytes(session, _DISTRICTS, params)
+
+
+def find_extent(session: Session, scope: Scope) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the jurisdiction's districts, else of its service area,
+    else of its requests' locations (the map's first view); None when it has none of them."""
+    rows = search_queries._rows(
+        session,
+        """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+               SELECT COALESCE(
+                   (SELECT ST_Extent(d.geom)::geometry FROM district d
+                    JOIN boundary_layer l ON l.id = d.layer_id WHERE l.jurisdiction_id = %(pk)s),
+                   (SELECT ST_Envelope(service_area) FROM jurisdiction WHERE id = %(pk)s),
+                   (SELECT ST_Extent(location)::geometry FROM (
+                        SELECT location FROM service_request
+                        WHERE jurisdiction_id = %(pk)s AND location IS NOT NULL
+                        ORDER BY requested_datetime DESC LIMIT 1000) newest)) AS e
+           ) x WHERE e IS NOT NULL""",
+        {"pk": scope.pk},
+    )
+    return tuple(rows[0]) if rows else None  # type: ignore[return-value]
+
+
+# How a tile statement is planned, for this transaction only (SET LOCAL): the tile is the
+# request's last statement. Measured over 1,000,000 requests (bench/tiles.py): the planner
+# preferred a bitmap scan of the tile-key index, which then reads the table's scattered pages
+# (a dense z14 tile: 180 ms against 75 for the index-only scan); starting parallel workers
+# and JIT-compiling the expressions cost more than a tile's rows do (JIT: 100 ms).
+_TILE_PLANNING = (
+    "SET LOCAL jit = off; SET LOCAL enable_bitmapscan = off; "
+    "SET LOCAL max_parallel_workers_per_gather = 0; "
+)
+
+
+def _tile_bytes(session: Session, sql: str, params: dict[str, Any]) -> bytes:
+    rows = search_queries._rows(session, _TILE_PLANNING + sql, params)
+    value = rows[0][0] if rows else None
+    return bytes(value) if value is not None else b""
+
+
+def _text(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
