@@ -59,6 +59,11 @@ class CityFigures:
     districts: list[Figures] | None  # None: the city has no boundary layer
     layer: str | None
 
+    @property
+    def any_expected(self) -> bool:
+        """Whether any closing of the window had an expected time (else no on-time share)."""
+        return any(totals.closed_with_expected for totals in self.months)
+
 
 def month_of(day: date) -> date:
     return day.replace(day=1)
@@ -87,24 +92,35 @@ def data_months(session: Session, jurisdiction: Jurisdiction) -> list[date] | No
 
 
 def default_month(months: list[date] | None, jurisdiction: Jurisdiction, now: datetime) -> date:
-    """The current month when it has figures, else the latest that has (a history that ended
-    years ago, such as the demo's Los Angeles, shows its last month, not an empty page)."""
+    """The last month that has ended and has figures: a whole month reads better than the few
+    days of the current one. A history that ended years ago, as the demo's Los Angeles, shows
+    its last month rather than an empty page; a city whose figures all fall in the current
+    month, or that has none yet, shows the current month."""
     current = month_of(now.astimezone(ZoneInfo(jurisdiction.time_zone)).date())
-    if not months or months[0] >= current:
-        return current
-    return months[0]
+    ended = [month for month in months or () if month < current]
+    return ended[0] if ended else current
 
 
-def trend_window(month: date) -> tuple[date, date]:
-    """The TREND_MONTHS months ending with `month`, as the API's start_date and end_date."""
-    return months_back(month, TREND_MONTHS - 1), month_end(month)
+def trend_window(month: date, first: date | None = None) -> tuple[date, date]:
+    """The TREND_MONTHS months ending with `month`, as the API's start_date and end_date; not
+    before `first`, the city's first month with figures (no chart of empty months before it)."""
+    start = months_back(month, TREND_MONTHS - 1)
+    if first is not None and start < first <= month:
+        start = first
+    return start, month_end(month)
 
 
 def city_figures(
-    session: Session, jurisdiction: Jurisdiction, month: date, *, now: datetime
+    session: Session,
+    jurisdiction: Jurisdiction,
+    month: date,
+    *,
+    now: datetime,
+    first: date | None = None,
 ) -> CityFigures:
-    """The month `month` (its first day) in detail and the trend up to it."""
-    start, end = trend_window(month)
+    """The month `month` (its first day) in detail and the trend up to it (from `first`, the
+    city's first month with figures, when that is later)."""
+    start, end = trend_window(month, first)
     trend = request_stats.figures(
         session, jurisdiction, "service_code", "month", start, end, now=now
     )

@@ -69,39 +69,39 @@ def chart_url(city_id: str, metric: str, start: date, end: date) -> str:
 def charts(city_id: str, figures: city_figures.CityFigures) -> list[dict[str, str]]:
     """Each chart with the words a reader who cannot see it gets instead (its alt text)."""
     start, end = figures.start, figures.month.end
-    window = {"start": month_name(start), "end": month_name(figures.month.start)}
-    described = (
-        (
-            "opened",
-            say("Requests opened per month, by service, %(start)s to %(end)s", **window),
-        ),
-        (
-            "closed",
-            say("Requests closed per month, by service, %(start)s to %(end)s", **window),
-        ),
+    single = start == figures.month.start  # one month: the API draws bars
+    span = (
+        month_name(start)
+        if single
+        else say(
+            "%(start)s to %(end)s", start=month_name(start), end=month_name(figures.month.start)
+        )
+    )
+    described = [
+        ("opened", say("Requests opened per month, by service, %(span)s", span=span)),
+        ("closed", say("Requests closed per month, by service, %(span)s", span=span)),
         (
             "median_hours_to_close",
-            say("Median hours to close per month, by service, %(start)s to %(end)s", **window),
+            say("Median hours to close per month, by service, %(span)s", span=span),
         ),
         (
             "on_time_share",
             say(
-                "Share of requests closed by their expected time per month, by service,"
-                " %(start)s to %(end)s",
-                **window,
+                "Share of requests closed by their expected time per month, by service, %(span)s",
+                span=span,
             ),
         ),
-        (
-            "backlog",
-            say("Open requests at each month's end, by service, %(start)s to %(end)s", **window),
-        ),
-    )
+        ("backlog", say("Open requests at each month's end, by service, %(span)s", span=span)),
+    ]
+    if not figures.any_expected:  # no closing had an expected time: nothing to draw
+        described = [pair for pair in described if pair[0] != "on_time_share"]
+    kind = say("Bar chart") if single else say("Line chart")
     note = say("The figures are in the tables on this page.")
     return [
         {
             "metric": metric,
             "caption": caption,
-            "alt": f"{say('Line chart')}: {caption}. {note}",
+            "alt": f"{kind}: {caption}. {note}",
             "src": chart_url(city_id, metric, start, end),
         }
         for metric, caption in described
@@ -119,7 +119,8 @@ def city_page() -> str:
     month, problem = asked_month()
     if month is None:
         month = city_figures.default_month(months, city, now)
-    shown = city_figures.city_figures(session, city, month, now=now)
+    first = months[-1] if months else None
+    shown = city_figures.city_figures(session, city, month, now=now, first=first)
     choices = list(months or ())
     if month not in choices:
         choices = sorted([*choices, month], reverse=True)

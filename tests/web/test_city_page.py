@@ -132,8 +132,9 @@ def test_the_charts_are_the_apis(client, city):
     assert len(sources) == 5
     for source, alt in sources:
         assert source.startswith("/open311/v2/stats/requests.svg?")
-        assert "start_date=2022-07-01" in source and "end_date=2023-06-30" in source
-        assert "July 2022 to June 2023" in alt
+        # Twelve months to June, but none before the city's first month with figures.
+        assert "start_date=2023-05-01" in source and "end_date=2023-06-30" in source
+        assert alt.startswith("Line chart: ") and "May 2023 to June 2023" in alt
         chart = client.get(source.replace("&amp;", "&"))
         assert chart.status_code == 200
         assert chart.content_type.startswith("image/svg+xml")
@@ -179,3 +180,32 @@ def test_months_back_and_the_default_month(city):
     assert city_figures.default_month(None, city, now) == date(2026, 12, 1)
     assert city_figures.default_month([date(2023, 6, 1)], city, now) == date(2023, 6, 1)
     assert city_figures.default_month([date(2026, 12, 1)], city, now) == date(2026, 12, 1)
+    latest = [date(2026, 12, 1), date(2026, 11, 1)]  # the last month that ended
+    assert city_figures.default_month(latest, city, now) == date(2026, 11, 1)
+    assert city_figures.trend_window(date(2023, 6, 1)) == (date(2022, 7, 1), date(2023, 6, 30))
+    first = date(2023, 5, 1)
+    assert city_figures.trend_window(date(2023, 6, 1), first) == (first, date(2023, 6, 30))
+
+
+def test_one_month_of_figures_is_a_bar_chart(client, city):
+    html = page(client, month="2023-05")
+    alts = re.findall(r'<img src="[^"]+" alt="([^"]+)"', html)
+    assert alts and all(alt.startswith("Bar chart: ") and "May 2023." in alt for alt in alts)
+
+
+def test_without_expected_times_there_is_no_on_time_chart(client, db):
+    city = make_jurisdiction(db, jurisdiction_id="plain.example.org", is_default=True)
+    service = make_service(db, city, "litter")
+    make_request(
+        db,
+        service,
+        requested_datetime=JUNE,
+        updated_datetime=JUNE + timedelta(hours=3),
+        status=Status.closed,
+    )
+    request_stats.refresh(db, city, now=JUNE + timedelta(days=1))
+    html = page(client)
+    assert "metric=on_time_share" not in html
+    assert "closed by the expected time" not in html
+    assert len(re.findall(r"<img ", html)) == 4
+    assert "Districts in" not in html  # no boundary layer

@@ -1,0 +1,76 @@
+"""/kb and /city in a browser: a resident searches the answers, opens one, reads them in
+Arabic (right to left), and sees how the city is doing with the API's charts loaded."""
+
+from __future__ import annotations
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from open311 import clock
+from open311.db.session import make_engine, make_session_factory
+from open311.domain import jurisdictions, request_stats
+from tests.browser.helpers import SCREENSHOTS, check_page, wait_for
+
+
+def test_a_resident_searches_the_answers_and_opens_one(fresh_browser, site):
+    driver = fresh_browser
+    driver.get(site.url("/kb"))
+    wait_for(driver, "#kb-q")
+    check_page(driver, "kb")
+    box = driver.find_element(By.ID, "kb-q")
+    box.send_keys("bulky items", Keys.ENTER)
+    first = wait_for(driver, "ol.kb-results h3 a")
+    check_page(driver, "kb_results")
+    first.click()
+    wait_for(driver, "article.kb-article h1")
+    assert "/kb/" in driver.current_url
+    assert driver.find_elements(By.CSS_SELECTOR, ".kb-services a[href^='/report/']")
+    check_page(driver, "kb_article")
+    driver.find_element(By.CSS_SELECTOR, ".kb-languages a[hreflang='es']").click()
+    wait_for(driver, "article.kb-article[lang='es']")
+
+
+def test_the_answers_in_arabic_read_right_to_left(fresh_browser, site):
+    driver = fresh_browser
+    driver.get(site.url("/kb?locale=ar&jurisdiction_id=austintexas.gov"))
+    wait_for(driver, "#kb-q")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
+    latest = driver.find_elements(By.CSS_SELECTOR, "ul.kb-latest li[lang='ar']")
+    assert latest, "Austin's answers in Arabic"
+    check_page(driver, "kb_arabic")
+    latest[0].find_element(By.TAG_NAME, "a").click()
+    wait_for(driver, "article.kb-article[dir='rtl'] h1")
+    check_page(driver, "kb_article_arabic")
+
+
+def test_how_the_city_is_doing_with_its_charts(fresh_browser, site):
+    engine = make_engine(site.database_url)
+    with make_session_factory(engine)() as session:  # what the worker does every interval
+        request_stats.refresh(session, jurisdictions.resolve(session, None), now=clock.now())
+        session.commit()
+    engine.dispose()
+    driver = fresh_browser
+    driver.get(site.url("/city"))
+    wait_for(driver, "#services-table")
+    images = driver.find_elements(By.CSS_SELECTOR, "figure.chart img")
+    assert len(images) >= 4  # on-time share only where requests had an expected time
+    driver.execute_script("arguments[0].scrollIntoView()", images[0])
+    loaded = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "Promise.all([...document.querySelectorAll('figure.chart img')].map("
+        "  img => img.decode().then(() => img.naturalWidth, () => 0))).then(done);"
+    )
+    assert all(width > 0 for width in loaded), loaded
+    driver.execute_script("window.scrollTo(0, 0)")
+    check_page(driver, "city")
+    driver.execute_script("arguments[0].scrollIntoView()", images[0])
+    check_page(driver, "city_charts")
+    driver.execute_script("document.getElementById('services-table').scrollIntoView()")
+    driver.save_screenshot(str(SCREENSHOTS / "city_tables.png"))
+    month = driver.find_element(By.ID, "city-month")
+    options = month.find_elements(By.TAG_NAME, "option")
+    options[-1].click()  # the oldest month with figures
+    driver.find_element(By.CSS_SELECTOR, "form.city-period button").click()
+    wait_for(driver, "#city-glance")
+    assert "month=" in driver.current_url
+    check_page(driver, "city_oldest_month")
