@@ -69,6 +69,14 @@ def requested_format() -> str:
     return suffix if suffix in FORMATS else "xml"
 
 
+def _wants_page() -> bool:
+    """A browser that lost its way outside the APIs (a mistyped /staff/... link) gets a page:
+    no format was chosen, the path is no API's, and HTML is what it accepts first."""
+    if g.get("fmt") or request.path.startswith(("/api/", "/open311/")) or "." in request.path:
+        return False
+    return request.accept_mimetypes.best == "text/html"
+
+
 def error_locale() -> str:
     """The language errors are told in: the `locale` parameter, else Accept-Language, of the
     languages the server's texts are written in (es-MX -> es), else English. No jurisdiction
@@ -78,12 +86,10 @@ def error_locale() -> str:
 
 
 def error_response(status: int, problems: list[str]) -> Response:
-    locale = error_locale()
-    if g.get("fmt") == "html":  # a page's error is a page (web.pages.html_error)
-        locale = g.page.locale if "page" in g else locale
-        said_html = [i18n.translate(problem, locale) for problem in problems]
-        return current_app.extensions["open311.html_errors"](status, said_html, locale)
+    if g.get("fmt") == "html" or _wants_page():  # a page (web.pages.html_error)
+        return current_app.extensions["open311.html_errors"](status, problems)
     fmt = requested_format()
+    locale = error_locale()
     said = [(status, i18n.translate(problem, locale)) for problem in problems]
     body = render(error_payload(said), fmt, "errors")
     response = Response(body, status=status, content_type=CONTENT_TYPES[fmt])

@@ -26,7 +26,7 @@ from open311 import i18n
 from open311.api import database
 from open311.api.locales import accepted
 from open311.config import Settings
-from open311.i18n import Text
+from open311.i18n import Text, _
 
 csrf = CSRFProtect()
 LOCALE_KEY = "locale"  # the session's remembered choice of language
@@ -134,20 +134,25 @@ def page_headers(response: Response) -> Response:
     return response
 
 
-def html_error(status: int, problems: list[str], locale: str) -> Response:
-    """An error of a page, as a page (api.errors.error_response hands it over)."""
-    g.setdefault("page", Page(locale, i18n.direction(locale), tuple(i18n.server_locales())))
-    body = render_template("error.html", page=g.page, status=status, problems=problems)
-    return page_headers(Response(body, status=status, content_type="text/html; charset=utf-8"))
+def html_error(status: int, problems: list[str]) -> Response:
+    """An error of a page, as a page in the reader's language (api.errors.error_response hands
+    it over for page blueprints, and for a browser lost outside the APIs)."""
+    g.fmt = "html"
+    page = current_page()
+    said = [i18n.translate(problem, page.locale) for problem in problems]
+    body = render_template("error.html", page=page, status=status, problems=said)
+    response = Response(body, status=status, content_type="text/html; charset=utf-8")
+    response.headers["Content-Language"] = page.locale
+    return page_headers(response)
 
 
 def _expired_form(_error: CSRFError) -> Response:
     """A POST without the session's CSRF token: a form kept open too long, a lost cookie, or
     another site posting on the reader's behalf. Nothing was done."""
-    problem = say(
+    problem = _(
         "This form has expired or did not come from this site: reload it and send it again."
     )
-    return html_error(400, [problem], current_page().locale)
+    return html_error(400, [problem])
 
 
 class PageSessions(SecureCookieSessionInterface):
