@@ -1,5 +1,5 @@
-"""Extract the server's own texts (`_()` and `n_()` in open311/) into open311/locales/messages.pot
-and bring every catalogue up to date with it: new msgids are added untranslated, msgids no
+"""Extract the server's own texts (`_()` and `n_()` in open311/ and its page templates) into
+open311/locales/messages.pot and bring every catalogue up to date with it: new msgids are added untranslated, msgids no
 longer in the code are dropped, translations are kept. Run after changing a marked text:
 
     .venv/bin/python scripts/extract_messages.py
@@ -27,7 +27,10 @@ def template() -> Catalog:
     """Every marked text of open311/, with where it is used."""
     catalog = Catalog(project="open311", charset="utf-8")
     found = extract_from_dir(
-        PACKAGE, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
+        PACKAGE,
+        method_map=[("**.py", "python"), ("web/templates/**.html", "jinja2")],
+        keywords=KEYWORDS,
+        comment_tags=("TRANSLATORS:",),
     )
     for filename, lineno, message, comments, _context in found:
         where = (f"open311/{filename}", lineno)
