@@ -1,6 +1,7 @@
 """Extract the server's own texts (`_()` and `n_()` in open311/ and its page templates) into
-open311/locales/messages.pot and bring every catalogue up to date with it: new msgids are added untranslated, msgids no
-longer in the code are dropped, translations are kept. Run after changing a marked text:
+open311/locales/messages.pot and bring every catalogue up to date with it: new msgids are added
+untranslated, msgids no longer in the code are dropped, translations are kept. Run after
+changing a marked text:
 
     .venv/bin/python scripts/extract_messages.py
 
