@@ -12,8 +12,10 @@ Each call is counted under the policies of its kind (README: Rate limits):
   address at OPEN311_RATE_LIMIT_READS.
 - `exports`: the bulk exports, OPEN311_RATE_LIMIT_EXPORTS per client or address: a file of
   millions of rows costs more than a page, whatever the client's own limit.
-- `login-ip` and `login-user`: POST /api/v1/login, per address and per username, each checked
-  before the password's slow hash is computed.
+- the pages (the public site, the staff console, tiles): per address, a form's POST against
+  `writes` and anything else against `reads`.
+- `login-ip` and `login-user`: POST /api/v1/login and the console's sign-in, per address and
+  per username, each checked before the password's slow hash is computed.
 
 The address is request.remote_addr (the client's own behind the one trusted proxy); an IPv6
 address counts as its /64, which one subscriber commonly holds whole.
@@ -327,6 +329,17 @@ def limit_calls() -> None:
         apikeys.on_authenticated(database.session(), _charge_write)
     else:
         _charge_read(READS_POLICY, own_limit=True)
+
+
+def limit_page() -> None:
+    """A before-request hook of the pages (web.pages): they take no api_key, so each call
+    counts against the address: a form's POST (filing, sign-in) against `writes`, any other
+    page or tile against `reads`."""
+    if not _enabled():
+        return
+    policy = WRITES_POLICY if request.method in WRITES else READS_POLICY
+    limit = current_app.config[policy.setting]
+    _charge(policy, limit, "this address", "address", client_address())
 
 
 def limit_exports() -> None:

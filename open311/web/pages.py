@@ -23,7 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from open311 import i18n
-from open311.api import database
+from open311.api import database, ratelimits
 from open311.api.locales import accepted
 from open311.config import Settings
 from open311.i18n import Text, _
@@ -51,6 +51,7 @@ def page_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
 
 def _begin_page() -> None:
     g.fmt = "html"
+    ratelimits.limit_page()  # per address: a page takes no api_key
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
 
