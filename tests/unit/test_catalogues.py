@@ -1,4 +1,5 @@
-"""The catalogues of the server's own texts: every `_()`/`n_()` text of open311/ is in
+"""The catalogues of the server's own texts: every `_()`/`n_()` text of open311/ (its page
+templates too) is in
 messages.pot and translated in every language, with the same placeholders, nothing fuzzy."""
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 @cache
 def marked() -> frozenset[str | tuple[str, str]]:
-    """Every msgid the code marks, as babel's extractor (and pybabel) finds them."""
+    """Every msgid the code and the page templates mark, as babel's extractor (and pybabel)
+    finds them."""
     found = extract_from_dir(
-        PACKAGE, method_map=[("**.py", "python")], keywords={"_": None, "n_": (1, 2)}
+        PACKAGE,
+        method_map=[("**.py", "python"), ("web/templates/**.html", "jinja2")],
+        keywords={"_": None, "n_": (1, 2)},
     )
     return frozenset(message for _file, _line, message, _comments, _context in found)
 
