@@ -1,6 +1,6 @@
 """The catalogues of the server's own texts: every `_()`/`n_()` text of open311/ (its page
-templates too) is in
-messages.pot and translated in every language, with the same placeholders, nothing fuzzy."""
+templates too) is in messages.pot and translated in every language, with the same placeholders,
+nothing fuzzy."""
 
 from __future__ import annotations
 
