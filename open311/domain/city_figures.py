@@ -136,7 +136,7 @@ def city_figures(
         by_district = request_stats.figures(
             session, jurisdiction, "district", "month", month, month_end(month), now=now
         )
-        districts = sorted(by_district.rows, key=lambda row: row.name or row.group or "")
+        districts = sorted(by_district.rows, key=_district_order)
         layer = by_district.layer
     except NotFound:  # no boundary layer to group by
         districts = None
@@ -149,6 +149,18 @@ def city_figures(
         services=services,
         districts=districts,
         layer=layer,
+    )
+
+
+def _district_order(row: Figures) -> tuple[bool, str, int, str]:
+    """By name, numbers as numbers (council district 2 before 10); requests in no district
+    last."""
+    label = row.name or row.group or ""
+    return (
+        row.group is None,
+        "" if label.isdigit() else label,
+        int(label or 0) if label.isdigit() else 0,
+        label,
     )
 
 

@@ -209,3 +209,16 @@ def test_without_expected_times_there_is_no_on_time_chart(client, db):
     assert "closed by the expected time" not in html
     assert len(re.findall(r"<img ", html)) == 4
     assert "Districts in" not in html  # no boundary layer
+
+
+def test_districts_are_in_number_order_with_no_district_last():
+    from open311.domain.request_stats import Figures, Period
+
+    def row(group):
+        return Figures(
+            group, Period(date(2023, 6, 1), date(2023, 6, 30)), 0, 0, None, None, 0, None, 0, None
+        )
+
+    rows = [row(g) for g in ("10", None, "2", "Alpha", "1")]
+    ordered = sorted(rows, key=city_figures._district_order)
+    assert [r.group for r in ordered] == ["1", "2", "10", "Alpha", None]
