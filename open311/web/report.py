@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, redirect, request, session, url_for
 
-from open311.api import database, media, ratelimits
+from open311.api import database, media
 from open311.api.forms import read_body, read_photos
 from open311.api.schemas import RequestForm
 from open311.api.smorest import load
+from open311.db import search_queries, tile_queries
 from open311.db.models import Jurisdiction, Service
 from open311.domain import catalogue, intake, jurisdictions, translations
 from open311.domain.answers import validate_answers
@@ -149,8 +151,8 @@ def form(service_code: str) -> str | Response:
 @blp.route("/report/<service_code>", methods=["POST"])
 def file_request(service_code: str) -> Response:
     """Check everything the API would, show every problem at once; else file, commit, and
-    redirect (303) to the confirmation, so that a reload does not file twice."""
-    _limit_writes()
+    redirect (303) to the confirmation, so that a reload does not file twice. (The API's write
+    limit is counted per address by every page's POST: pages.page_blueprint.)"""
     db = database.session()
     city = _city()
     if city is None:
@@ -223,16 +225,6 @@ def filed() -> str | Response:
     return render("report/filed.html", filed=note)
 
 
-def _limit_writes() -> None:
-    """POST requests' limit (`writes`, OPEN311_RATE_LIMIT_WRITES) counted per address: a
-    browser has no API client, so the form counts as the API counts an anonymous caller."""
-    if not current_app.config["OPEN311_RATE_LIMITS"]:
-        return
-    policy = ratelimits.WRITES_POLICY
-    limit = current_app.config[policy.setting]
-    ratelimits._charge(policy, limit, "this address", "address", ratelimits.client_address())
-
-
 def _refused(
     city: Jurisdiction,
     service: Service,
@@ -240,9 +232,11 @@ def _refused(
     answers: dict[str, list[str]],
     refusal: Refusal,
 ) -> Response:
+    """The form again, with the answers and the problems: 200, as Django and GOV.UK answer a
+    refused form (a 4xx document is an error in the browser's console, and nothing failed)."""
     database.session().rollback()
     page = _form_page(city, service, values, answers, refusal)
-    return Response(page, status=400, content_type="text/html; charset=utf-8")
+    return Response(page, status=200, content_type="text/html; charset=utf-8")
 
 
 def _form_page(
@@ -267,8 +261,7 @@ def _form_page(
         problems=refusal.by_field,
         summary=summary,
         max_photos=current_app.config["OPEN311_MEDIA_MAX_COUNT"],
-        extent=_extent(city),
-        basemap=database.settings().basemap_url,
+        map_data=_map_data(city),
     )
 
 
@@ -314,13 +307,20 @@ def _summary(questions: Sequence[Question], refusal: Refusal) -> list[tuple[str,
     return listed
 
 
-def _extent(city: Jurisdiction) -> tuple[float, float, float, float] | None:
-    """The city's extent for the map picker's first view (the map's own query), or None."""
-    try:
-        from open311.db import search_queries, tile_queries
-    except ImportError:  # the map's queries are not there: the picker shows the whole world
-        return None
-    scope = search_queries.resolve_scope(database.session(), city)
+def _map_data(city: Jurisdiction) -> dict[str, str]:
+    """The picker's data-* attributes: the city's extent for its first view and its districts'
+    outlines, from the map's own queries and tiles, and the basemap when one is set."""
+    db = database.session()
+    data = {"data-basemap": database.settings().basemap_url}
+    scope = search_queries.resolve_scope(db, city)
     if scope is None:
-        return None
-    return tile_queries.find_extent(database.session(), scope)
+        return data
+    extent = tile_queries.find_extent(db, scope)
+    if extent is not None:
+        data["data-extent"] = ",".join(f"{value:.6f}" for value in extent)
+    layers = tile_queries.find_layers(db, scope)
+    if layers:
+        tile = url_for("tiles.districts_tile", z=0, x=0, y=0).removesuffix("/0/0/0.mvt")
+        query = urlencode({"jurisdiction_id": city.jurisdiction_id, "layer": layers[0].id})
+        data["data-districts"] = f"{tile}/{{z}}/{{x}}/{{y}}.mvt?{query}"
+    return data

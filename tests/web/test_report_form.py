@@ -8,8 +8,10 @@ import io
 import re
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
+from open311 import create_app
 from open311.db.models import Media, ServiceRequest
 from tests.factories import make_jurisdiction
 from tests.web.filing_helpers import (
@@ -193,7 +195,7 @@ def test_each_problem_is_shown_next_to_its_field(client, city, db):
         },
     )
     answer = post(client, body)
-    assert answer.status_code == 400 and answer.mimetype == "text/html"
+    assert answer.status_code == 200 and answer.mimetype == "text/html"  # the form again
     page = answer.get_data(as_text=True)
     assert problems_next_to(page, "attribute-5") == ["attribute SIZE is required"]
     assert problems_next_to(page, "attribute-2") == ["attribute DEPTH: deep is not a number"]
@@ -228,7 +230,7 @@ def test_an_unknown_single_value_is_refused(client, city, db):
 def test_a_request_without_a_location_says_so_by_the_address(client, city, db):
     token = csrf_token(open_form(client))
     answer = post(client, good_answers(token, address_string=""))
-    assert answer.status_code == 400
+    assert answer.status_code == 200
     (problem,) = problems_next_to(answer.get_data(as_text=True), "location")
     assert problem.startswith("a location is required")
     assert stored(db) == 0
@@ -280,7 +282,7 @@ def test_a_file_that_is_not_a_photo_is_refused_next_to_the_photos(client, city, 
     token = csrf_token(open_form(client))
     body = good_answers(token, media=(io.BytesIO(b"not a picture"), "notes.txt"))
     answer = post(client, body)
-    assert answer.status_code == 400
+    assert answer.status_code == 200
     (problem,) = problems_next_to(answer.get_data(as_text=True), "media")
     assert "notes.txt" in problem
     assert stored(db) == 0 and db.scalar(select(func.count()).select_from(Media)) == 0
@@ -296,3 +298,38 @@ def test_a_post_without_the_csrf_token_is_refused_and_stores_nothing(client, cit
     assert answer.status_code == 400 and answer.mimetype == "text/html"
     assert "expired" in answer.get_data(as_text=True)
     assert stored(db) == 0
+
+
+# --- the API's write limit, per address --------------------------------------------------------
+
+
+@pytest.fixture
+def limited_client(database_url, session_factory, redis_url):
+    """A client of an app whose write limit is 2 a minute, counted in the worker's Redis."""
+    store = redis.Redis.from_url(redis_url)
+    store.flushdb()
+    store.close()
+    config = {
+        "DATABASE_URL": database_url,
+        "TESTING": True,
+        "REDIS_URL": redis_url,
+        "OPEN311_RATE_LIMITS": True,
+        "OPEN311_RATE_LIMIT_WRITES": "2/minute",
+    }
+    app = create_app(config)
+    app.extensions["open311.sessions"] = session_factory
+    return app.test_client()
+
+
+def test_the_form_counts_against_the_write_limit_of_the_address(limited_client, city, db):
+    token = csrf_token(open_form(limited_client))
+    for _ in range(2):
+        first = post(limited_client, good_answers(token))
+        assert first.status_code == 303, first.get_data(as_text=True)
+    answer = post(limited_client, good_answers(token))
+    assert answer.status_code == 429 and answer.mimetype == "text/html"
+    assert "too many requests" in answer.get_data(as_text=True)
+    assert stored(db) == 2
+    # Another address has its own count.
+    other = {"REMOTE_ADDR": "203.0.113.7"}
+    assert post(limited_client, good_answers(token), environ_base=other).status_code == 303

@@ -23,6 +23,17 @@
     style.sources.basemap = { type: "raster", tiles: [basemap], tileSize: 256 };
     style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
   }
+  const districts = element.dataset.districts;
+  if (districts) {
+    // Relative to this page's origin, its {z}/{x}/{y} kept as they are (URL() would escape them).
+    style.sources.districts = {
+      type: "vector", tiles: [window.location.origin + districts], minzoom: 0, maxzoom: 14,
+    };
+    style.layers.push({
+      id: "district-line", type: "line", source: "districts", "source-layer": "districts",
+      paint: { "line-color": "#55657a", "line-width": 1 },
+    });
+  }
   const options = { container: element, style: style, attributionControl: false };
   const extent = (element.dataset.extent || "").split(",").map(Number);
   if (extent.length === 4 && extent.every(Number.isFinite)) {
