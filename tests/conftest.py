@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from flask import Flask
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +27,7 @@ from open311.db.cluster import LocalCluster, free_port
 from open311.db.migrate import upgrade
 from open311.db.redis_server import LocalRedis
 from open311.db.session import make_engine
-from tests.helpers import register_superuser
+from tests.helpers import PristineApp, register_superuser
 
 # Every test fails if a personal value or secret it sent turns up in the log (tests/logscan.py).
 pytest_plugins = ["tests.logscan"]
@@ -135,13 +136,30 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture
-def app(database_url: str, session_factory: sessionmaker[Session]):
+@pytest.fixture(scope="session")
+def _worker_app(database_url: str) -> Iterator[PristineApp]:
+    """The app, built once per pytest worker: building one costs ~0.1 s (mostly the OpenAPI
+    document of some forty blueprints), and thousands of tests use it. Each test gets it back
+    as built (the `app` fixture); a test that needs other hooks, routes or settings at build
+    time builds an app of its own with create_app."""
     # Rate limits off: the suite's calls would exceed them (tests/api/test_rate_limits.py
     # turns them on, with a Redis of its own).
     app = create_app({"DATABASE_URL": database_url, "TESTING": True, "OPEN311_RATE_LIMITS": False})
+    yield PristineApp(app)
+    app.extensions["open311.engine"].dispose()
+
+
+@pytest.fixture
+def app(_worker_app: PristineApp, session_factory: sessionmaker[Session]) -> Iterator[Flask]:
+    """The worker's app, as if built for this test: its sessions are the test's (inside the
+    test's rolled-back transaction); whatever the test changes of its config, extensions or
+    WSGI stack is put back afterwards, and a test that adds routes or hooks fails."""
+    app = _worker_app.app
     app.extensions["open311.sessions"] = session_factory
-    return app
+    try:
+        yield app
+    finally:
+        _worker_app.restore()
 
 
 @pytest.fixture

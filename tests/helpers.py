@@ -1,8 +1,10 @@
 """Helpers for tests in more than one folder: a migrated database of its own for work that must
-commit, a real webhook receiver, and photos made with Pillow that carry what must be removed."""
+commit, the app shared by a worker's tests, a real webhook receiver, and photos made with Pillow
+that carry what must be removed."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import io
@@ -21,12 +23,72 @@ from typing import Any
 
 import pillow_heif
 import psycopg2
+from flask import Flask
 from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 from sqlalchemy.engine import make_url
 
 from open311.db.cluster import prepare_database
 from open311.db.migrate import upgrade
+
+# --- the app shared by a worker's tests ---------------------------------------------------------
+
+
+class PristineApp:
+    """An app built once and lent to test after test, put back as built after each.
+
+    Tests change the app's config (a setting under test), its extensions (the test's sessions)
+    or wrap its WSGI callable; `restore` undoes all three. Routes and hooks cannot be undone,
+    and Flask refuses new ones once the app has served a request anyway: `restore` fails the
+    test that added one, which should build an app of its own with create_app."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._config = copy.deepcopy(dict(app.config))
+        self._extensions = dict(app.extensions)
+        self._wsgi_app = app.wsgi_app
+        self._session_interface = app.session_interface
+        self._setup = _setup_of(app)
+
+    def restore(self) -> None:
+        app = self.app
+        config = app.config
+        for key in config.keys() - self._config.keys():
+            del config[key]
+        for key, value in self._config.items():
+            if key not in config or config[key] != value:
+                config[key] = copy.deepcopy(value)  # a copy: the test may have changed it inside
+        app.extensions.clear()
+        app.extensions.update(self._extensions)
+        app.wsgi_app = self._wsgi_app  # type: ignore[method-assign]
+        app.session_interface = self._session_interface
+        assert _setup_of(app) == self._setup, (
+            "the test added routes, hooks or error handlers to the shared app: "
+            "build an app of its own with create_app(...) instead"
+        )
+
+
+def _setup_of(app: Flask) -> tuple[int, ...]:
+    """How many routes, blueprints, hooks and error handlers the app has."""
+    hooks = (
+        app.before_request_funcs,
+        app.after_request_funcs,
+        app.teardown_request_funcs,
+        app.url_value_preprocessors,
+        app.url_default_functions,
+        app.template_context_processors,
+    )
+    handlers = sum(
+        len(by_code) for spec in app.error_handler_spec.values() for by_code in spec.values()
+    )
+    return (
+        len(list(app.url_map.iter_rules())),
+        len(app.blueprints),
+        *(sum(map(len, hook.values())) for hook in hooks),
+        len(app.teardown_appcontext_funcs),
+        handlers,
+    )
+
 
 # --- a database of its own ----------------------------------------------------------------------
 
