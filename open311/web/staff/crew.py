@@ -206,7 +206,8 @@ def board() -> Response:
         near_problem=near_problem,
         notices=get_flashed_messages(),
     )
-    return Response(page, status=400 if near_problem else 200, mimetype="text/html")
+    # A place not found is said by its field with 200, as a refused form is (see _refused).
+    return Response(page, status=200, mimetype="text/html")
 
 
 def _my_work_order(work_order_id: int) -> QueueRow:
@@ -336,5 +337,7 @@ def _keep_photos(row: QueueRow, cleaned: list[photos.Photo]) -> None:
 
 
 def _refused(row: QueueRow, errors: dict[str, str], form: dict[str, str]) -> Response:
+    """The form again with its problems: 200, as the filing form answers a refused form (a 4xx
+    document is an error in the browser's console, and nothing failed)."""
     page = _finish_page(row, errors, form)
-    return Response(page, status=400, mimetype="text/html")
+    return Response(page, status=200, mimetype="text/html")
