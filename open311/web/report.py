@@ -118,9 +118,11 @@ def _city() -> Jurisdiction | None:
         return None
 
 
-def _choose_city() -> str:
+def _choose_city(service_code: str | None = None) -> str:
+    """The server's cities to choose from, each linked to its list (or to the form of
+    `service_code` there, for a link that named a service but no city)."""
     cities = jurisdictions.find_all(database.session())
-    return render("report/cities.html", cities=cities)
+    return render("report/cities.html", cities=cities, service_code=service_code)
 
 
 @blp.route("/report", methods=["GET"])
@@ -140,10 +142,10 @@ def services() -> str:
 
 
 @blp.route("/report/<service_code>", methods=["GET"])
-def form(service_code: str) -> str | Response:
+def form(service_code: str) -> str:
     city = _city()
     if city is None:
-        return redirect(url_for("report.services"))
+        return _choose_city(service_code)
     service = catalogue.get_service(database.session(), city, service_code)
     return _form_page(city, service, {}, {}, Refusal())
 

@@ -68,3 +68,8 @@ def test_a_resident_files_a_request_with_a_photo_and_a_point(fresh_browser, site
     wait_for(driver, "img.photo")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
     check_page(driver, "request-page-ar")
+
+    # The form mirrored in Arabic, the picker's map included.
+    driver.get(site.url(f"/report/ABANDONED-VEHICLE?jurisdiction_id={CITY}&locale=ar"))
+    wait_for(driver, "#picker canvas")
+    check_page(driver, "report-form-ar")

@@ -87,6 +87,9 @@ def test_a_server_of_several_cities_asks_which_one_first(client, city, db):
     page = open_form(client, "/report")
     assert "Springfield" in page and "Shelbyville" in page
     assert f'href="/report?jurisdiction_id={CITY}"' in page
+    # A link that named a service but no city keeps the service.
+    page = open_form(client, "/report/POT")
+    assert f'href="/report/POT?jurisdiction_id={CITY}"' in page
 
 
 def test_an_unknown_service_is_a_404_page(client, city):
