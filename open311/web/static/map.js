@@ -1,7 +1,7 @@
 /* The map at /: MapLibre GL (the CSP build, its worker a file of ours) over the vector tiles
    of /tiles. The style is built here: a plain background, an optional raster basemap
-   (OPEN311_BASEMAP_URL), the districts, and the requests coloured by status (grid cells with a
-   count at low zooms, sized by it). The filter form works without this script; with it, a
+   (OPEN311_BASEMAP_URL), the districts, and the requests coloured by status (at low zooms grid cells
+   sized by their count, coloured by their share of open requests). The filter form works without this script; with it, a
    change of a filter redraws the requests at once. A click on a request opens its page; on a
    cell of several, zooms in. The map object is element.map (the browser tests read it). */
 (function () {
@@ -15,7 +15,7 @@
   var form = document.getElementById("map-filters");
   var OPEN = "#c2410c";
   var CLOSED = "#1d6b35";
-  var GROUP = "#0b5cad";
+  var MIXED = "#7a5a12";
 
   maplibregl.setWorkerUrl(data.workerUrl);
 
@@ -80,8 +80,10 @@
     id: "request-cells", type: "circle", source: "requests", "source-layer": "requests",
     filter: ["all", ["has", "count"], [">", ["get", "count"], 1]],
     paint: {
-      "circle-color": GROUP,
-      "circle-opacity": 0.72,
+      // From green (all closed) to orange (all open), by the share of open requests.
+      "circle-color": ["interpolate", ["linear"], ["/", ["get", "open"], ["get", "count"]],
+        0, CLOSED, 0.5, MIXED, 1, OPEN],
+      "circle-opacity": 0.75,
       "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 3, 10, 9, 40, 18, 120, 26],
       "circle-stroke-color": "#ffffff",
       "circle-stroke-width": 0.8
