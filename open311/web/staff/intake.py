@@ -11,11 +11,13 @@ look-up of duplicates nearby and the same knowledge-base search.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, redirect, request, url_for
 from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
 
 from open311 import clock
 from open311.api import database
@@ -39,6 +41,7 @@ blp = page_blueprint("console_intake", __name__, url_prefix="/staff")
 
 ROLES = (StaffRole.call_taker, StaffRole.supervisor, StaffRole.administrator)
 KB_RESULTS = 5
+AREA_TOLERANCE_DEG = 0.0002
 # The form's plain fields, where a "name: problem" of the domain or the schema is shown.
 FIELDS = (
     "jurisdiction_id",
@@ -202,18 +205,23 @@ def _screen(form: IntakeForm, *, done: dict[str, Any] | None = None, status: int
         call=call,
         channels=CHANNELS,
         done=done,
-        map_bounds=_bounds(call.city),
+        map_area=_area(call.city),
         basemap=database.settings().basemap_url,
         basemap_attribution=database.settings().basemap_attribution,
     )
     return page if status == 200 else Response(page, status=status, mimetype="text/html")
 
 
-def _bounds(city: Jurisdiction) -> str:
-    """The city's service area as west,south,east,north for the map, or "" if it has none."""
+def _area(city: Jurisdiction) -> tuple[str, str]:
+    """The city's service area for the map: its box as west,south,east,north and its outline
+    as GeoJSON, simplified to about 20 m (a backdrop to find the caller's street by when no
+    basemap is set); ("", "") when the city has none."""
     if city.service_area is None:
-        return ""
-    return ",".join(f"{value:.5f}" for value in to_shape(city.service_area).bounds)
+        return "", ""
+    shape = to_shape(city.service_area)
+    bounds = ",".join(f"{value:.5f}" for value in shape.bounds)
+    outline = shape.simplify(AREA_TOLERANCE_DEG, preserve_topology=True)
+    return bounds, json.dumps(mapping(outline), separators=(",", ":"))
 
 
 def _finish(form: IntakeForm, step: Any) -> str | Response:

@@ -38,7 +38,8 @@
       var element = document.createElement("div");
       element.className = "map-marker nearby";
       element.textContent = String(index + 1);
-      element.title = item.dataset.id;
+      // The marker's name starts with its visible number, then says which request it is.
+      element.setAttribute("aria-label", String(index + 1) + " · " + item.dataset.id);
       nearbyMarkers.push(new maplibregl.Marker({ element: element }).setLngLat([x, y]).addTo(map));
     });
   }
@@ -73,6 +74,7 @@
     if (!caller) {
       var element = document.createElement("div");
       element.className = "map-marker caller";
+      element.setAttribute("aria-label", holder.dataset.callerLabel);
       caller = new maplibregl.Marker({ element: element, draggable: true }).setLngLat(at).addTo(map);
       caller.on("dragend", function () {
         var moved = caller.getLngLat();
@@ -118,6 +120,13 @@
     options.bounds = [[bounds[0], bounds[1]], [bounds[2], bounds[3]]];
   }
   map = new maplibregl.Map(options);
+  if (holder.dataset.area) {
+    map.on("load", function () {
+      map.addSource("area", { type: "geojson", data: JSON.parse(holder.dataset.area) });
+      map.addLayer({ id: "area-fill", type: "fill", source: "area", paint: { "fill-color": "#ffffff", "fill-opacity": 0.6 } });
+      map.addLayer({ id: "area-line", type: "line", source: "area", paint: { "line-color": "#0b5cad", "line-width": 1.5 } });
+    });
+  }
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl());
   holder.classList.add("picking");
