@@ -112,7 +112,7 @@ def test_every_datatype_has_its_input(client, city):
     # Every input has its label.
     for input_id in ("attribute-1", "attribute-2", "attribute-3", "attribute-4", "attribute-5"):
         assert f'<label for="{input_id}">' in page
-    assert '<label for="attribute-6-1">Broken glass</label>' in page
+    assert '<label for="attribute-6-1"><bdi>Broken glass</bdi></label>' in page
 
 
 def test_required_marks_help_text_and_information(client, city):
@@ -121,7 +121,7 @@ def test_required_marks_help_text_and_information(client, city):
     assert "How big is it?" in size_label and 'class="required"' in size_label
     where_label = re.search(r'<label for="attribute-1">(.*?)</label>', page, re.S).group(1)
     assert 'class="required"' not in where_label
-    assert '<p class="hint" id="attribute-2-hint">A number, e.g. 7.5</p>' in page
+    assert '<p class="hint" id="attribute-2-hint"><bdi>A number, e.g. 7.5</bdi></p>' in page
     assert re.search(r'id="attribute-2"[^>]*aria-describedby="attribute-2-hint"', page)
     # The informational attribute is said, not asked.
     assert "Potholes are fixed within 3 days." in page
