@@ -23,6 +23,7 @@ from open311.db import article_queries
 from open311.db.models import Jurisdiction
 from open311.domain import article_pages, article_search, knowledge
 from open311.errors import InvalidInput
+from open311.i18n import n_
 from open311.web.city_choice import chosen_city
 from open311.web.pages import current_page, page_blueprint, render, say_text
 from open311.wire.articles import ArticleView
@@ -110,6 +111,21 @@ def search_articles() -> str:
     topic_name = next(
         (t.name for theme in topics for t in (theme, *theme.children) if t.code == topic), None
     )
+    heading = None
+    if found is not None and q.strip():
+        heading = n_(
+            "%(count)s answer for “%(q)s”",
+            "%(count)s answers for “%(q)s”",
+            found.total,
+            q=q.strip(),
+        )
+    elif found is not None and topic is not None:
+        heading = n_(
+            "%(count)s answer about %(topic)s",
+            "%(count)s answers about %(topic)s",
+            found.total,
+            topic=topic_name or topic,
+        )
     return render(
         "kb/search.html",
         choice=choice,
@@ -118,6 +134,7 @@ def search_articles() -> str:
         topic_name=topic_name,
         problem=problem,
         found=found,
+        heading=say_text(heading) if heading is not None else None,
         topics=topics,
         snippet=snippet,
         direction=i18n.direction,

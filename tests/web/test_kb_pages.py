@@ -49,6 +49,7 @@ def test_search_ranks_as_the_api_does(client, kb):
 def test_a_misspelt_word_still_finds(client, kb):
     _response, html = page(client, "/kb", q="potwhole")
     assert "Report a pothole" in html
+    assert "1 answer for “potwhole”" in html  # one: the singular
 
 
 def test_no_hits_says_so(client, kb):
