@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
 
     pages.init_app(app)
     app.register_blueprint(assets.blp)
+    app.register_blueprint(assets.icon)
     for module in (home, tiles, request_pages, report, knowledge, city, docs):
         app.register_blueprint(module.blp)
     for module in (signin, intake, queue, crew):

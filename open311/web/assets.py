@@ -27,6 +27,14 @@ VENDOR: dict[str, str] = {
 MAX_AGE_S = 86400
 
 blp = Blueprint("assets", __name__, url_prefix="/assets")
+icon = Blueprint("favicon", __name__)
+
+
+@icon.route("/favicon.ico")
+def favicon() -> Response:
+    """What a browser asks for by itself, on any page, an image or a stylesheet: our icon
+    (an SVG, which browsers take here too) rather than a 404 in its console."""
+    return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=MAX_AGE_S)
 
 
 @blp.route("/vendor/<name>")

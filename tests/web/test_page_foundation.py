@@ -204,3 +204,9 @@ def test_only_the_listed_browser_libraries_are_served(client):
         "/assets/../pages.py",
     ):
         assert client.get(refused).status_code == 404, refused
+
+
+def test_the_icon_a_browser_asks_for_by_itself_is_there(client):
+    with client.get("/favicon.ico") as icon:
+        assert icon.status_code == 200
+        assert icon.content_type == "image/svg+xml; charset=utf-8"
