@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from open311 import create_app
 from open311.db.models import Media, ServiceRequest
-from tests.factories import make_jurisdiction
+from tests.factories import make_boundary_layer, make_district, make_jurisdiction
 from tests.web.filing_helpers import (
     CITY,
     csrf_token,
@@ -134,6 +134,15 @@ def test_the_form_works_without_javascript(client, city):
     assert '<input type="file" id="media" name="media" multiple accept="image/*"' in page
     assert 'id="address_string" name="address_string"' in page
     assert 'id="picker-box" hidden' in page  # the map only appears with its script
+
+
+def test_the_picker_starts_at_the_city_and_draws_its_districts(client, city, db):
+    layer = make_boundary_layer(db, city, "wards")
+    make_district(db, layer, "Ward 1", bounds=(-118.3, 34.0, -118.2, 34.1))
+    page = open_form(client)
+    assert 'data-extent="-118.300000,34.000000,-118.200000,34.100000"' in page
+    tiles = f"/tiles/districts/{{z}}/{{x}}/{{y}}.mvt?jurisdiction_id={CITY}&amp;layer={layer.id}"
+    assert f'data-districts="{tiles}"' in page
 
 
 def test_the_form_in_arabic_reads_right_to_left(client, city):

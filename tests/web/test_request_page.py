@@ -135,7 +135,7 @@ def test_the_page_in_arabic_reads_right_to_left(client, worked):
     page = page_of(client, "/requests/WEB-1?locale=ar")
     assert 'dir="rtl"' in page and "حفرة في الطريق" in page
     # Coordinates stay left to right inside the mirrored layout.
-    assert '<dd dir="ltr">34.05220, -118.24370</dd>' in page
+    assert '<dd><bdi dir="ltr">34.05220, -118.24370</bdi></dd>' in page
 
 
 def test_a_closed_request_says_so(client, db, worked):
