@@ -181,9 +181,11 @@ def file_request(service_code: str) -> Response:
     submission = intake.Submission(
         service_code, **checked, attributes=answers, channel="web", language=current_page().locale
     )
-    if checked:
+    # With a field refused, the location is checked as given (a point refused is said already).
+    given = submission if checked else _place_given(service_code, offered)
+    if given is not None:
         try:
-            intake.check_location(submission)
+            intake.check_location(given)
         except InvalidInput as error:
             refusal.add(error.problems)
     cleaned: list[photos.Photo] = []
@@ -215,6 +217,15 @@ def file_request(service_code: str) -> Response:
         "photos": len(cleaned),
     }
     return redirect(url_for("report.filed"), code=303)
+
+
+def _place_given(service_code: str, offered: dict[str, str]) -> intake.Submission | None:
+    """The place alone, for check_location when another field was refused: None when a point
+    was sent (RequestForm said whether it was a good one), else the address as given."""
+    if any(offered.get(name, "").strip() for name in ("lat", "long")):
+        return None
+    address = offered.get("address_string", "").strip() or None
+    return intake.Submission(service_code, address_string=address)
 
 
 @blp.route("/report/filed", methods=["GET"])

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from open311 import create_app
 from open311.db.models import Media, ServiceRequest
-from tests.factories import make_boundary_layer, make_district, make_jurisdiction
+from open311.values import ServiceType
+from tests.factories import make_boundary_layer, make_district, make_jurisdiction, make_service
 from tests.web.filing_helpers import (
     CITY,
     csrf_token,
@@ -254,6 +255,25 @@ def test_a_bad_email_is_shown_by_the_email_field(client, city, db):
     (problem,) = problems_next_to(answer.get_data(as_text=True), "email")
     assert problem.startswith("email:")
     assert stored(db) == 0
+
+
+def test_a_bad_email_and_no_location_are_both_said(client, city, db):
+    token = csrf_token(open_form(client))
+    answer = post(client, good_answers(token, email="nope", address_string=""))
+    page = answer.get_data(as_text=True)
+    assert problems_next_to(page, "email") and problems_next_to(page, "location")
+    assert stored(db) == 0
+
+
+def test_a_blackbox_filing_is_confirmed_without_a_number(client, db, city):
+    make_service(db, city, "TIP", type=ServiceType.blackbox, service_name="Feedback")
+    token = csrf_token(open_form(client, f"/report/TIP?jurisdiction_id={CITY}"))
+    body = {"csrf_token": token, "jurisdiction_id": CITY, "address_string": "City Hall"}
+    assert post(client, body, f"/report/TIP?jurisdiction_id={CITY}").status_code == 303
+    request = db.scalars(select(ServiceRequest)).one()
+    confirmation = client.get("/report/filed").get_data(as_text=True)
+    assert "no public page" in confirmation
+    assert request.service_request_id not in confirmation
 
 
 def test_problems_in_spanish(client, city, db):
