@@ -25,6 +25,7 @@ class CrewChoice:
 @dataclass(frozen=True)
 class DistrictChoice:
     id: int
+    layer_id: int
     layer: str
     name: str
 
@@ -49,6 +50,7 @@ def find_district_choices(
     rows = session.execute(
         select(
             District.id,
+            District.layer_id,
             func.coalesce(BoundaryLayer.title, BoundaryLayer.name),
             func.coalesce(District.title, District.name),
         )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Response, flash, get_flashed_messages, redirect, request, url_for
@@ -74,6 +75,22 @@ def is_overdue(state: Any, due_at: datetime | None, now: datetime) -> bool:
     return due_at is not None and due_at < now and state in OPEN_WORK_ORDER_STATES
 
 
+def _districts_tiles(
+    cities: list[Jurisdiction],
+    districts: list[queue_choice_queries.DistrictChoice],
+    chosen: int | None,
+) -> str | None:
+    """The public districts tiles under the map (the chosen district's layer, else the city's
+    first), when the user works for one city; a map of several has points only."""
+    if len(cities) != 1:
+        return None
+    query = {"jurisdiction_id": cities[0].jurisdiction_id}
+    layer = next((each.layer_id for each in districts if each.id == chosen), None)
+    if layer is not None:
+        query["layer"] = str(layer)
+    return "/tiles/districts/{z}/{x}/{y}.mvt?" + urlencode(query)
+
+
 @blp.route("/queues", methods=["GET"])
 @staff_page(*MANAGERS)
 def queues() -> str:
@@ -107,11 +124,13 @@ def queues() -> str:
         for row in rows[:PAGE_SIZE]
     ]
     filters = {"crew": crew_id or "", "district": district_id or ""}
+    districts = queue_choice_queries.find_district_choices(session, scope)
     return render(
         "staff/queue.html",
         items=items,
         crews=queue_choice_queries.find_crew_choices(session, scope),
-        districts=queue_choice_queries.find_district_choices(session, scope),
+        districts=districts,
+        districts_tiles=_districts_tiles(cities, districts, district_id),
         filters=filters,
         page_number=page,
         previous_url=url_for(".queues", **filters, page=page - 1) if page > 1 else None,

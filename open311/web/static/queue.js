@@ -39,6 +39,33 @@
     layers.push({ id: "basemap", type: "raster", source: "basemap" });
   }
 
+  if (holder.dataset.districts) {
+    sources.districts = {
+      type: "vector",
+      tiles: [window.location.origin + holder.dataset.districts],
+      minzoom: 0,
+      maxzoom: 14,
+    };
+    const chosen = Number(holder.dataset.district || 0);
+    layers.push({
+      id: "district-fill",
+      type: "fill",
+      source: "districts",
+      "source-layer": "districts",
+      paint: {
+        "fill-color": "#0b5cad",
+        "fill-opacity": ["case", ["==", ["get", "id"], chosen], 0.18, 0.04],
+      },
+    });
+    layers.push({
+      id: "district-line",
+      type: "line",
+      source: "districts",
+      "source-layer": "districts",
+      paint: { "line-color": "#55657a", "line-width": 1 },
+    });
+  }
+
   let map;
   try {
     map = new maplibregl.Map({
