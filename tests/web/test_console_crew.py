@@ -233,6 +233,20 @@ def test_a_finish_refused_changes_nothing_and_says_why_by_the_field(crew_client,
     assert db.scalar(select(func.count()).select_from(Media)) == 0
 
 
+def test_starting_twice_says_why_and_changes_nothing(crew_client, db, town):
+    order = file(db, NEAR, "Near", "10 Main St")
+    token = token_of(crew_client, "/staff/crew")
+    crew_client.post(f"/staff/crew/work-orders/{order.id}/start", data={"csrf_token": token})
+    entries = db.scalar(select(func.count()).select_from(Activity))
+    again = crew_client.post(
+        f"/staff/crew/work-orders/{order.id}/start", data={"csrf_token": token}
+    )
+    assert again.status_code == 303
+    board = crew_client.get("/staff/crew").get_data(as_text=True)
+    assert 'class="warning" role="alert"' in board and "cannot go from in_progress" in board
+    assert db.scalar(select(func.count()).select_from(Activity)) == entries
+
+
 def test_another_crews_work_order_is_not_found(crew_client, db, town):
     theirs = file(db, (34.05, -118.40), "West side", "5 West Blvd")
     assert theirs.crew_id == town["west"].id

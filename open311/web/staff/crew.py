@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from open311 import clock
 from open311.api import database, media
-from open311.api.forms import read_photos
+from open311.api.forms import MEDIA_FIELD, read_photos
 from open311.api.staff.work_schemas import NOTE_MAX_LENGTH
 from open311.db import crew_board_queries, work_queries
 from open311.db.work_queries import QueueFilter, QueueRow
@@ -40,6 +40,7 @@ _R = StaffRole
 # Crew members work the board; supervisors and administrators may look over their shoulder.
 BOARD_ROLES = (_R.crew_member, _R.supervisor, _R.administrator)
 BOARD_SIZE = 50  # a day's work and more; the board is not paged
+NOTICE, WARNING = "notice", "warning"  # the flashed messages' categories: their CSS classes
 POSITION_KEY = "crew_position"  # (lat, long) the browser or the "near" field last gave
 # What a card calls each state.
 STATE_LABELS = {
@@ -204,7 +205,7 @@ def board() -> Response:
         near=near,
         near_text=request.args.get("near", ""),
         near_problem=near_problem,
-        notices=get_flashed_messages(),
+        notices=get_flashed_messages(with_categories=True),
     )
     # A place not found is said by its field with 200, as a refused form is (see _refused).
     return Response(page, status=200, mimetype="text/html")
@@ -220,12 +221,16 @@ def _my_work_order(work_order_id: int) -> QueueRow:
             return row
         except Forbidden:
             pass
-    raise NotFound(say("There is no work order %(id)s on your board.", id=work_order_id))
+    raise NotFound(_("There is no work order %(id)s on your board.", id=work_order_id))
 
 
-def _back_to_board(notice: str) -> Response:
-    flash(notice)
+def _back_to_board(notice: str, category: str = NOTICE) -> Response:
+    flash(notice, category)
     return redirect(url_for("console_crew.board"), code=303)
+
+
+def _said(error: InvalidInput) -> str:
+    return "; ".join(say_text(problem) for problem in error.problems)
 
 
 def _move(row: QueueRow, to: WorkOrderState, **kwargs: Any) -> None:
@@ -243,7 +248,7 @@ def _move(row: QueueRow, to: WorkOrderState, **kwargs: Any) -> None:
         )
     except Forbidden:
         raise NotFound(
-            say("There is no work order %(id)s on your board.", id=row.work_order.id)
+            _("There is no work order %(id)s on your board.", id=row.work_order.id)
         ) from None
 
 
@@ -253,7 +258,11 @@ def start(work_order_id: int) -> Response:
     """Start work: the work order goes in progress (residents are told work has started, as
     the API's transition tells them)."""
     row = _my_work_order(work_order_id)
-    _move(row, WorkOrderState.in_progress)
+    try:
+        _move(row, WorkOrderState.in_progress)
+    except InvalidInput as error:  # started already (a second tap, a crew mate), or paused
+        database.session().rollback()
+        return _back_to_board(_said(error), WARNING)
     database.session().commit()
     return _back_to_board(say("Started: %(title)s", title=row.work_order.title))
 
@@ -296,9 +305,9 @@ def finish(work_order_id: int) -> str | Response:
     try:
         cleaned = photos.prepare(read_photos(request)[:1])
     except InvalidInput as error:
-        errors["media"] = "; ".join(say_text(problem) for problem in error.problems)
+        errors["media"] = "; ".join(_unprefixed(say_text(problem)) for problem in error.problems)
     except RequestEntityTooLarge as error:
-        errors["media"] = say_text(getattr(error, "open311_message", "")) or say(
+        errors["media"] = _unprefixed(say_text(getattr(error, "open311_message", ""))) or say(
             "The photo is too large."
         )
     if errors:
@@ -316,8 +325,7 @@ def finish(work_order_id: int) -> str | Response:
             session_.commit()
     except InvalidInput as error:
         session_.rollback()
-        problem = "; ".join(say_text(problem) for problem in error.problems)
-        return _refused(row, {"form": problem}, form)
+        return _refused(row, {"form": _said(error)}, form)
     return _back_to_board(say("Finished: %(title)s", title=row.work_order.title))
 
 
@@ -334,6 +342,12 @@ def _keep_photos(row: QueueRow, cleaned: list[photos.Photo]) -> None:
     )
     if not service_request.media_url:
         service_request.media_url = media.media_url(cleaned[0].name)
+
+
+def _unprefixed(problem: str) -> str:
+    """An upload's problem as the API words it ("media: x.jpg is not ..."), without the API's
+    field name: the page shows it by the photo field."""
+    return problem.removeprefix(f"{MEDIA_FIELD}: ")
 
 
 def _refused(row: QueueRow, errors: dict[str, str], form: dict[str, str]) -> Response:
