@@ -43,6 +43,7 @@ import map_shapes  # noqa: E402
 import pyspy  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import tiles  # noqa: E402
 import work_queue  # noqa: E402
 from loadgen import measure  # noqa: E402
 
@@ -61,6 +62,7 @@ READ_ORDER = [
     "export_csv_year",
     *map_shapes.BUILDERS,  # `--scenarios map` for these alone
     *work_queue.BUILDERS,  # the staff API's crew queue; `--scenarios queue` for these alone
+    *tiles.BUILDERS,  # the map's vector tiles; `--scenarios tiles` for these alone
     "post",  # last: it adds requests to the last 90 days and to the change feed
 ]
 
@@ -534,6 +536,7 @@ def build_scenarios(ctx: scenarios.Context, wanted: list[str]) -> tuple[list, di
                 scenarios.BUILDERS.get(name)
                 or map_shapes.BUILDERS.get(name)
                 or work_queue.BUILDERS.get(name)
+                or tiles.BUILDERS.get(name)
             )
             if builder is None:
                 missing[name] = "not built yet"
@@ -597,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [name for name in wanted if name != "map"] + list(map_shapes.BUILDERS)
     if "queue" in wanted:
         wanted = [name for name in wanted if name != "queue"] + list(work_queue.BUILDERS)
+    if "tiles" in wanted:
+        wanted = [name for name in wanted if name != "tiles"] + list(tiles.BUILDERS)
     unknown = [name for name in wanted if name not in READ_ORDER]
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(READ_ORDER)}")

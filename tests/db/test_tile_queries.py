@@ -166,15 +166,31 @@ def test_low_zooms_hold_grid_cells_with_counts(db, city):
     (cell,) = cells
     assert cell["properties"] == {"count": 2, "open": 1}
     (alone,) = features(tile(db, city, z=10, at=SANTA_MONICA))
-    assert alone["properties"] == {
-        "count": 1,
-        "open": 1,
-        "service_request_id": "SR-FAR",
-        "status": "open",
-    }
+    assert alone["properties"] == {"count": 1, "open": 1}
+    # At the centre of its cell, in tile units.
+    x, y = alone["geometry"]["coordinates"]
+    assert x % tile_queries.CELL_UNITS == tile_queries.CELL_UNITS // 2
+    assert y % tile_queries.CELL_UNITS == tile_queries.CELL_UNITS // 2
     # At zoom 3 a cell is 0.7° wide: the whole city in one.
     (whole_city,) = features(tile(db, city, z=3))
     assert whole_city["properties"] == {"count": 3, "open": 2}
+
+
+def test_a_cell_is_drawn_where_its_requests_are(db, city):
+    """The cell's point is within a cell's width of the requests it counts."""
+    lat, long = SANTA_MONICA
+    for z in (5, 9, 13):
+        here = tile_of(lat, long, z)
+        # Downtown's two requests, 23 km away, may share the tile: their cell counts 2.
+        in_tile = features(tile(db, city, z=z, at=SANTA_MONICA))
+        (cell,) = [f for f in in_tile if f["properties"]["count"] == 1]
+        x, y = cell["geometry"]["coordinates"]
+        side = 1 << z
+        expected_x = ((long + 180) / 360 * side - here.x) * tile_queries.EXTENT
+        merc = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * side
+        expected_y = tile_queries.EXTENT - (merc - here.y) * tile_queries.EXTENT
+        assert abs(x - expected_x) <= tile_queries.CELL_UNITS / 2 + 1, z
+        assert abs(y - expected_y) <= tile_queries.CELL_UNITS / 2 + 1, z
 
 
 def test_a_tile_s_key_range_holds_its_points_keys(db, city):

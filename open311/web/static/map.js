@@ -3,7 +3,7 @@
    (OPEN311_BASEMAP_URL), the districts, and the requests coloured by status (at low zooms grid cells
    sized by their count, coloured by their share of open requests). The filter form works without this script; with it, a
    change of a filter redraws the requests at once. A click on a request opens its page; on a
-   cell of several, zooms in. The map object is element.map (the browser tests read it). */
+   cell, zooms in. The map object is element.map (the browser tests read it). */
 (function () {
   "use strict";
 
@@ -78,7 +78,7 @@
   var statusColour = ["match", ["get", "status"], "open", OPEN, CLOSED];
   layers.push({
     id: "request-cells", type: "circle", source: "requests", "source-layer": "requests",
-    filter: ["all", ["has", "count"], [">", ["get", "count"], 1]],
+    filter: ["has", "count"],
     paint: {
       // From green (all closed) to orange (all open), by the share of open requests.
       "circle-color": ["interpolate", ["linear"], ["/", ["get", "open"], ["get", "count"]],
@@ -91,7 +91,7 @@
   });
   layers.push({
     id: "request-points", type: "circle", source: "requests", "source-layer": "requests",
-    filter: ["any", ["!", ["has", "count"]], ["==", ["get", "count"], 1]],
+    filter: ["!", ["has", "count"]],
     paint: {
       "circle-color": statusColour,
       "circle-radius": ["interpolate", ["linear"], ["zoom"], 10, 3, 14, 4.5, 18, 8],
