@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 from sqlalchemy.orm import Session
 
-from open311.api import database, idempotency, media, ratelimits
+from open311.api import database, filing, idempotency, ratelimits
 from open311.api.forms import read_body, read_photos, repeated
 from open311.api.georeport_base import GeoReportBlueprint, api_key, next_page_link, respond
 from open311.api.locales import content_locale
@@ -23,7 +23,7 @@ from open311.api.schemas import (
 )
 from open311.api.smorest import load
 from open311.db import catalogue_queries, request_queries, search_queries
-from open311.db.models import Jurisdiction
+from open311.db.models import Jurisdiction, ServiceRequest
 from open311.domain import (
     apikeys,
     catalogue,
@@ -137,18 +137,17 @@ def post_request() -> Response:
     jurisdiction = jurisdictions.resolve(session, form.pop("jurisdiction_id", None))
     # Every photo is checked before anything is stored; an uploaded one outranks a linked URL.
     cleaned = photos.prepare(uploads)
-    if cleaned:
-        form["media_url"] = media.media_url(cleaned[0].name)
     media_urls = tuple(linked["media_url"])
     submission = intake.Submission(**form, attributes=answers, media_urls=media_urls)
-    stored = intake.submit(session, jurisdiction, client, submission)
-    payload = [georeport.post_result(stored, submission.account_id)]
-    response = respond(payload, "service_requests")
-    with photos.kept(media.store(), cleaned):
-        photos.record(session, cleaned, service_request_pk=stored.id, now=stored.requested_datetime)
-        retry.keep(response, stored.id)
-        session.commit()
-    return response
+    answered: list[Response] = []
+
+    def keep(stored: ServiceRequest) -> None:
+        payload = [georeport.post_result(stored, submission.account_id)]
+        answered.append(respond(payload, "service_requests"))
+        retry.keep(answered[0], stored.id)
+
+    filing.file_request(session, jurisdiction, client, submission, cleaned, before_commit=keep)
+    return answered[0]
 
 
 @blp.route("/requests.<fmt>", methods=["GET"])

@@ -4,8 +4,8 @@ form generated from the service definition, posted to the same domain function a
 The form is the API's POST body as a browser sends it (multipart, `attribute[CODE]` and
 `attribute[CODE][]` answers, `media` file parts), so it is read by the API's own readers
 (api.forms) and checked by the API's own rules (RequestForm, answers.validate_answers,
-intake.check_location, media.photos): a refusal names the same problems, each shown next to its
-field. It works without JavaScript; picker.js only fills lat/long from a click on the map.
+intake.check_location, media.photos) and filed as the API files (api.filing): a refusal names
+the same problems, each shown next to its field. It works without JavaScript; picker.js only fills lat/long from a click on the map.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, redirect, request, session, url_for
 
-from open311.api import database, media
+from open311.api import database, filing
 from open311.api.forms import read_body, read_photos
 from open311.api.schemas import RequestForm
 from open311.api.smorest import load
@@ -196,17 +196,12 @@ def file_request(service_code: str) -> Response:
             refusal.add(error.problems)
     if refusal:
         return _refused(city, service, offered, answers, refusal)
-    if cleaned:
-        submission.media_url = media.media_url(cleaned[0].name)
     try:
-        stored = intake.submit(db, city, None, submission)
+        stored = filing.file_request(db, city, None, submission, cleaned)
     except InvalidInput as error:  # a rule only the whole submission meets (the service area)
         db.rollback()
         refusal.add(error.problems)
         return _refused(city, service, offered, answers, refusal)
-    with photos.kept(media.store(), cleaned):
-        photos.record(db, cleaned, service_request_pk=stored.id, now=stored.requested_datetime)
-        db.commit()
     session[FILED_KEY] = {
         "service_request_id": stored.service_request_id
         if service.type == ServiceType.realtime
