@@ -299,3 +299,50 @@ def test_the_board_is_written_right_to_left_in_arabic(crew_client, db, town):
     page = crew_client.get("/staff/crew?locale=ar").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in page
     assert 'class="crew-card' in page
+
+
+def test_finishing_a_step_with_an_outcome_opens_the_next_and_keeps_the_request_open(
+    crew_client, db, town
+):
+    city = db.scalar(select(Jurisdiction))
+    inspect_first = make_workflow(
+        db,
+        city,
+        {
+            "code": "INSPECT",
+            "name": "Inspect",
+            "outcomes": {"hazardous": "HAZMAT", "ordinary": None},
+        },
+        {"code": "HAZMAT", "name": "Remove hazardous material"},
+        code="DUMPING",
+    )
+    dumping = make_service(db, city, "DMP", service_name="Illegal dumping")
+    make_rule(
+        db,
+        dumping,
+        town["east"].agency,
+        layer_id=town["east"].districts[0].layer_id,
+        workflow=inspect_first,
+        sla_days=5,
+    )
+    submission = intake.Submission(service_code="DMP", lat=NEAR[0], long=NEAR[1])
+    request = intake.submit(db, city, None, submission, PAST)
+    db.flush()
+    order = db.scalars(select(WorkOrder).where(WorkOrder.service_request_pk == request.id)).one()
+    token = token_of(crew_client, "/staff/crew")
+    crew_client.post(f"/staff/crew/work-orders/{order.id}/start", data={"csrf_token": token})
+    form_page = crew_client.get(f"/staff/crew/work-orders/{order.id}/finish").get_data(as_text=True)
+    assert '<option value="hazardous"' in form_page
+    answer = crew_client.post(
+        f"/staff/crew/work-orders/{order.id}/finish",
+        data={"csrf_token": token, "public_note": "Paint cans found.", "outcome": "hazardous"},
+    )
+    assert answer.status_code == 303
+    db.refresh(request)
+    assert request.status is Status.open and request.status_notes == "Paint cans found."
+    steps = db.scalars(
+        select(WorkOrder.title)
+        .where(WorkOrder.service_request_pk == request.id)
+        .order_by(WorkOrder.id)
+    ).all()
+    assert steps == ["Inspect", "Remove hazardous material"]
