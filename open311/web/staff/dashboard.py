@@ -188,8 +188,8 @@ def dashboard() -> Response:
         problems=problems,
         **context,
     )
-    status = 400 if problems else 200
-    return Response(page, status=status, content_type="text/html; charset=utf-8")
+    # A refused choice is the form again with its problem (200, as refused forms are answered).
+    return Response(page, status=200, content_type="text/html; charset=utf-8")
 
 
 def _contact_chart(session: Session, chosen: Asked, span: call_stats.Window) -> charts.Chart:

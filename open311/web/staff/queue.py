@@ -170,7 +170,7 @@ def _work_order_row(session: Session, work_order_id: int) -> QueueRow:
     return row
 
 
-def _show(work_order_id: int, forms: Forms | None = None, status: int = 200) -> Response:
+def _show(work_order_id: int, forms: Forms | None = None) -> Response:
     session = database.session()
     row = _work_order_row(session, work_order_id)
     order = row.work_order
@@ -201,7 +201,7 @@ def _show(work_order_id: int, forms: Forms | None = None, status: int = 200) -> 
         title_max=workflow.TITLE_MAX_LENGTH,
         note_max=NOTE_MAX_LENGTH,
     )
-    return Response(page, status=status, content_type="text/html; charset=utf-8")
+    return Response(page, status=200, content_type="text/html; charset=utf-8")
 
 
 @blp.route("/work-orders/<int:work_order_id>", methods=["GET"])
@@ -262,19 +262,18 @@ def _act(
     work_order_id: int, form: str, fields: tuple[str, ...], action: Callable[[Session], str]
 ) -> Response:
     """Run one form's action: committed and back to the page with a notice (303), or rolled
-    back and the page shown again with the problems (400)."""
+    back and the page shown again with the problems: 200, as the filing form answers a refused
+    form (report.py; a 4xx document is an error in the browser's console, and nothing failed)."""
     session = database.session()
     _work_order_row(session, work_order_id)  # 404 before anything is read from the form
     try:
         notice = action(session)
     except FormProblem as problem:
         session.rollback()
-        return _show(
-            work_order_id, Forms(form, {problem.field: problem.message}, request.form), 400
-        )
+        return _show(work_order_id, Forms(form, {problem.field: problem.message}, request.form))
     except InvalidInput as error:
         session.rollback()
-        return _show(work_order_id, Forms(form, _domain_problems(error, fields), request.form), 400)
+        return _show(work_order_id, Forms(form, _domain_problems(error, fields), request.form))
     session.commit()
     flash(notice)
     return redirect(url_for(".work_order", work_order_id=work_order_id), code=303)
