@@ -5,7 +5,8 @@ The form is the API's POST body as a browser sends it (multipart, `attribute[COD
 `attribute[CODE][]` answers, `media` file parts), so it is read by the API's own readers
 (api.forms) and checked by the API's own rules (RequestForm, answers.validate_answers,
 intake.check_location, media.photos) and filed as the API files (api.filing): a refusal names
-the same problems, each shown next to its field. It works without JavaScript; picker.js only fills lat/long from a click on the map.
+the same problems, each shown next to its field. It works without JavaScript; picker.js only
+fills lat/long from a click on the map.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def _form_page(
         problems=refusal.by_field,
         summary=summary,
         max_photos=current_app.config["OPEN311_MEDIA_MAX_COUNT"],
-        map_data=_map_data(city),
+        map_data=map_data(city),
     )
 
 
@@ -315,11 +316,17 @@ def _summary(questions: Sequence[Question], refusal: Refusal) -> list[tuple[str,
     return listed
 
 
-def _map_data(city: Jurisdiction) -> dict[str, str]:
-    """The picker's data-* attributes: the city's extent for its first view and its districts'
-    outlines, from the map's own queries and tiles, and the basemap when one is set."""
+def map_data(city: Jurisdiction) -> dict[str, str]:
+    """The data-* attributes of a map of picker.js (the form's picker, a request's map): the
+    city's extent for its first view and its districts' outlines, from the map's own queries
+    and tiles, and the basemap when one is set (the template escapes them)."""
     db = database.session()
-    data = {"data-basemap": database.settings().basemap_url}
+    settings = database.settings()
+    data = {
+        "data-worker": url_for("assets.vendor", name="maplibre-gl-csp-worker.js"),
+        "data-basemap": settings.basemap_url,
+        "data-basemap-attribution": settings.basemap_attribution,
+    }
     scope = search_queries.resolve_scope(db, city)
     if scope is None:
         return data

@@ -25,6 +25,7 @@ from open311.domain import jurisdictions, publication, request_search, translati
 from open311.errors import UnknownRequest
 from open311.i18n import _
 from open311.web.pages import current_page, page_blueprint, render, say_text
+from open311.web.report import map_data
 
 blp = page_blueprint("request_pages", __name__)
 
@@ -55,6 +56,7 @@ def request_page(service_request_id: str) -> str:
             for note in item.get("notes") or []
         ],
         parent=extended.get("parent_service_request_id"),
+        map_data=_point_map(city, item),
         json_url=url_for("georeport.get_request", service_request_id=service_request_id, fmt="json")
         + "?extensions=true&jurisdiction_id="
         + city.jurisdiction_id,
@@ -91,6 +93,13 @@ def token_page(token: str) -> Response:
         return redirect(target, code=303)
     page = render("requests/token.html", token=token, city=city)
     return Response(page, status=404, content_type="text/html; charset=utf-8")
+
+
+def _point_map(city: Jurisdiction, item: dict[str, Any]) -> dict[str, str] | None:
+    """The data-* attributes of the request's small map (picker.js); None without a point."""
+    if item.get("lat") is None or item.get("long") is None:
+        return None
+    return map_data(city) | {"data-point": f"{item['long']},{item['lat']}"}
 
 
 def _districts(db: Session, city: Jurisdiction, districts: dict[str, str]) -> list[tuple[str, str]]:

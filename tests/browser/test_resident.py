@@ -1,6 +1,7 @@
 """A resident files a request from the browser: picks a service, answers its questions (a
 refused first try shows the problems by the fields), places the point on the map picker,
-attaches a photo, sees the confirmation and follows it to the request's page, also in Arabic."""
+attaches a photo, sees the confirmation and follows it to the request's page (its photo and a
+small map of its point), also in Arabic; and the form itself in Arabic."""
 
 from __future__ import annotations
 
@@ -62,10 +63,12 @@ def test_a_resident_files_a_request_with_a_photo_and_a_point(fresh_browser, site
         lambda d: d.execute_script("return arguments[0].naturalWidth", image_element) > 0
     )
     assert "Flat tyres" in driver.find_element(By.CSS_SELECTOR, ".request-description").text
+    wait_for(driver, "#request-map canvas")
     check_page(driver, "request-page")
 
     driver.get(driver.current_url + "?locale=ar")
     wait_for(driver, "img.photo")
+    wait_for(driver, "#request-map canvas")
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("dir") == "rtl"
     check_page(driver, "request-page-ar")
 

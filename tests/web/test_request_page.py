@@ -106,6 +106,15 @@ def test_the_page_shows_what_the_public_api_shows(client, worked):
     assert re.search(r'<time datetime="2026-11-30T\S+">Nov 30, 2026, 9:00:00\WAM</time>', page)
     assert "Expected by" in page and "Dec 3, 2026" in page
     assert f"/open311/v2/requests/WEB-1.json?extensions=true&amp;jurisdiction_id={CITY}" in page
+    # A small map of the point (hidden until its script shows it).
+    assert 'id="request-map" class="map request-map" hidden' in page
+    assert 'data-point="-118.2437,34.0522"' in page
+
+
+def test_a_request_without_a_point_has_no_map(client, db, pothole):
+    make_request(db, pothole, service_request_id="WEB-2", lat=None, long=None, address="1 Elm")
+    page = page_of(client, "/requests/WEB-2")
+    assert "request-map" not in page and "maplibre-gl.js" not in page
 
 
 def test_no_personal_data_and_no_internal_note(client, worked):
