@@ -84,7 +84,14 @@ def asked(session: Session) -> Asked:
     period = request.args.get("period", "day")
     if period not in PERIODS:
         raise InvalidInput(say("period: one of %(choices)s", choices=", ".join(PERIODS)))
-    return Asked(city, cities, period, _date("start"), _date("end"))
+    start, end = _date("start"), _date("end")
+    if start is None or end is None:
+        # Whole local days, so that the tables, the charts and the dates shown agree: the
+        # API's default span (31 days by day, 13 weeks, a year) ending today.
+        last = end or clock.now().astimezone(ZoneInfo(city.time_zone)).date()
+        start = start or last - timedelta(days=call_stats.DEFAULT_SPAN[period].days - 1)
+        end = last
+    return Asked(city, cities, period, start, end)
 
 
 def window(chosen: Asked) -> call_stats.Window:
