@@ -56,6 +56,13 @@ def test_a_phone_call_with_a_duplicate_warning_and_a_kb_answer(fresh_browser, si
         driver,
         lambda: Select(driver.find_element(By.ID, "f-service_code")).select_by_value(SERVICE),
     )
+    wait_for(driver, "#q-SURFACE")
+
+    # Filed too soon: each problem next to its field, nothing stored.
+    _reloaded(driver, driver.find_element(By.ID, "file-request").click)
+    assert "Nothing was saved" in wait_for(driver, ".problems").text
+    assert "location is required" in driver.find_element(By.CSS_SELECTOR, "fieldset.place").text
+    check_page(driver, "intake-errors")
     Select(wait_for(driver, "#q-SURFACE")).select_by_value("WALL")
 
     # A click on the map places a point; then the caller gives the exact place.

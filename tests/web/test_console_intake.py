@@ -20,7 +20,7 @@ from open311.db import contact_queries
 from open311.db.models import Contact, Crew, Jurisdiction, ServiceRequest, StaffUser
 from open311.domain import intake, jurisdictions, staff
 from open311.values import ContactChannel, ContactOutcome, Datatype, StaffRole, Status
-from tests.factories import make_attribute, make_service
+from tests.factories import make_attribute, make_jurisdiction, make_service
 
 PASSWORD = "intake screen test pass 311"
 GAFFEY_1230 = (33.73280359, -118.2922555)
@@ -245,22 +245,25 @@ def test_filing_makes_one_request_and_one_contact(desk, db, la, taker):
 def test_refusals_leave_nothing_and_show_next_to_the_field(desk, db):
     before = counts(db)
     status, page, _ = post(desk, **graffiti_call(action="file", email="not an address"))
-    assert status == 400
+    assert status == 200
     assert counts(db) == before
     assert re.search(r'id="email-error">[^<]*[Nn]ot a valid email', page)
     assert "Nothing was saved" in page
     fields = graffiti_call(action="file")
     del fields["lat"], fields["long"], fields["address_string"]
     status, page, _ = post(desk, **fields)
-    assert status == 400
+    assert status == 200
     assert counts(db) == before
     assert "a location is required" in page
     fields = graffiti_call(action="file")
-    del fields["attribute[SURFACE]"]
+    del fields["attribute[SURFACE]"], fields["lat"], fields["long"], fields["address_string"]
     status, page, _ = post(desk, **fields)
-    assert status == 400
+    assert status == 200
     assert counts(db) == before
+    # Every problem at once, each next to its field and listed at the top.
     assert re.search(r'id="attribute-SURFACE-error">attribute SURFACE is required', page)
+    assert '<a href="#q-SURFACE">attribute SURFACE is required' in page
+    assert '<a href="#f-address_string">a location is required' in page
     # What was typed stays.
     assert f'value="{CALLER_EMAIL}"' in page and "Tags on the laundromat" in page
 
@@ -268,7 +271,7 @@ def test_refusals_leave_nothing_and_show_next_to_the_field(desk, db):
 def test_a_malformed_coordinate_is_a_problem_on_its_field(desk, db):
     before = counts(db)
     status, page, _ = post(desk, **graffiti_call(action="file", lat="north"))
-    assert status == 400
+    assert status == 200
     assert 'id="lat-error"' in page
     assert counts(db) == before
 
@@ -300,7 +303,7 @@ def test_a_closed_or_unknown_request_cannot_take_the_call(desk, db, la):
     db.flush()
     before = counts(db)
     status, page, _ = post(desk, **graffiti_call(attach=existing.service_request_id))
-    assert status == 400
+    assert status == 200
     assert "No open request" in page
     assert counts(db) == before
 
@@ -308,7 +311,7 @@ def test_a_closed_or_unknown_request_cannot_take_the_call(desk, db, la):
 def test_answered_from_the_knowledge_base(desk, db):
     before = counts(db)
     status, page, _ = post(desk, channel="walk_in", action="answered")
-    assert status == 400 and "use an answer first" in page
+    assert status == 200 and "use an answer first" in page
     assert counts(db) == before
     status, _page, location = post(
         desk, channel="walk_in", action="answered", article_id="graffiti-removal"
@@ -346,3 +349,22 @@ def test_the_callers_language(desk):
 def test_spanish_screen_for_a_spanish_speaking_call_taker(desk):
     page = desk.get("/staff/intake?locale=es").get_data(as_text=True)
     assert '<html lang="es"' in page
+
+
+def test_only_the_call_takers_cities(desk, db):
+    other = make_jurisdiction(db, jurisdiction_id="elsewhere.example.org", name="Elsewhere")
+    make_service(db, other, "POTHOLE")
+    before = counts(db)
+    status, page, _ = post(
+        desk, **graffiti_call(action="file", jurisdiction_id="elsewhere.example.org")
+    )
+    assert status == 403
+    assert counts(db) == before
+    answer = desk.get("/staff/intake", query_string={"jurisdiction_id": "elsewhere.example.org"})
+    assert answer.status_code == 403
+
+
+def test_the_duplicates_panel_is_for_the_same_roles(client, db, la):
+    assert client.get("/staff/intake/duplicates").status_code == 302
+    sign_in(client, make_user(db, la, StaffRole.crew_member).username)
+    assert client.get("/staff/intake/duplicates").status_code == 403

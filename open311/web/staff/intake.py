@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Response, redirect, request, url_for
 from geoalchemy2.shape import to_shape
@@ -27,7 +28,8 @@ from open311.api.staff.intake_schemas import CHANNELS, IntakeRequestBody
 from open311.db import article_queries, request_queries
 from open311.db.models import Article, Jurisdiction, Service, ServiceRequest
 from open311.domain import article_search, catalogue, contacts, staff, translations
-from open311.domain.intake import Submission, submit
+from open311.domain.answers import validate_answers
+from open311.domain.intake import Submission, check_location, submit
 from open311.errors import InvalidInput, Open311Error
 from open311.i18n import negotiate
 from open311.values import ContactChannel, ContactOutcome, StaffRole, Status
@@ -197,7 +199,10 @@ def _used(form: IntakeForm, city: Jurisdiction, locale: str) -> list[article_sea
     return views
 
 
-def _screen(form: IntakeForm, *, done: dict[str, Any] | None = None, status: int = 200) -> Any:
+def _screen(form: IntakeForm, *, done: dict[str, Any] | None = None) -> str:
+    """The screen for the form as it stands. A refused filing comes back as this page with
+    200, as a form shown again is (the browser would log a 4xx page as a failed load); the
+    problems on it say what was refused."""
     call = _call(form)
     page = render(
         "staff/intake.html",
@@ -209,7 +214,7 @@ def _screen(form: IntakeForm, *, done: dict[str, Any] | None = None, status: int
         basemap=database.settings().basemap_url,
         basemap_attribution=database.settings().basemap_attribution,
     )
-    return page if status == 200 else Response(page, status=status, mimetype="text/html")
+    return page
 
 
 def _area(city: Jurisdiction) -> tuple[str, str]:
@@ -238,7 +243,7 @@ def _finish(form: IntakeForm, step: Any) -> str | Response:
             session.commit()
             return redirect(target, code=303)
     session.rollback()
-    return _screen(form, status=400)
+    return _screen(form)
 
 
 def _articles(form: IntakeForm, city: Jurisdiction) -> list[Article]:
@@ -274,6 +279,7 @@ def _file(form: IntakeForm) -> str:
         attributes=body["attributes"],
         channel=body["channel"],
     )
+    _check_all(city, submission)
     session = database.session()
     now = clock.now()
     stored = submit(session, city, None, submission, now, actor=actor())
@@ -286,6 +292,23 @@ def _file(form: IntakeForm) -> str:
         session, city, current_user(), contacts.for_intake(given, body["channel"]), now, links
     )
     return url_for(".intake", filed=stored.service_request_id)
+
+
+def _check_all(city: Jurisdiction, submission: Submission) -> None:
+    """intake.submit's own checks of the place and the answers, both run before it, so that
+    the call-taker sees every problem at once (submit stops at the first kind)."""
+    problems: list[str] = []
+    try:
+        check_location(submission)
+    except InvalidInput as error:
+        problems += error.problems
+    service = catalogue.get_service(database.session(), city, submission.service_code)
+    try:
+        validate_answers(service, submission.attributes, ZoneInfo(city.time_zone or "UTC"))
+    except InvalidInput as error:
+        problems += error.problems
+    if problems:
+        raise InvalidInput(*problems)
 
 
 def _attach(form: IntakeForm) -> str:
