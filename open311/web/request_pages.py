@@ -19,11 +19,12 @@ from flask import Response, redirect, request, url_for
 from sqlalchemy.orm import Session
 
 from open311.api import database
-from open311.db import district_queries, request_queries, search_queries
+from open311.db import district_queries, media_queries, request_queries, search_queries
 from open311.db.models import Jurisdiction
 from open311.domain import jurisdictions, publication, request_search, translations
 from open311.errors import UnknownRequest
 from open311.i18n import _
+from open311.media.storage import valid_name
 from open311.web.pages import current_page, page_blueprint, render, say_text
 from open311.web.report import map_data
 
@@ -50,7 +51,7 @@ def request_page(service_request_id: str) -> str:
         updated=_when(item.get("updated_datetime"), zone, locale),
         expected=_when(item.get("expected_datetime"), zone, locale),
         districts=_districts(db, city, extended.get("districts") or {}),
-        photos=extended.get("media_urls") or ([item["media_url"]] if item.get("media_url") else []),
+        photos=_photos(db, extended.get("media_urls") or [item.get("media_url")]),
         notes=[
             note | {"when": _when(note.get("datetime"), zone, locale)}
             for note in item.get("notes") or []
@@ -100,6 +101,19 @@ def _point_map(city: Jurisdiction, item: dict[str, Any]) -> dict[str, str] | Non
     if item.get("lat") is None or item.get("long") is None:
         return None
     return map_data(city) | {"data-point": f"{item['long']},{item['lat']}"}
+
+
+def _photos(db: Session, urls: list[str | None]) -> list[dict[str, str | None]]:
+    """Each photo's URL and the URL of its thumbnail (served next to it) when it is one of
+    ours; a photo a client linked on another site has none (the pages' Content-Security-Policy
+    shows images of this host only), and is shown as a link."""
+    shown = []
+    for url in filter(None, urls):
+        folder, _slash, name = url.rpartition("/")
+        found = media_queries.get_media_by_file(db, name) if valid_name(name) else None
+        thumbnail = f"{folder}/{found.thumbnail_name}" if found is not None else None
+        shown.append({"url": url, "thumbnail": thumbnail})
+    return shown
 
 
 def _districts(db: Session, city: Jurisdiction, districts: dict[str, str]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from open311.db.models import Requester, ServiceRequest
+from open311.db.models import Media, Requester, ServiceRequest
 from open311.domain import activity
 from open311.values import ServiceType
 from tests.factories import (
@@ -169,10 +169,20 @@ def test_a_photo_filed_with_the_form_is_on_the_page(client, app, db, city, tmp_p
     assert answer.status_code == 303
     request = db.scalars(select(ServiceRequest)).one()
     page = page_of(client, f"/requests/{request.service_request_id}")
-    (src,) = re.findall(r'<img class="photo" src="([^"]+)"', page)
-    assert src == request.media_url
-    with client.get(src) as photo:
-        assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+    (link, src) = re.findall(r'<a href="([^"]+)"><img class="photo" src="([^"]+)"', page)[0]
+    (stored_photo,) = db.scalars(select(Media)).all()
+    # The thumbnail, linked to the photo itself.
+    assert link == request.media_url and src.endswith(f"/media/{stored_photo.thumbnail_name}")
+    for url in (link, src):
+        with client.get(url) as photo:
+            assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
+
+
+def test_a_linked_photo_of_another_site_is_a_link(client, db, pothole):
+    make_request(db, pothole, service_request_id="WEB-3", media_url="https://example.org/a.jpg")
+    page = page_of(client, "/requests/WEB-3")
+    assert '<img class="photo"' not in page  # the pages show images of this host only
+    assert '<a href="https://example.org/a.jpg" rel="noopener noreferrer">Photo 1' in page
 
 
 # --- a batch service's token ------------------------------------------------------------------
