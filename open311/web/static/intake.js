@@ -14,6 +14,16 @@
   var panel = document.getElementById("duplicates");
   var holder = document.getElementById("intake-map");
 
+  // One send at a time: a double click on "File the request" must not file twice. The
+  // guard lifts after a while in case the answer never came (the page stays as it was).
+  var sending = false;
+  form.addEventListener("submit", function (event) {
+    if (sending) { event.preventDefault(); return; }
+    sending = true;
+    window.setTimeout(function () { sending = false; }, 8000);
+  });
+  window.addEventListener("pageshow", function () { sending = false; });  // back to this page
+
   form.querySelectorAll("select[data-refresh]").forEach(function (select) {
     select.addEventListener("change", function () {
       if (form.requestSubmit) { form.requestSubmit(refresh); } else { refresh.click(); }
