@@ -98,19 +98,25 @@ _IN_TILE = (
 )
 _REQUESTED = """to_char(r.requested_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
-# Each request a point, in tile units by ST_AsMVTGeom.
+# Each request a point, in tile units: Web Mercator's x is linear in longitude and its y is
+# ln(tan(pi/4 + lat/2)), so plain arithmetic on the coordinates gives what ST_Transform and
+# ST_AsMVTGeom would, rounded to the same unit, in two thirds of the time (a dense z14 tile's
+# 15,000 points; the key range holds no point outside the tile, so there is nothing to clip).
+_TILE_X = "round(((ST_X(r.location) + 180.0) / 360.0 * %(side)s - %(x)s) * %(extent)s)"
+_TILE_Y = (
+    "round(((1.0 - ln(tan(pi() / 4 + radians(ST_Y(r.location)) / 2)) / pi()) / 2.0 * %(side)s"
+    " - %(y)s) * %(extent)s)"
+)
 _POINTS = f"""
 SELECT ST_AsMVT(t.*, '{REQUESTS_LAYER}', %(extent)s, 'geom')
 FROM (
-    SELECT ST_AsMVTGeom(ST_Transform(r.location, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
-                        %(extent)s, %(buffer)s, true) AS geom,
+    SELECT ST_MakePoint({_TILE_X}, {_TILE_Y}) AS geom,
            r.service_request_id, r.status::text AS status, s.service_code,
            {_REQUESTED} AS requested_datetime
     FROM service_request r
     JOIN service s ON s.id = r.service_id
     WHERE {{where}}
-) t
-WHERE t.geom IS NOT NULL"""
+) t"""
 
 # One point per grid cell: the cell is the key's leading bits (a cell is a tile CELL_ZOOMS
 # zooms deeper). Per request only what the index holds is read and counted (a dense z12 tile
@@ -178,6 +184,7 @@ def requests_tile_sql(scope: Scope, search: RequestSearch, tile: Tile) -> tuple[
     where, params = _list_conditions(scope, filters, keyset=False)
     where.append(_IN_TILE)
     params |= _tile_params(tile)
+    params["side"] = 1 << tile.z
     params["key_from"], params["key_to"] = key_range(tile)
     condition = " AND ".join(f"({w})" for w in where)
     if aggregates(tile):

@@ -138,7 +138,9 @@
   if (form) {
     form.addEventListener("change", function (event) {
       if (event.target && event.target.name === "jurisdiction_id") {
-        form.submit();  // another city: another extent, catalogue and list
+        // Another city: another extent, catalogue and list; its services are not this one's.
+        form.elements.service_code.value = "";
+        form.submit();
         return;
       }
       map.getSource("requests").setTiles([requestTiles()]);
