@@ -4,6 +4,7 @@ reassigned, and the dashboard with its charts drawn."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -11,9 +12,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
 from open311 import clock
-from open311.db.models import Jurisdiction
+from open311.db import work_queries
+from open311.db.models import Contact, Jurisdiction
 from open311.db.session import make_engine, make_session_factory
-from open311.domain import intake
+from open311.domain import intake, workflow
 from open311.values import StaffRole
 from tests.browser.conftest import PASSWORD
 from tests.browser.helpers import WAIT_S, check_page, wait_for
@@ -38,7 +40,24 @@ def graffiti(site) -> Iterator[None]:
                 description="Tags on the wall",
                 attributes={"SURFACE": ["WALL"]},
             )
-            intake.submit(session, city, None, submission, clock.now())
+            filed = intake.submit(session, city, None, submission, clock.now())
+        # Something for the dashboard to draw: the last one done, and a few calls of today.
+        session.flush()
+        (order,) = work_queries.find_open_work_orders(session, filed)
+        for state in ("in_progress", "done"):
+            workflow.transition(session, order, state, actor="staff:test", now=clock.now())
+        for minutes, channel, wait in ((90, "phone", 20), (60, "phone", 75), (30, "email", None)):
+            queued = clock.now() - timedelta(minutes=minutes)
+            session.add(
+                Contact(
+                    jurisdiction_id=city.id,
+                    channel=channel,
+                    queued_at=queued,
+                    answered_at=queued + timedelta(seconds=wait) if wait else None,
+                    ended_at=queued + timedelta(minutes=5),
+                    abandoned=wait is None,
+                )
+            )
         session.commit()
     engine.dispose()
     yield

@@ -459,3 +459,14 @@ def test_a_bad_window_is_said_on_the_dashboard(client, db, town):
     assert answer.status_code == 200
     assert "start must be before end" in answer.text
     assert "start: not a date (YYYY-MM-DD)" in client.get("/staff/dashboard?start=yesterday").text
+
+
+def test_the_queue_is_paged_in_its_order(client, db, town, orders, monkeypatch):
+    monkeypatch.setattr("open311.web.staff.queue.PAGE_SIZE", 1)
+    sign_in(client, db, town)
+    first = client.get("/staff/queues", query_string={"crew": "", "district": ""}).text
+    assert rows_of(first) == [str(orders["late"].id)]
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/staff/queues", query_string={"page": 2}).text
+    assert rows_of(second) == [str(orders["soon"].id)]
+    assert 'rel="prev"' in second and 'rel="next"' not in second
