@@ -76,3 +76,11 @@ def test_a_resident_files_a_request_with_a_photo_and_a_point(fresh_browser, site
     driver.get(site.url(f"/report/ABANDONED-VEHICLE?jurisdiction_id={CITY}&locale=ar"))
     wait_for(driver, "#picker canvas")
     check_page(driver, "report-form-ar")
+
+
+def test_the_form_fits_a_phone(phone, site):
+    phone.get(site.url(f"/report/BULKY?jurisdiction_id={CITY}"))
+    wait_for(phone, "#picker canvas")
+    width = phone.execute_script("return document.documentElement.scrollWidth")
+    assert width <= phone.execute_script("return window.innerWidth")  # no sideways scrolling
+    check_page(phone, "report-form-phone")

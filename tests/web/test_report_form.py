@@ -175,6 +175,8 @@ def test_a_good_form_files_the_request_and_redirects_to_its_confirmation(client,
     confirmation = client.get("/report/filed").get_data(as_text=True)
     assert request.service_request_id in confirmation
     assert f'href="/requests/{request.service_request_id}"' in confirmation
+    for personal in ("resident@example.org", "Marge", "555"):
+        assert personal not in confirmation
     # Reloading the confirmation files nothing again.
     client.get("/report/filed")
     assert stored(db) == 1
