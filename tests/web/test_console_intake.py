@@ -268,6 +268,14 @@ def test_refusals_leave_nothing_and_show_next_to_the_field(desk, db):
     assert f'value="{CALLER_EMAIL}"' in page and "Tags on the laundromat" in page
 
 
+def test_filing_without_a_service(desk, db):
+    before = counts(db)
+    status, page, _ = post(desk, **graffiti_call(action="file", service_code=""))
+    assert status == 200
+    assert 'id="service_code-error">Choose a service.' in page
+    assert counts(db) == before
+
+
 def test_a_malformed_coordinate_is_a_problem_on_its_field(desk, db):
     before = counts(db)
     status, page, _ = post(desk, **graffiti_call(action="file", lat="north"))
@@ -311,7 +319,7 @@ def test_a_closed_or_unknown_request_cannot_take_the_call(desk, db, la):
 def test_answered_from_the_knowledge_base(desk, db):
     before = counts(db)
     status, page, _ = post(desk, channel="walk_in", action="answered")
-    assert status == 200 and "use an answer first" in page
+    assert status == 200 and "Use an answer first" in page
     assert counts(db) == before
     status, _page, location = post(
         desk, channel="walk_in", action="answered", article_id="graffiti-removal"

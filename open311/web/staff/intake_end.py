@@ -66,6 +66,8 @@ def file_request(form: IntakeForm) -> str:
         reject_forbidden(key, value)
     city = city_of(form)
     caller_locale(form, city)
+    if not form.service_code:
+        raise InvalidInput(say("service_code: choose a service."))
     body = load(IntakeRequestBody(), form.body())
     caller = body.get("caller") or {}
     submission = Submission(

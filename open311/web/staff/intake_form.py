@@ -145,7 +145,14 @@ def place_problems(
     top."""
     known = set(fields)
     for problem in problems:
-        form.add_problem(field_of(problem, known), say(problem))
+        name = field_of(problem, known)
+        said = say(problem)
+        head = str(problem).split(":", 1)[0]
+        if name in known and said.startswith(f"{head}:"):
+            # Shown next to its field, the field's name in front says nothing more.
+            said = said[len(head) + 1 :].strip()
+            said = said[:1].upper() + said[1:]
+        form.add_problem(name, said)
 
 
 def field_of(problem: str, known: set[str]) -> str:
