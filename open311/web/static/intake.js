@@ -26,6 +26,8 @@
 
   form.querySelectorAll("select[data-refresh]").forEach(function (select) {
     select.addEventListener("change", function () {
+      // Another city has another catalogue: its services are chosen afresh.
+      if (select.name === "jurisdiction_id") { service.value = ""; }
       if (form.requestSubmit) { form.requestSubmit(refresh); } else { refresh.click(); }
     });
   });
