@@ -248,3 +248,16 @@ def test_districts_tile_and_extent(db, city):
     assert {f["properties"]["name"] for f in whole} == {"CD 14", "CD 11"}
     west, south, east, north = tile_queries.find_extent(db, city)
     assert (west, south, east, north) == pytest.approx((-118.55, 33.95, -118.20, 34.10))
+
+
+def test_open_requests_alone_come_through_their_own_index_in_the_same_cells(db, city):
+    open_only = RequestSearch(statuses=(Status.open,))
+    assert tile_queries.reads_open_index(open_only)
+    assert not tile_queries.reads_open_index(RequestSearch(statuses=(Status.open, Status.closed)))
+    for z in (5, 8, 10):
+        (both,) = [f for f in features(tile(db, city, z=z)) if f["properties"]["count"] == 2]
+        # Downtown's open request in the same cell as both downtown requests (Santa Monica's
+        # open request may share the tile).
+        opened = features(tile(db, city, z=z, search=open_only))
+        same_cell = [f for f in opened if f["geometry"] == both["geometry"]]
+        assert [f["properties"] for f in same_cell] == [{"count": 1, "open": 1}], z
