@@ -21,7 +21,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "open311"
 LOCALES = PACKAGE / "locales"
-KEYWORDS = {"_": None, "n_": (1, 2)}
+# say(): a page's text in its language (web.pages), marked as _() is.
+KEYWORDS = {"_": None, "n_": (1, 2), "say": None}
 
 
 def template() -> Catalog:

@@ -29,7 +29,7 @@ def marked() -> frozenset[str | tuple[str, str]]:
     found = extract_from_dir(
         PACKAGE,
         method_map=[("**.py", "python"), ("web/templates/**.html", "jinja2")],
-        keywords={"_": None, "n_": (1, 2)},
+        keywords={"_": None, "n_": (1, 2), "say": None},
     )
     return frozenset(message for _file, _line, message, _comments, _context in found)
 
