@@ -48,4 +48,3 @@ def test_the_crew_member_is_on_every_field_crew_of_los_angeles(db):
         .where(Jurisdiction.jurisdiction_id == "lacity.org", Crew.kind == CrewKind.field)
     ).all()
     assert field_crews and sorted(c.id for c in crew_member.crews) == sorted(field_crews)
-
