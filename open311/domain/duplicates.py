@@ -27,6 +27,19 @@ from open311.values import ActivityKind, DuplicateState, Status, UpdateStatus
 
 # Links are one step long (see the module docstring); this only guards against bad data.
 MAX_CHAIN = 32
+# A call-taker's look-up of open requests near a caller's point (the staff API's intake/nearby
+# and the console's intake screen) reaches this many of the city's duplicate radii, a fixed
+# distance where detection is off, and never further than the cap.
+NEARBY_RADIUS_FACTOR = 5
+NEARBY_RADIUS_WITHOUT_DETECTION_M = 200.0
+MAX_NEARBY_RADIUS_M = 2000.0
+
+
+def nearby_radius_m(jurisdiction: Jurisdiction) -> float:
+    """How far a call-taker's look-up reaches by default in `jurisdiction`, in metres."""
+    own = jurisdiction.duplicate_radius_m
+    radius = own * NEARBY_RADIUS_FACTOR if own > 0 else NEARBY_RADIUS_WITHOUT_DETECTION_M
+    return min(radius, MAX_NEARBY_RADIUS_M)
 
 
 def suspected_notice(

@@ -10,10 +10,7 @@ from open311.api import database
 from open311.api.staff import auth
 from open311.api.staff.auth import StaffBlueprint, staff_required
 from open311.api.staff.intake_schemas import (
-    MAX_NEARBY_RADIUS_M,
     NEARBY_LIMIT,
-    NEARBY_RADIUS_FACTOR,
-    NEARBY_RADIUS_WITHOUT_DETECTION_M,
     DuplicateResultOut,
     IntakeRequestBody,
     IntakeResultOut,
@@ -64,9 +61,7 @@ def nearby(args: dict[str, Any]) -> NearbyLookup:
     service = catalogue.get_service(session, jurisdiction, args["service_code"])
     radius = args.get("radius_m")
     if radius is None:
-        own = jurisdiction.duplicate_radius_m
-        radius = own * NEARBY_RADIUS_FACTOR if own > 0 else NEARBY_RADIUS_WITHOUT_DETECTION_M
-        radius = min(radius, MAX_NEARBY_RADIUS_M)
+        radius = duplicates.nearby_radius_m(jurisdiction)
     found = duplicate_queries.find_open_nearby(
         session,
         jurisdiction_pk=jurisdiction.id,

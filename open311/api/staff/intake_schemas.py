@@ -9,13 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate
 from open311.api.schemas import LanguageTag
 from open311.api.smorest import StaffBody
 from open311.api.staff.contacts_schemas import IntakeContactBody
+from open311.domain.duplicates import MAX_NEARBY_RADIUS_M
 
 # How a call taker may have heard of a problem; `api` and `web` are the public channels.
 CHANNELS = ("phone", "walk_in", "email", "tty")
-# A look-up nearby goes no further than this (metres); the default is 5 duplicate radii.
-MAX_NEARBY_RADIUS_M = 2000.0
-NEARBY_RADIUS_FACTOR = 5
-NEARBY_RADIUS_WITHOUT_DETECTION_M = 200.0
 NEARBY_LIMIT = 50
 
 

@@ -1,8 +1,7 @@
 """Open requests of a service near the caller's point, as the intake screen lists and maps them.
 
-The same look-up as GET /api/v1/intake/nearby (duplicate_queries.find_open_nearby, its radius:
-5 of the city's duplicate radii, 200 m when detection is off, at most 2 km), with each
-request's point added for the map's markers.
+The same look-up as GET /api/v1/intake/nearby (duplicate_queries.find_open_nearby within
+duplicates.nearby_radius_m), with each request's point added for the map's markers.
 """
 
 from __future__ import annotations
@@ -13,14 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from open311.api.staff.intake_schemas import (
-    MAX_NEARBY_RADIUS_M,
-    NEARBY_LIMIT,
-    NEARBY_RADIUS_FACTOR,
-    NEARBY_RADIUS_WITHOUT_DETECTION_M,
-)
+from open311.api.staff.intake_schemas import NEARBY_LIMIT
 from open311.db import duplicate_queries
 from open311.db.models import Jurisdiction, Service, ServiceRequest
+from open311.domain import duplicates
 from open311.web.staff.intake_form import IntakeForm
 
 
@@ -44,20 +39,13 @@ class Lookup:
     requests: list[Near]
 
 
-def radius_of(city: Jurisdiction) -> float:
-    """How far the look-up reaches: the staff API's default (see the module's docstring)."""
-    own = city.duplicate_radius_m
-    radius = own * NEARBY_RADIUS_FACTOR if own > 0 else NEARBY_RADIUS_WITHOUT_DETECTION_M
-    return min(radius, MAX_NEARBY_RADIUS_M)
-
-
 def look_up(
     session: Session, city: Jurisdiction, service: Service, form: IntakeForm
 ) -> Lookup | None:
     """The open requests of `service` near the form's point, nearest first; None without one."""
     if form.lat is None or form.long is None:
         return None
-    radius = radius_of(city)
+    radius = duplicates.nearby_radius_m(city)
     found = duplicate_queries.find_open_nearby(
         session,
         jurisdiction_pk=city.id,
