@@ -17,6 +17,7 @@ from open311.api.staff.intake_schemas import (
     MergeBody,
     NearbyArgs,
     NearbyOut,
+    submission_of,
 )
 from open311.db import duplicate_queries, request_queries
 from open311.db.duplicate_queries import Nearby
@@ -85,22 +86,7 @@ def file_request(body: dict[str, Any]) -> ServiceRequest:
     linked to it), with the times of `contact` if given, else answered now."""
     session = database.session()
     jurisdiction = auth.staff_jurisdiction(body.get("jurisdiction_id"))
-    caller = body.get("caller") or {}
-    submission = intake.Submission(
-        service_code=body["service_code"],
-        lat=body.get("lat"),
-        long=body.get("long"),
-        address_string=body.get("address_string"),
-        address_id=body.get("address_id"),
-        description=body.get("description"),
-        email=caller.get("email"),
-        first_name=caller.get("first_name"),
-        last_name=caller.get("last_name"),
-        phone=caller.get("phone"),
-        language=caller.get("language"),
-        attributes=body["attributes"],
-        channel=body["channel"],
-    )
+    submission = submission_of(body)
     now = clock.now()
     stored = intake.submit(session, jurisdiction, None, submission, now, actor=auth.actor())
     call = body.get("contact") or {}

@@ -10,6 +10,7 @@ from open311.api.schemas import LanguageTag
 from open311.api.smorest import StaffBody
 from open311.api.staff.contacts_schemas import IntakeContactBody
 from open311.domain.duplicates import MAX_NEARBY_RADIUS_M
+from open311.domain.intake import Submission
 
 # How a call taker may have heard of a problem; `api` and `web` are the public channels.
 CHANNELS = ("phone", "walk_in", "email", "tty")
@@ -137,4 +138,25 @@ class DuplicateResultOut(Schema):
     duplicate_state = fields.String(allow_none=True)
     duplicate_of = fields.String(
         attribute="duplicate_of.service_request_id", dump_default=None, allow_none=True
+    )
+
+
+def submission_of(body: dict[str, Any]) -> Submission:
+    """The request a loaded IntakeRequestBody files: the caller's details as the requester's
+    (private), the channel the call came by."""
+    caller = body.get("caller") or {}
+    return Submission(
+        service_code=body["service_code"],
+        lat=body.get("lat"),
+        long=body.get("long"),
+        address_string=body.get("address_string"),
+        address_id=body.get("address_id"),
+        description=body.get("description"),
+        email=caller.get("email"),
+        first_name=caller.get("first_name"),
+        last_name=caller.get("last_name"),
+        phone=caller.get("phone"),
+        language=caller.get("language"),
+        attributes=body["attributes"],
+        channel=body["channel"],
     )

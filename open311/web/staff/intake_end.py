@@ -15,7 +15,7 @@ from open311 import clock
 from open311.api import database
 from open311.api.forms import reject_forbidden
 from open311.api.smorest import load
-from open311.api.staff.intake_schemas import IntakeRequestBody
+from open311.api.staff.intake_schemas import IntakeRequestBody, submission_of
 from open311.db import article_queries, request_queries
 from open311.db.models import Article, Jurisdiction, ServiceRequest
 from open311.domain import catalogue, contacts, staff
@@ -69,21 +69,7 @@ def file_request(form: IntakeForm) -> str:
     if not form.service_code:
         raise InvalidInput(say("service_code: choose a service."))
     body = load(IntakeRequestBody(), form.body())
-    caller = body.get("caller") or {}
-    submission = Submission(
-        service_code=body["service_code"],
-        lat=body.get("lat"),
-        long=body.get("long"),
-        address_string=body.get("address_string"),
-        description=body.get("description"),
-        email=caller.get("email"),
-        first_name=caller.get("first_name"),
-        last_name=caller.get("last_name"),
-        phone=caller.get("phone"),
-        language=caller.get("language"),
-        attributes=body["attributes"],
-        channel=body["channel"],
-    )
+    submission = submission_of(body)
     _check_all(city, submission)
     session = database.session()
     now = clock.now()
