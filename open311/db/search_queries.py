@@ -464,7 +464,7 @@ def resolve_scope(session: Session, jurisdiction: JurisdictionRef) -> Scope | No
 SELECT j.id, ARRAY(SELECT s.id FROM service s
                    WHERE s.jurisdiction_id = j.id AND s.type = 'blackbox' ORDER BY s.id)
 FROM jurisdiction j WHERE j.id = {_jurisdiction_pk(jurisdiction, params)}"""
-    rows = _rows(session, sql, params)
+    rows = fetch_rows(session, sql, params)
     return Scope(rows[0][0], tuple(rows[0][1])) if rows else None
 
 
@@ -532,7 +532,7 @@ def _one_of(column: str, values: Sequence[str], params: dict[str, Any], name: st
     return f"{column} = ANY(%({name}_list)s)"
 
 
-def _conditions(
+def where_conditions(
     jurisdiction: JurisdictionRef,
     search: RequestSearch,
     *,
@@ -693,7 +693,7 @@ def _page_sql(
         return _nearest_page_sql(jurisdiction, search, search.near, rendered, limit)
     if windows and limit is not None and _newest_first_in_area(search):
         return _newest_in_area_page_sql(jurisdiction, search, rendered, limit)
-    where, params = _conditions(jurisdiction, search)
+    where, params = where_conditions(jurisdiction, search)
     distance = f", {_DISTANCE} AS distance" if search.near is not None else ""
     paging = ""
     if limit is not None:
@@ -748,7 +748,9 @@ def _nearest_page_sql(
     distances are ST_Distance on geography, as the items show them; a cursor's distance and
     id go on from where the last page ended.
     """
-    rest, params = _conditions(jurisdiction, replace(search, near=None, after=None, sort=Sort()))
+    rest, params = where_conditions(
+        jurisdiction, replace(search, near=None, after=None, sort=Sort())
+    )
     after_distance = None
     if search.after is not None:
         after_distance = float(search.after[0])
@@ -850,7 +852,7 @@ def reads_windows(session: Session, search: RequestSearch) -> bool:
         # 16 km² box's last 30 days took 136 ms as a bitmap AND of the two indexes).
         return True
     west, south, east, north = _area_box(search)
-    rows = _rows(
+    rows = fetch_rows(
         session,
         "SELECT open311_area_share(%(w)s, %(s)s, %(e)s, %(n)s), reltuples FROM pg_class "
         "WHERE oid = 'service_request'::regclass",
@@ -887,7 +889,7 @@ def _newest_in_area_page_sql(
     window finds. find_page chooses it (reads_windows) where it beats the 2-D plans.
     """
     near = search.near is not None
-    rest, params = _conditions(jurisdiction, search, envelope=False)
+    rest, params = where_conditions(jurisdiction, search, envelope=False)
     west, south, east, north = _area_box(search)
     params |= {
         "area_w": west,
@@ -1021,7 +1023,7 @@ def count_sql(
     jurisdiction: JurisdictionRef, search: RequestSearch, cap: int
 ) -> tuple[str, dict[str, Any]]:
     """How many requests match (paging aside), counting no further than `cap`."""
-    where, params = _conditions(jurisdiction, search, keyset=False)
+    where, params = where_conditions(jurisdiction, search, keyset=False)
     params["cap"] = cap
     sql = f"""
 SELECT count(*) FROM (
@@ -1096,7 +1098,7 @@ SELECT id, name FROM candidate
 WHERE name = %(ref)s
    OR (NOT EXISTS (SELECT 1 FROM candidate WHERE name = %(ref)s) AND id::text = %(ref)s)
 ORDER BY id"""
-    return _rows(session, sql, params)
+    return fetch_rows(session, sql, params)
 
 
 def find_districts_by_ref(
@@ -1122,7 +1124,7 @@ SELECT id, layer_id, layer_name FROM candidate
 WHERE name = %(ref)s
    OR (NOT EXISTS (SELECT 1 FROM candidate WHERE name = %(ref)s) AND id::text = %(ref)s)
 ORDER BY layer_name, id"""
-    return _rows(session, sql, params)
+    return fetch_rows(session, sql, params)
 
 
 def find_crews_by_ref(
@@ -1139,7 +1141,7 @@ SELECT id, agency FROM candidate
 WHERE code = %(ref)s
    OR (NOT EXISTS (SELECT 1 FROM candidate WHERE code = %(ref)s) AND id::text = %(ref)s)
 ORDER BY id"""
-    return _rows(session, sql, params)
+    return fetch_rows(session, sql, params)
 
 
 def find_agency_names(session: Session, jurisdiction: JurisdictionRef, ref: str) -> list[str]:
@@ -1155,7 +1157,7 @@ UNION
 SELECT agency_responsible FROM service
 WHERE jurisdiction_id = {pk} AND lower(agency_responsible) = lower(%(ref)s)
 ORDER BY 1"""
-    return [row[0] for row in _rows(session, sql, params)]
+    return [row[0] for row in fetch_rows(session, sql, params)]
 
 
 @contextmanager
@@ -1203,7 +1205,7 @@ def _prepared(
     return f"EXECUTE {statement}({arguments})", params
 
 
-def _rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+def fetch_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
     with _cursor(session) as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]

@@ -3,7 +3,7 @@
 PostgreSQL writes each tile itself (ST_AsMVT; districts clipped and simplified by
 ST_AsMVTGeom, requests put in tile units by arithmetic), so Python only hands the bytes on.
 What a requests tile holds follows the public list's rules exactly: the statement's WHERE is
-search_queries' own (`_conditions` with a resolved Scope: one jurisdiction, no blackbox service
+search_queries' own (`where_conditions` with a resolved Scope: one jurisdiction, no blackbox service
 unless the settings publish them, the status, service_code and date filters),
 and a feature carries public fields only (service_request_id, status, service_code,
 requested_datetime): nothing of the requester, nor the description or address.
@@ -29,10 +29,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from open311.db import search_queries
-from open311.db.search_queries import RequestSearch, Scope
 
 # The conditions of a public list, shared rather than written again (see the module docstring).
-from open311.db.search_queries import _conditions as _list_conditions
+from open311.db.search_queries import RequestSearch, Scope, where_conditions
 from open311.values import Status
 
 EXTENT = 4096  # tile units on a side (the MVT default)
@@ -218,7 +217,7 @@ def requests_tile_sql(scope: Scope, search: RequestSearch, tile: Tile) -> tuple[
         end=search.end,
         blackbox=search.blackbox,
     )
-    where, params = _list_conditions(scope, filters, keyset=False)
+    where, params = where_conditions(scope, filters, keyset=False)
     params |= _tile_params(tile)
     params["side"] = 1 << tile.z
     if reads_open_index(search):
@@ -248,7 +247,7 @@ def requests_version(session: Session, scope: Scope) -> str:
     request (one probe of the updated_datetime index) and of the jurisdiction's catalogue
     (a service renamed, or made blackbox). Any change anywhere makes every tile new, which
     costs a reload at most; a stale tile would be wrong."""
-    rows = search_queries._rows(
+    rows = search_queries.fetch_rows(
         session,
         "SELECT (SELECT max(updated_datetime) FROM service_request), catalogue_changed_at "
         "FROM jurisdiction WHERE id = %(pk)s",
@@ -288,7 +287,7 @@ class Layer:
 
 def find_layers(session: Session, scope: Scope) -> list[Layer]:
     """The jurisdiction's boundary layers, by name."""
-    rows = search_queries._rows(
+    rows = search_queries.fetch_rows(
         session,
         """SELECT l.id, l.name, COALESCE(NULLIF(l.title, ''), l.name), l.imported_at,
                   (SELECT count(*) FROM district d WHERE d.layer_id = l.id)
@@ -309,7 +308,7 @@ def find_districts_tile(session: Session, layer: Layer, tile: Tile) -> bytes:
 def find_extent(session: Session, scope: Scope) -> tuple[float, float, float, float] | None:
     """(west, south, east, north) of the jurisdiction's districts, else of its service area,
     else of its requests' locations (the map's first view); None when it has none of them."""
-    rows = search_queries._rows(
+    rows = search_queries.fetch_rows(
         session,
         """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
                SELECT COALESCE(
@@ -338,7 +337,7 @@ _TILE_PLANNING = "SET LOCAL enable_bitmapscan = off; "
 def _tile_bytes(
     session: Session, sql: str, params: dict[str, Any], planning: str = _TILE_PLANNING
 ) -> bytes:
-    rows = search_queries._rows(session, planning + sql, params)
+    rows = search_queries.fetch_rows(session, planning + sql, params)
     value = rows[0][0] if rows else None
     return bytes(value) if value is not None else b""
 

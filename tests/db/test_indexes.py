@@ -377,7 +377,7 @@ def test_windows_are_read_where_they_beat_both_2d_plans(db, monkeypatch, search,
 def reference_ids(db: Session, search: search_queries.RequestSearch) -> list[int]:
     """The ids a plain filter-and-sort of the whole table gives (no index, no windows)."""
     scope = search_queries.resolve_scope(db, LOS_ANGELES)
-    conditions, params = search_queries._conditions(scope, search)  # the cursor's too
+    conditions, params = search_queries.where_conditions(scope, search)  # the cursor's too
     where = " AND ".join(f"({condition})" for condition in conditions)
     order = search_queries._order(search.sort, distance=search_queries._DISTANCE)
     with db.connection().connection.cursor() as cursor:
