@@ -22,7 +22,7 @@ COLOURS = 128
 FACES = {
     "map": "map",
     "request": "request-page",
-    "report": "report-form-picker",
+    "report": "report-form",
     "answers": "kb_article",
     "city": "city_charts",
     "docs": "docs",
