@@ -136,24 +136,37 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def _test_app(database_url: str) -> Flask:
+    # Rate limits off: the suite's calls would exceed them (tests/api/test_rate_limits.py
+    # turns them on, with a Redis of its own).
+    return create_app({"DATABASE_URL": database_url, "TESTING": True, "OPEN311_RATE_LIMITS": False})
+
+
 @pytest.fixture(scope="session")
 def _worker_app(database_url: str) -> Iterator[PristineApp]:
     """The app, built once per pytest worker: building one costs ~0.1 s (mostly the OpenAPI
     document of some forty blueprints), and thousands of tests use it. Each test gets it back
     as built (the `app` fixture); a test that needs other hooks, routes or settings at build
     time builds an app of its own with create_app."""
-    # Rate limits off: the suite's calls would exceed them (tests/api/test_rate_limits.py
-    # turns them on, with a Redis of its own).
-    app = create_app({"DATABASE_URL": database_url, "TESTING": True, "OPEN311_RATE_LIMITS": False})
+    app = _test_app(database_url)
     yield PristineApp(app)
     app.extensions["open311.engine"].dispose()
 
 
 @pytest.fixture
-def app(_worker_app: PristineApp, session_factory: sessionmaker[Session]) -> Iterator[Flask]:
+def app(
+    _worker_app: PristineApp, database_url: str, session_factory: sessionmaker[Session]
+) -> Iterator[Flask]:
     """The worker's app, as if built for this test: its sessions are the test's (inside the
     test's rolled-back transaction); whatever the test changes of its config, extensions or
-    WSGI stack is put back afterwards, and a test that adds routes or hooks fails."""
+    WSGI stack is put back afterwards, and a test that adds routes or hooks fails. A test that
+    set OPEN311_* variables first gets an app built from them, as `make run` would."""
+    if not _worker_app.built_from_this_environment():
+        own = _test_app(database_url)
+        own.extensions["open311.sessions"] = session_factory
+        yield own
+        own.extensions["open311.engine"].dispose()
+        return
     app = _worker_app.app
     app.extensions["open311.sessions"] = session_factory
     try:

@@ -28,6 +28,7 @@ from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 from sqlalchemy.engine import make_url
 
+from open311.config import Settings
 from open311.db.cluster import prepare_database
 from open311.db.migrate import upgrade
 
@@ -40,15 +41,22 @@ class PristineApp:
     Tests change the app's config (a setting under test), its extensions (the test's sessions)
     or wrap its WSGI callable; `restore` undoes all three. Routes and hooks cannot be undone,
     and Flask refuses new ones once the app has served a request anyway: `restore` fails the
-    test that added one, which should build an app of its own with create_app."""
+    test that added one, which should build an app of its own with create_app. A test that
+    set OPEN311_* variables before asking for the app wants one built from them
+    (`built_from_this_environment` says whether this one was)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
+        self._environment = Settings().flask_config()
         self._config = copy.deepcopy(dict(app.config))
         self._extensions = dict(app.extensions)
         self._wsgi_app = app.wsgi_app
         self._session_interface = app.session_interface
         self._setup = _setup_of(app)
+
+    def built_from_this_environment(self) -> bool:
+        """Whether the environment says what it said when the app was built."""
+        return Settings().flask_config() == self._environment
 
     def restore(self) -> None:
         app = self.app
