@@ -74,7 +74,8 @@ def _wants_page() -> bool:
     no format was chosen, the path is no API's, and HTML is what it accepts first."""
     if g.get("fmt") or request.path.startswith(("/api/", "/open311/")) or "." in request.path:
         return False
-    return request.accept_mimetypes.best == "text/html"
+    accept = request.accept_mimetypes  # a browser prefers HTML; */* (curl, a client) does not
+    return accept.quality("text/html") > accept.quality("application/xml")
 
 
 def error_locale() -> str:

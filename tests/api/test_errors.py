@@ -54,8 +54,8 @@ def test_405_writes_nothing(client, db, city):
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
         "/nowhere",
+        "/nowhere/deeper",
         "/open311/v2/requests",
         "/open311/v2/services",
         "/open311/v2/",
