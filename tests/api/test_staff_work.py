@@ -927,9 +927,10 @@ def test_the_bounding_box_can_use_the_gist_index(client, connection, people, que
     # allowed: only a bitmap scan, which needs an index that serves the condition itself.
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     connection.exec_driver_sql("SET LOCAL enable_indexscan = off")
-    # Nor a whole scan of the space-time index, whose predicate (location IS NOT NULL) the
-    # condition implies (dropped in this test's transaction only, which is rolled back).
+    # Nor a whole scan of the space-time or tile-key index, whose predicate (location IS NOT
+    # NULL) the condition implies (dropped in this test's transaction only, rolled back).
     connection.exec_driver_sql("DROP INDEX ix_service_request_spacetime")
+    connection.exec_driver_sql("DROP INDEX ix_service_request_tile")  # the same, for the tiles
     (plan,) = connection.exec_driver_sql(
         f"EXPLAIN (FORMAT JSON) SELECT id FROM service_request WHERE {condition}", params
     ).scalar_one()

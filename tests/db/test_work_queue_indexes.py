@@ -106,14 +106,26 @@ def test_a_crews_queue_uses_the_open_crew_index(db):
     [
         queue(overdue_at=NOW),
         queue(due_before=NOW - timedelta(days=30)),
-        queue(bbox=DOWNTOWN),
         queue(),
     ],
-    ids=["overdue", "due_before", "bbox", "everything-open"],
+    ids=["overdue", "due_before", "everything-open"],
 )
 def test_every_crews_queue_walks_the_open_due_index(db, wanted):
     used = scans(plan_of(db, wanted))
     assert {index for _kind, index in used} == {"ix_work_order_open_due"}
+
+
+def test_a_boxs_queue_reads_only_open_work(db):
+    """A box may be walked either way: open work in due order, each request's point tested, or
+    the box's requests found first (the GiST or tile-key index) and their work orders looked
+    up; the statistics decide which is cheaper. Never every work order of the table."""
+    used = scans(plan_of(db, queue(bbox=DOWNTOWN)))
+    assert ("Seq Scan", None) not in used
+    assert {index for _kind, index in used} <= {
+        "ix_work_order_open_due",
+        "ix_work_order_open_crew_due",
+        "ix_work_order_service_request_pk",
+    }
 
 
 def test_a_districts_queue_reads_only_open_work(db):
