@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, g, render_template, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, Flask, Request, Response, g, render_template, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from open311 import i18n
@@ -163,13 +163,20 @@ class PageSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure or bool(app.config.get("SESSION_COOKIE_SECURE"))
 
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """The key that signs the cookie and the CSRF tokens is read (or, the first time on
+        this machine, made) by the first request, not when the app is built: a command such
+        as `open311 db up` builds the app too, and must leave var/ alone."""
+        if not app.secret_key:
+            app.secret_key = Settings.from_config(app.config).resolved_secret_key()
+        return super().open_session(app, request)
+
 
 def _template_say(msgid: str, **params: Any) -> str:
     return i18n.translate(Text(msgid, params), current_page().locale)
 
 
 def init_app(app: Flask) -> None:
-    app.secret_key = Settings.from_config(app.config).resolved_secret_key()
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # pages check it, APIs never
     app.config.update(
         SESSION_COOKIE_NAME="open311_session",
