@@ -3,6 +3,7 @@ Arabic (right to left), and sees how the city is doing with the API's charts loa
 
 from __future__ import annotations
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -54,12 +55,17 @@ def test_the_answers_in_arabic_read_right_to_left(fresh_browser, site):
     driver.save_screenshot(str(SCREENSHOTS / "kb_article_arabic_end.png"))
 
 
-def test_how_the_city_is_doing_with_its_charts(fresh_browser, site):
+@pytest.fixture(scope="module")
+def refreshed(site):
+    """The request statistics brought up to date, as the worker does every interval."""
     engine = make_engine(site.database_url)
-    with make_session_factory(engine)() as session:  # what the worker does every interval
+    with make_session_factory(engine)() as session:
         request_stats.refresh(session, jurisdictions.resolve(session, None), now=clock.now())
         session.commit()
     engine.dispose()
+
+
+def test_how_the_city_is_doing_with_its_charts(fresh_browser, site, refreshed):
     driver = fresh_browser
     first_page(driver, site.url("/city"))
     wait_for(driver, "#services-table")
@@ -87,7 +93,7 @@ def test_how_the_city_is_doing_with_its_charts(fresh_browser, site):
     check_page(driver, "city_oldest_month")
 
 
-def test_the_city_on_a_phone(phone, site):
-    phone.get(site.url("/city?month=2017-12"))
+def test_the_city_on_a_phone(phone, site, refreshed):
+    phone.get(site.url("/city?month=2017-12&locale=en"))
     wait_for(phone, "#services-table")
     check_page(phone, "city_phone")
