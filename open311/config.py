@@ -112,6 +112,10 @@ class Settings:
     statement_timeout_ms: int = _env("OPEN311_STATEMENT_TIMEOUT_MS", 5000, int)
     export_statement_timeout_ms: int = _env("OPEN311_EXPORT_STATEMENT_TIMEOUT_MS", 60000, int)
     idle_in_transaction_timeout_ms: int = _env("OPEN311_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000, int)
+    # A lookup by id runs as a statement prepared once per server connection. Off: never
+    # prepared, for a pooler in transaction mode (pgbouncer 1.18 keeps no prepared statement
+    # from one transaction to the next, as the next may run on another server connection).
+    prepared_statements: bool = _env("OPEN311_PREPARED_STATEMENTS", True, _on_unless_off)
     # The demo city's data files; unset (or empty): the repository's geodata/.
     geodata_dir: Path = _env("OPEN311_GEODATA_DIR", GEODATA_DIR, lambda v: Path(v or GEODATA_DIR))
     # How long a staff bearer token from POST /api/v1/login lives.

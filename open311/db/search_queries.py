@@ -59,6 +59,7 @@ from psycopg2.extensions import cursor as DBAPICursor
 from sqlalchemy.orm import Session
 
 from open311.db.models import Jurisdiction
+from open311.db.session import settings_of
 from open311.values import OPEN_WORK_ORDER_STATES, Status
 
 # Work orders in these states are open, as an SQL list of literals (enum values, never input).
@@ -997,7 +998,7 @@ def find_page(
         if representation != "rows":
             # The texts go out as they came in: bytes, never decoded to str and encoded again.
             register_type(BYTES, cursor)
-        if lookup:
+        if lookup and settings_of(session).prepared_statements:
             # Lookups by id: the same few statements all day long, prepared once per connection.
             sql, params = _prepared(session, cursor, sql, params)
         cursor.execute(sql, params)
