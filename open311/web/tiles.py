@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 from marshmallow import fields, validate
 
-from open311.api import database
+from open311.api import database, ratelimits
 from open311.api.schemas import CommaList, JurisdictionArgs, W3CDateTime
 from open311.api.smorest import load
 from open311.db import search_queries, tile_queries
@@ -61,6 +61,7 @@ class DistrictTileArgs(JurisdictionArgs):
 @blp.before_request
 def _answer_in_json() -> None:
     g.fmt = "json"  # errors as GeoReport JSON (api.errors.error_response)
+    ratelimits.limit_page()  # per address, against reads, as the pages are
 
 
 @blp.route("/requests/<int(signed=True):z>/<int(signed=True):x>/<int(signed=True):y>.mvt")

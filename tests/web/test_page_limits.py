@@ -55,3 +55,12 @@ def test_a_forms_post_counts_against_writes(client):
     refused = client.post("/staff/sign-in", data=form)
     assert refused.status_code == 429
     assert '"writes";r=0' in refused.headers["RateLimit"]
+
+
+def test_tiles_count_against_reads_and_refuse_in_json(client):
+    for _ in range(4):
+        assert client.get("/tiles/requests/99/0/0.mvt").status_code == 400  # counted all the same
+    refused = client.get("/tiles/requests/12/702/1635.mvt")
+    assert refused.status_code == 429
+    assert refused.is_json
+    assert '"reads";r=0' in refused.headers["RateLimit"]
