@@ -7,7 +7,7 @@ import traceback
 from typing import Any
 
 import psycopg2
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,12 +28,13 @@ def make_engine(
     app's, so that one slow query or a stuck request cannot hold a connection and its locks
     for long; left None (the worker, the commands, migrations) the server's defaults stand,
     since a migration or a bulk seed may rightly take minutes."""
-    options = "-c timezone=UTC -c max_parallel_workers_per_gather=0 -c jit=off"
+    settings = {"timezone": "UTC", "max_parallel_workers_per_gather": "0", "jit": "off"}
     if statement_timeout_ms is not None:
-        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+        settings["statement_timeout"] = str(int(statement_timeout_ms))
     if idle_in_transaction_timeout_ms is not None:
-        options += f" -c idle_in_transaction_session_timeout={int(idle_in_transaction_timeout_ms)}"
-    return create_engine(
+        settings["idle_in_transaction_session_timeout"] = str(int(idle_in_transaction_timeout_ms))
+    options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    engine = create_engine(
         url,
         # No pre-ping: its extra round trip on every checkout cost 12-14% of a worker's time on
         # single-request lookups in the benchmark. Connections are recycled instead, and a
@@ -51,6 +52,46 @@ def make_engine(
         hide_parameters=True,
         **kwargs,
     )
+    _settings_per_transaction_when_dropped(engine, settings)
+    return engine
+
+
+# The pooled connection's info key: its startup options did not reach the server.
+OPTIONS_DROPPED = "open311.options_dropped"
+
+
+def _settings_per_transaction_when_dropped(engine: Engine, settings: dict[str, str]) -> None:
+    """Send `settings` with each transaction (SET LOCAL) on connections whose startup options
+    never reached a server: pgbouncer in transaction mode drops them (it cannot give them to
+    each server connection a client borrows: ignore_startup_parameters=options), and a session
+    SET would stay behind on a server connection for its next client. Why this rather than
+    ALTER ROLE ... SET or pgbouncer's connect_query: the web app's time limits differ from the
+    worker's on the same role and the same pool, and stay the app's settings, not the
+    pooler's. It costs one round trip a transaction, through a pooler only; directly, nothing.
+    Whether the options arrived is read once a connection, from where the server says jit's
+    value came from ('client': the startup packet)."""
+    assignments = ", ".join("set_config(%s, %s, true)" for _ in settings)
+    statement = f"SELECT {assignments}"
+    parameters = [part for item in settings.items() for part in item]
+
+    @event.listens_for(engine, "connect")
+    def _check(dbapi_connection: Any, record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT source FROM pg_settings WHERE name = 'jit'")
+            row = cursor.fetchone()
+        dbapi_connection.rollback()
+        record.info[OPTIONS_DROPPED] = row is None or row[0] != "client"
+
+    @event.listens_for(engine, "begin")
+    def _send(connection: Connection) -> None:
+        pooled = connection.connection
+        if not pooled.info.get(OPTIONS_DROPPED):
+            return
+        dbapi_connection = pooled.dbapi_connection
+        if dbapi_connection is None or dbapi_connection.autocommit:
+            return  # no transaction for SET LOCAL to last
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
 
 
 def set_local_timeouts(
