@@ -3,7 +3,8 @@ minute, the media sweep and retention daily, the request statistics every 5 minu
 (OPEN311_*_INTERVAL_S; 0: off).
 
 Each job runs in one worker at a time across all nodes: a worker takes the job's advisory lock
-on a connection of its own (db/job_queries.py), reads when the job last started from `job_run`,
+in a transaction of its own, kept open while the job runs (db/job_queries.py; so it works
+through pgbouncer in transaction mode too), reads when the job last started from `job_run`,
 and runs it only when its interval has passed since; so two workers never run it at once, nor
 one right after the other. Each run is recorded in `job_run` (ok, or failed with the error's
 class name) and logged in one line; a failing job does not stop the others. The jobs call what
@@ -143,13 +144,12 @@ class Scheduler:
     def run_if_due(self, job: Job) -> Ran:
         """Run `job` if no other worker is running it and its interval has passed since it
         last started (in any worker)."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
+        # The lock's transaction stays open while the job runs, and its end (the commit on
+        # leaving the block) frees the lock; it holds no snapshot (db/job_queries.py).
+        with self.engine.connect() as lock, lock.begin():
             if not job_queries.try_lock(lock, job.name):
                 return Ran(job.name, False, self.now() + self.retry)
-            try:
-                return self._run_locked(job)
-            finally:
-                job_queries.unlock(lock, job.name)
+            return self._run_locked(job)
 
     def _run_locked(self, job: Job) -> Ran:
         with self.sessions() as session:

@@ -1,9 +1,16 @@
 """The scheduled jobs' bookkeeping: one job at a time across all nodes, and the runs recorded.
 
-Exclusion is a session-level PostgreSQL advisory lock (pg_try_advisory_lock) taken on a
-connection of its own, held while the job runs and freed by PostgreSQL if the worker dies with
-its connection. Whether a job is due is read from `job_run` under that lock, so a second worker
-that gets the lock just after the first finished sees the run just recorded and skips it.
+Exclusion is a transaction-level PostgreSQL advisory lock (pg_try_advisory_xact_lock) taken in
+a transaction of its own, on a connection of its own, kept open while the job runs (the job's
+work commits in other sessions) and ended afterwards, which frees the lock; PostgreSQL frees it
+too if the worker dies with its connection. A transaction, not a session, holds it so that it
+works through pgbouncer in transaction mode, which lends a server connection for a transaction
+at a time (a session-level lock would stay behind on a server connection another client gets
+next, and its unlock could run on another). The open transaction costs nothing else: in READ
+COMMITTED it keeps no snapshot between statements (pg_stat_activity shows no backend_xmin for it),
+so vacuum is not held back, and it writes nothing, so it has no transaction id either. Whether a
+job is due is read from `job_run` under that lock, so a second worker that gets the lock just
+after the first finished sees the run just recorded and skips it.
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ def lock_key(job: ScheduledJob) -> int:
 
 
 def try_lock(connection: Connection, job: ScheduledJob) -> bool:
-    """Take `job`'s lock for `connection`'s database session, without waiting; False when another
-    session holds it. `connection` should be in autocommit: the lock outlives transactions."""
-    return bool(connection.scalar(select(func.pg_try_advisory_lock(LOCK_CLASS, lock_key(job)))))
-
-
-def unlock(connection: Connection, job: ScheduledJob) -> None:
-    connection.scalar(select(func.pg_advisory_unlock(LOCK_CLASS, lock_key(job))))
+    """Take `job`'s lock for `connection`'s transaction, without waiting; False when another
+    transaction holds it. The lock lasts until that transaction ends (commit or rollback):
+    `connection` must not be in autocommit, and must stay in its transaction while the job
+    runs."""
+    return bool(
+        connection.scalar(select(func.pg_try_advisory_xact_lock(LOCK_CLASS, lock_key(job))))
+    )
 
 
 def last_started(session: Session, job: ScheduledJob) -> datetime | None:
