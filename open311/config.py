@@ -151,6 +151,11 @@ class Settings:
     # Webhooks to private, loopback or link-local addresses are refused unless this is set.
     webhook_allow_private: bool = _env("OPEN311_WEBHOOK_ALLOW_PRIVATE", False, _flag)
     worker_poll_s: float = _env("OPEN311_WORKER_POLL_S", 5.0, float)
+    # Where the worker LISTENs for new deliveries; empty: DATABASE_URL. LISTEN needs a session
+    # of its own, which pgbouncer in transaction mode does not give: behind it, name a
+    # session-mode alias or the database itself, or the worker finds new deliveries by polling
+    # (every OPEN311_WORKER_POLL_S) instead of at once.
+    database_listen_url: str = _env("DATABASE_LISTEN_URL", "")
     # The scheduled jobs `open311 worker` runs (one worker at a time across all nodes): seconds
     # between two runs of each; 0: that job is not run by the worker (cron may run its command).
     escalation_interval_s: float = _env("OPEN311_ESCALATION_INTERVAL_S", 60.0, float)

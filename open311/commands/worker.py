@@ -80,7 +80,8 @@ def worker(once: bool, batch: int, poll: float | None, threads: int | None) -> N
             scheduling.start()
         total = run(
             delivering,
-            database_url,
+            # LISTEN elsewhere than through a transaction-mode pooler (config.py).
+            settings.database_listen_url or database_url,
             batch=batch,
             poll_s=poll_s,
             once=once,
