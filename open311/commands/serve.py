@@ -73,7 +73,7 @@ def _serve_behind_nginx(settings: Settings, host: str, port: int, workers: int) 
     metrics.mkdir()
     site = nginx.Site(
         listen=(nginx.listen_address(host, port),),
-        socket=socket,
+        upstream=(f"unix:{socket}",),
         client_timeout_s=settings.client_timeout_s,
         upstream_timeout_s=settings.worker_timeout_s,
         max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],

@@ -53,8 +53,7 @@ map $uri $open311_logged {
 }
 
 upstream open311 {
-    server unix:{{socket}};
-}
+{{servers}}}
 
 server {
 {{listen}}    server_name {{server_name}};
@@ -125,11 +124,14 @@ http {
 
 @dataclass(frozen=True)
 class Site:
-    """One API site: where nginx listens, the gunicorn socket behind it, and its limits."""
+    """One API site: where nginx listens, the gunicorns behind it, and its limits."""
 
     # `listen` parameters, one directive each: "127.0.0.1:5311", "443 ssl", "[::]:443 ssl".
     listen: tuple[str, ...]
-    socket: Path
+    # `server` parameters of the upstream, one per gunicorn: "unix:/run/open311.sock" for one on
+    # this machine, "10.0.0.5:8000 max_fails=1 fail_timeout=5s" for each of several app nodes
+    # (nginx passes a request that could not reach one, or a GET it dropped, to the next).
+    upstream: tuple[str, ...]
     client_timeout_s: int
     upstream_timeout_s: int
     # The app's MAX_CONTENT_LENGTH: nginx refuses what the app would refuse anyway, unread.
@@ -151,7 +153,7 @@ def render_site(site: Site) -> str:
     error_pages, error_locations = _error_pages()
     return _fill(
         _SITE,
-        socket=str(site.socket),
+        servers="".join(f"    server {server};\n" for server in site.upstream),
         listen="".join(f"    listen {where};\n" for where in site.listen),
         server_name=site.server_name,
         tls=tls,

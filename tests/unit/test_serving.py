@@ -34,7 +34,7 @@ def defaults(monkeypatch) -> Settings:
 def production_site(settings: Settings) -> nginx.Site:
     return nginx.Site(
         listen=("443 ssl", "[::]:443 ssl"),
-        socket=SOCKET,
+        upstream=(f"unix:{SOCKET}",),
         client_timeout_s=settings.client_timeout_s,
         upstream_timeout_s=settings.worker_timeout_s,
         max_body_bytes=settings.flask_config()["MAX_CONTENT_LENGTH"],
@@ -64,7 +64,7 @@ def test_the_readme_gunicorn_unit_runs_gunicorn_as_open311_serve_does(defaults):
 def test_nginx_takes_the_config_open311_serve_writes(defaults, tmp_path):
     site = nginx.Site(
         listen=(nginx.listen_address("127.0.0.1", 5311),),
-        socket=tmp_path / "gunicorn.sock",
+        upstream=(f"unix:{tmp_path / 'gunicorn.sock'}",),
         client_timeout_s=defaults.client_timeout_s,
         upstream_timeout_s=defaults.worker_timeout_s,
         max_body_bytes=defaults.flask_config()["MAX_CONTENT_LENGTH"],
