@@ -310,7 +310,9 @@ class Listener:
 
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
-        args = url.translate_connect_args(username="user", database="dbname")
+        # The dialect's reading of the URL: libpq's every parameter, several hosts included
+        # (?host=a:5432&host=b:5432&target_session_attrs=read-write).
+        _, args = url.get_dialect()().create_connect_args(url)
         self.connection = psycopg2.connect(**args, application_name=APPLICATION_NAME)
         self.connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with self.connection.cursor() as cursor:
