@@ -80,6 +80,11 @@ class Settings:
 
     # Empty: the project-local cluster that `open311 db up` starts.
     database_url: str = _env("DATABASE_URL", "")
+    # Streaming standbys of that database for the public reads (GET, HEAD), comma-separated
+    # URLs; empty: every statement goes to DATABASE_URL. A standby further behind than the lag
+    # limit (seconds) is skipped, as is one behind a client's own last write (db/replicas.py).
+    database_replica_urls: str = _env("DATABASE_REPLICA_URLS", "")
+    replica_max_lag_s: float = _env("OPEN311_REPLICA_MAX_LAG_S", 5.0, float)
     # The port of that cluster; unset (or empty): the one `db up` recorded, else 54311.
     pgport: int | None = _env("OPEN311_PGPORT", None, _optional_int)
     # The PostgreSQL programs of that cluster; unset: the newest install with PostGIS.
@@ -259,6 +264,10 @@ class Settings:
         with os.fdopen(fd, "w") as handle:
             handle.write(key + "\n")
         return key
+
+    def replica_urls(self) -> list[str]:
+        """DATABASE_REPLICA_URLS as a list, blanks left out."""
+        return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
 
     def resolved_database_url(self) -> str:
         """DATABASE_URL, else the URL of the project-local cluster that `open311 db up` starts,

@@ -44,14 +44,16 @@ SUPERUSER = LOCAL_CLUSTER_SUPERUSER
 APP_ROLE = LOCAL_CLUSTER_APP_ROLE
 
 # The cluster's pg_hba.conf, written at initdb and over a trust cluster's: a password for
-# everyone, on the socket and on loopback (the server listens on nothing else).
+# everyone, on the socket and on loopback (the server listens on nothing else). Replication
+# (pg_basebackup, a streaming standby) only for the superuser, on loopback.
 HBA = """\
 # open311 (open311/db/cluster.py writes this file): every connection signs in with its role's
 # password (SCRAM); nothing is trusted, the local socket included.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 scram-sha-256
-host    all       all   127.0.0.1/32  scram-sha-256
-host    all       all   ::1/128       scram-sha-256
+# TYPE  DATABASE     USER      ADDRESS       METHOD
+local   all          all                     scram-sha-256
+host    all          all       127.0.0.1/32  scram-sha-256
+host    all          all       ::1/128       scram-sha-256
+host    replication  postgres  127.0.0.1/32  scram-sha-256
 """
 
 # The app's role, as `up` creates it and sets it again each time: it signs in and owns what
