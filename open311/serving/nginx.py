@@ -45,6 +45,12 @@ map $uri $open311_error_format {
     ~\\.(json|geojson)$ json;
 }
 
+# POST requests that carry an Idempotency-Key (location @open311_idempotent).
+map "$request_method:$http_idempotency_key" $open311_idempotent_post {
+    default 0;
+    "~^POST:." 1;
+}
+
 {{access_log_format}}
 # Health probes (/healthz, /readyz) stay out of the access log.
 map $uri $open311_logged {
@@ -70,7 +76,29 @@ server {
     access_log {{access_log}};
 
 {{error_pages}}
+    # (Here, not in the location: a location's own error_page would drop those above in it.)
+    error_page 418 = @open311_idempotent;
+
     location / {
+        # A POST with an Idempotency-Key goes by @open311_idempotent, which may pass it on.
+        if ($open311_idempotent_post) {
+            return 418;
+        }
+{{proxy}}    }
+
+    # nginx passes a request to the next app node when the first cannot be reached, or, for a
+    # GET, drops the connection (the node died with it); a POST that was sent is not passed on,
+    # since the first node may have stored it. With an Idempotency-Key it is: the app answers
+    # the second try with the first one's stored answer, or stores it once if the first died
+    # before its commit.
+    location @open311_idempotent {
+        recursive_error_pages on;
+        proxy_next_upstream error timeout non_idempotent;
+{{proxy}}    }
+{{error_locations}}}
+"""
+
+_PROXY = """\
         proxy_pass http://open311;
         # The whole body first (in memory, then a temporary file), then one quick pass to
         # gunicorn; the whole answer next (a temporary file past a few buffers, up to 1 GB),
@@ -89,8 +117,6 @@ server {
         # are a 400: only the one above reaches it.
         proxy_set_header X-Forwarded-Ssl "";
         proxy_set_header X-Forwarded-Protocol "";
-    }
-{{error_locations}}}
 """
 
 _MAIN = """\
@@ -153,6 +179,7 @@ def render_site(site: Site) -> str:
     error_pages, error_locations = _error_pages()
     return _fill(
         _SITE,
+        proxy=_fill(_PROXY, upstream_timeout=str(site.upstream_timeout_s)),
         servers="".join(f"    server {server};\n" for server in site.upstream),
         listen="".join(f"    listen {where};\n" for where in site.listen),
         server_name=site.server_name,
