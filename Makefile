@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5311
 export PORT
 
-.PHONY: run test contract system browser database demo lint clean
+.PHONY: run test contract system browser database demo lint clean cluster cluster-down test-cluster
 
 # `make run`: the hosts it answers for (another Host header is a 400) and the URL it advertises
 # and keeps in photos' media_url: this machine's names and the listen address, unless the
@@ -62,6 +62,28 @@ database: system $(VENV)/.installed node_modules/.installed
 
 demo: database
 	$(BIN)/open311 seed
+
+# Several machines on this one (README: Running on several machines): two PostgreSQL+PostGIS
+# nodes under Patroni with etcd, a pgbouncer each, Redis, an S3 store, two app nodes with a
+# worker each, nginx in front; all under var/cluster/, serving http://127.0.0.1:55400.
+# Patroni runs as the postgres system user, so it gets a virtualenv of Debian's Python under
+# var/ (the project's may sit in a home directory closed to that user), pinned here.
+PATRONI_VENV := var/cluster/patroni-venv
+PATRONI_REQUIREMENTS := 'patroni[etcd3]==4.1.5' 'psycopg2-binary>=2.9,<3'
+
+cluster: system $(VENV)/.installed node_modules/.installed
+	@scripts/ensure-system --cluster
+	@[ -f $(PATRONI_VENV)/.installed ] || { /usr/bin/python3 -m venv $(PATRONI_VENV) && \
+	  $(PATRONI_VENV)/bin/python -m pip install -q $(PATRONI_REQUIREMENTS) && \
+	  touch $(PATRONI_VENV)/.installed; }
+	$(BIN)/open311 cluster up
+
+cluster-down: $(VENV)/.installed
+	$(BIN)/open311 cluster down
+
+# The cluster's acceptance tests: they kill nodes, so one at a time and never in `make test`.
+test-cluster: cluster
+	OPEN311_CLUSTER_TESTS=1 $(BIN)/pytest -p no:randomly tests/cluster
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

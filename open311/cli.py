@@ -7,6 +7,7 @@ from flask.cli import FlaskGroup
 
 from open311 import create_app
 from open311.commands.apikeys import apikey_group
+from open311.commands.cluster import cluster_group
 from open311.commands.contacts import contacts_group
 from open311.commands.db import db_group
 from open311.commands.demo import demo_banner, seed
@@ -55,6 +56,7 @@ def main() -> None:
 for command in (
     db_group,
     redis_group,
+    cluster_group,
     seed,
     apikey_group,
     user_group,
