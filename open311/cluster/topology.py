@@ -78,7 +78,8 @@ class Topology:
 
     @property
     def patroni_program(self) -> Path:
-        return self.root / "patroni-venv" / "bin" / "patroni"
+        """`make cluster` installs it once for every cluster of this checkout."""
+        return CLUSTER_ROOT / "patroni-venv" / "bin" / "patroni"
 
     # Secrets, each generated once and kept in a file of mode 0600.
     def _secret(self, name: str) -> str:
@@ -178,7 +179,11 @@ class Topology:
             "OPEN311_BEHIND_PROXY": "1",
             "OPEN311_TRUSTED_HOSTS": "127.0.0.1,localhost",
             "OPEN311_PUBLIC_URL": f"{self.url}/open311/v2",
+            # Receivers on loopback (tests/cluster's), and a delivery whose worker died taken
+            # over by another within 10 s rather than 25.
             "OPEN311_WEBHOOK_ALLOW_PRIVATE": "1",
+            "OPEN311_WEBHOOK_TIMEOUT_S": "5",
+            "OPEN311_DELIVERY_LEASE_MARGIN_S": "5",
         }
 
     def app_ports(self) -> list[int]:

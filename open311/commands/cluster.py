@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import click
 
 from open311.cluster.processes import ProcessError
-from open311.cluster.topology import ClusterUpError, Topology, down, up
+from open311.cluster.topology import CLUSTER_ROOT, ClusterUpError, Topology, down, up
 from open311.db.cluster import ClusterError
 from open311.db.pgbouncer import PgbouncerError
 from open311.db.redis_server import RedisServerError
@@ -23,11 +24,19 @@ FAILURES = (ClusterUpError, ProcessError, ClusterError, PgbouncerError, RedisSer
     show_default=True,
     help="nginx listens here; every other part on a port above it.",
 )
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=CLUSTER_ROOT,
+    show_default=True,
+    help="Where its programs keep their data, pid files and logs (another root and base port "
+    "run a second cluster beside the first).",
+)
 @click.pass_context
-def cluster_group(context: click.Context, base_port: int) -> None:
+def cluster_group(context: click.Context, base_port: int, root: Path) -> None:
     """Two PostgreSQL nodes under Patroni with etcd, a pgbouncer each, Redis, an S3 store, two
     app nodes with a worker each, and nginx in front: README "Running on several machines"."""
-    context.obj = Topology(base_port=base_port)
+    context.obj = Topology(root=root.resolve(), base_port=base_port)
 
 
 @cluster_group.command("up")
