@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import text
@@ -110,7 +111,7 @@ def main() -> None:
         ids = request_ids(direct, 2000)
         rng = random.Random(311)
         timings: dict[tuple[str, str], list[float]] = {way: [] for way in ways}
-        failures: dict[tuple[str, str], int] = dict.fromkeys(ways, 0)
+        failures: dict[tuple[str, str], Counter[int]] = {way: Counter() for way in ways}
         for app in apps.values():  # warm: connections made, statements prepared, caches full
             client = app.test_client()
             for request_id in ids[:200]:
@@ -125,7 +126,8 @@ def main() -> None:
                     begin = time.perf_counter()
                     response = client.get(path)
                     timings[way].append(time.perf_counter() - begin)
-                    failures[way] += response.status_code != 200
+                    if response.status_code != 200:
+                        failures[way][response.status_code] += 1
             print(f"round {round_ + 1} of {args.rounds} done")
         report(timings, failures, args)
     finally:
@@ -139,7 +141,7 @@ def main() -> None:
 
 def report(
     timings: dict[tuple[str, str], list[float]],
-    failures: dict[tuple[str, str], int],
+    failures: dict[tuple[str, str], Counter[int]],
     args: argparse.Namespace,
 ) -> None:
     base = statistics.median(timings["direct", "on"])
@@ -157,7 +159,7 @@ def report(
         p99 = ordered[int(len(ordered) * 0.99)]
         print(
             f"| {route} | {prepared} | {median * 1e3:.2f} | {p90 * 1e3:.2f} | {p99 * 1e3:.2f} "
-            f"| {(median - base) * 1e3:+.2f} ms | {failures[route, prepared]} |"
+            f"| {(median - base) * 1e3:+.2f} ms | {dict(failures[route, prepared]) or 0} |"
         )
 
 
