@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from open311.db.cluster import LocalCluster, find_bindir, free_port
@@ -64,6 +65,35 @@ class Standby:
     def resume_replay(self) -> None:
         self.run("SELECT pg_wal_replay_resume()")
 
+    @contextmanager
+    def not_streaming(self, timeout_s: float = 10) -> Iterator[None]:
+        """The standby cut off from its primary (primary_conninfo names a port where nothing
+        listens: its WAL receiver fails to connect, and is tried again every retry interval,
+        set below), then streaming again as before."""
+        [(conninfo,)] = self.run("SHOW primary_conninfo")
+        self._set_conninfo(f"host=127.0.0.1 port={free_port()} user=nobody connect_timeout=1")
+        try:
+            _wait(lambda: not self.run("SELECT 1 FROM pg_stat_wal_receiver"), timeout_s)
+            yield
+        finally:
+            self._set_conninfo(conninfo)
+            _wait(
+                lambda: self.run("SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming'"),
+                timeout_s,
+            )
+
+    def _set_conninfo(self, conninfo: str) -> None:
+        with closing(self._superuser()) as connection, connection.cursor() as cursor:
+            # ALTER SYSTEM takes no parameters: the value as a quoted literal.
+            cursor.execute(
+                sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(sql.Literal(conninfo))
+            )
+            cursor.execute("SELECT pg_reload_conf()")
+
+    def promote(self) -> None:
+        """Out of recovery for good: it takes writes, and no longer follows the primary."""
+        _as_server_user("pg_ctl", "promote", "-w", "-D", str(self.cluster.datadir))
+
     def wait_for_replay(self, timeout_s: float = 10) -> None:
         """Until the standby has replayed everything the primary has written so far."""
         with closing(_connect(self.primary_superuser)) as primary, primary.cursor() as cursor:
@@ -78,6 +108,14 @@ class Standby:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the standby replayed {replayed}, not yet {target}")
             time.sleep(0.02)
+
+
+def _wait(done: Callable[[], object], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the standby did not come to the state waited for")
+        time.sleep(0.02)
 
 
 def _connect(url: str) -> psycopg2.extensions.connection:
@@ -96,7 +134,11 @@ def streaming_standby(primary_superuser: str) -> Iterator[Standby]:
         if as_root:  # the server and pg_basebackup run as the postgres system user
             shutil.chown(root, "postgres", "postgres")
         cluster = LocalCluster(root / "data", free_port(), durable=False)
-        _basebackup(primary_superuser, cluster.datadir, as_root)
+        _basebackup(primary_superuser, cluster.datadir)
+        # A WAL receiver that ended is started again after this (default 5 s), so that a test
+        # of a replica that is not streaming waits no longer than needed.
+        with open(cluster.datadir / "postgresql.auto.conf", "a") as conf:
+            conf.write("wal_retrieve_retry_interval = '2s'\n")
         try:
             cluster.start()
             yield Standby(primary_superuser, cluster)
@@ -104,21 +146,29 @@ def streaming_standby(primary_superuser: str) -> Iterator[Standby]:
             cluster.stop()
 
 
-def _basebackup(primary_superuser: str, datadir: Path, as_root: bool) -> None:
+def _basebackup(primary_superuser: str, datadir: Path) -> None:
     url = make_url(primary_superuser)
-    command = [
-        str(find_bindir() / "pg_basebackup"),
+    # The password in the environment, never on a command line that `ps` shows.
+    _as_server_user(
+        "pg_basebackup",
         f"--dbname=host={url.host} port={url.port} user={url.username}",
         f"--pgdata={datadir}",
         "--write-recovery-conf",
         "--wal-method=stream",
         "--checkpoint=fast",
         "--no-sync",
-    ]
-    if as_root:
+        environment={"PGPASSWORD": url.password or ""},
+    )
+
+
+def _as_server_user(program: str, *args: str, environment: dict[str, str] | None = None) -> None:
+    """A PostgreSQL program, as the postgres system user when we are root (as LocalCluster
+    runs the server's)."""
+    command = [str(find_bindir() / program), *args]
+    if os.geteuid() == 0:
         command = ["runuser", "-u", "postgres", "--", *command]
-    # The password in the environment, never on a command line that `ps` shows.
-    environment = os.environ | {"PGPASSWORD": url.password or ""}
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=os.environ | (environment or {}), check=False
+    )
     if result.returncode:
-        raise RuntimeError(f"pg_basebackup failed:\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(f"{program} failed:\n{result.stdout}\n{result.stderr}")

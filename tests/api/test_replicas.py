@@ -358,6 +358,33 @@ def test_a_replica_that_is_down_leaves_the_reads_to_the_primary(own_app, city, f
     assert reads.since() == {"primary": 2, "replica0": 0}
 
 
+def test_a_replica_that_is_not_streaming_is_passed_over(own_app, standby):
+    """Its WAL receiver gone (the primary out of its reach), it cannot tell how far behind it
+    is."""
+    client = own_app().test_client()
+    with standby.not_streaming():
+        reads = Reads()
+        assert client.get(url("services", "xml")).status_code == 200
+        assert reads.since() == {"primary": 1, "replica0": 0}
+    time.sleep(0.6)  # the status is read again
+    reads = Reads()
+    assert client.get(url("services", "xml")).status_code == 200
+    assert reads.since() == {"primary": 0, "replica0": 1}
+
+
+def test_a_promoted_replica_is_not_read_from(own_app, city, standby, caplog):
+    """Out of recovery, it no longer follows the primary's writes."""
+    with streaming_standby(standby.primary_superuser) as promoted:
+        promoted.promote()
+        client = own_app(DATABASE_REPLICA_URLS=promoted.url(city.url)).test_client()
+        caplog.set_level(logging.WARNING, logger="open311.db.replicas")
+        reads = Reads()
+        response = client.get(url(f"requests/{city.service_request_id}", "json"))
+        assert response.status_code == 200, response.text
+        assert reads.since() == {"primary": 1, "replica0": 0}
+        assert "not in recovery" in caplog.text
+
+
 def test_a_read_whose_replica_connection_dies_runs_again_on_the_primary(own_app, city, standby):
     app = own_app()
     # The status, once read, is kept: the next read meets the dead connection itself.
