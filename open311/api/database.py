@@ -197,9 +197,7 @@ def _write_on_replica(error: WriteOnReplica) -> Response:
         request.environ[ATTEMPT] = "wanted"
         request.environ[ON_PRIMARY] = True
         return Response(status=503)  # not sent: RetryReads answers with the second attempt
-    from open311.api import errors  # errors imports this module
-
-    return errors.handle_unexpected(error)
+    raise error  # not a read's first attempt (none reads from a replica after it): a 500
 
 
 def export_session() -> Session:

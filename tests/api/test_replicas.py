@@ -133,8 +133,8 @@ def dispose(app: Flask) -> None:
 class Reads:
     """The reads counted by node since this was made."""
 
-    def __init__(self) -> None:
-        self.before = {target: _count(target) for target in ("primary", "replica0")}
+    def __init__(self, targets: tuple[str, ...] = ("primary", "replica0")) -> None:
+        self.before = {target: _count(target) for target in targets}
 
     def since(self) -> dict[str, float]:
         return {target: _count(target) - count for target, count in self.before.items()}
@@ -241,6 +241,24 @@ def test_a_paused_replica_answers_what_it_had(replica_app, city, standby, fmt):
     assert stale["description"] != description
     fresh = client.get(url(f"requests/{city.service_request_id}", fmt))
     assert body(fresh, fmt, "service_requests")[0]["description"] == description
+
+
+def test_replicas_answer_in_turn(own_app, city):
+    client = own_app(DATABASE_REPLICA_URLS=f"{city.replica_url}, {city.replica_url}").test_client()
+    reads = Reads(("primary", "replica0", "replica1"))
+    for _ in range(4):
+        assert client.get(url("services", "json")).status_code == 200
+    assert reads.since() == {"primary": 0, "replica0": 2, "replica1": 2}
+
+
+def test_the_reads_by_node_are_in_the_metrics(own_app):
+    client = own_app(OPEN311_METRICS_TOKEN="metrics-t0ken-for-replicas").test_client()
+    assert client.get(url("services", "json")).status_code == 200
+    assert client.get("/api/v1/jurisdictions").status_code == 401  # the staff API: the primary
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer metrics-t0ken-for-replicas"})
+    assert scraped.status_code == 200
+    assert 'open311_database_reads_total{target="replica0"}' in scraped.text
+    assert 'open311_database_reads_total{target="primary"}' in scraped.text
 
 
 # --- read-your-writes ------------------------------------------------------------------------
