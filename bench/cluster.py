@@ -25,6 +25,9 @@ lead's var/cluster on 55400), on the demo data it was seeded with; it starts and
    database node (pg_stat_database's transactions and rows read in database open311 on each
    PostgreSQL, by superuser connections), with an idle window of `--idle` s taken before the
    POSTs for the background (the workers' jobs) to compare with.
+3. **Reading one's own write.** `--pairs` times a POST through nginx, then at once a GET of
+   the new request by id, with the POST's Open311-Commit-LSN and then without it: statuses
+   (a 404 is a replica that had not replayed the write) and the reads by target.
 
 Prints the tables and writes bench/CLUSTER.md and bench/cluster.json. Leaves behind the run's
 API key and the requests its POSTs filed (in the cluster's demo database).
@@ -89,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--read-clients", type=int, default=4, help="GET clients")
     parser.add_argument("--read-duration", type=float, default=15.0, help="seconds of GETs")
     parser.add_argument("--idle", type=float, default=5.0, help="seconds of idle baseline")
+    parser.add_argument(
+        "--pairs", type=int, default=50, help="POST-then-GET pairs, with and without the LSN"
+    )
     parser.add_argument("--sample-ms", type=float, default=100.0, help="lag sampling period")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of one-client warm-up")
     parser.add_argument("--report", type=Path, default=HERE / "CLUSTER.md")
@@ -489,6 +495,76 @@ def reads_run(
     }
 
 
+# --- reading one's own writes --------------------------------------------------------------------
+
+
+def _exchange(
+    base: tuple[str, int], method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes, float]:
+    connection = http.client.HTTPConnection(*base, timeout=60)
+    started = time.perf_counter()
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    return response.status, dict(response.getheaders()), data, time.perf_counter() - started
+
+
+def read_your_writes(
+    topology: Topology, post: scenarios.Scenario, api_key: str, pairs: int
+) -> dict[str, Any]:
+    """`pairs` times: POST a request through nginx, then at once GET it by id through nginx;
+    first bringing the POST's Open311-Commit-LSN back each time, then never (a client that
+    drops the header and the cookie). Synchronous replication makes the replica flush a
+    commit before it returns, not replay it: without the LSN a replica may answer before it
+    has the row (404); with it, the app must give the read a replica that has replayed it, or
+    the primary."""
+    token = topology.app_env()["OPEN311_METRICS_TOKEN"]
+    base = ("127.0.0.1", topology.http_port)
+    bodies = post.api(0).bodies
+    results = {}
+    for with_lsn in (True, False):
+        before = {port: scrape(port, token) for port in topology.app_ports()}
+        statuses: Counter[int] = Counter()
+        latencies: list[float] = []
+        for n in range(pairs):
+            body = bodies[(n * 31 + (0 if with_lsn else 7)) % len(bodies)]
+            status, headers, data, _s = _exchange(
+                base, "POST", f"{PREFIX}/requests.json", body, scenarios.FORM_HEADERS
+            )
+            if status != 200:
+                raise SystemExit(f"read-your-writes: POST answered {status}: {data[:200]!r}")
+            sr_id = json.loads(data)[0]["service_request_id"]
+            lsn = headers.get("Open311-Commit-LSN")
+            asked = scenarios.JSON_HEADERS | {"X-API-Key": api_key}
+            if with_lsn and lsn:
+                asked["Open311-Commit-LSN"] = lsn
+            status, _h, _d, took = _exchange(
+                base, "GET", f"{PREFIX}/requests/{sr_id}.json", None, asked
+            )
+            statuses[status] += 1
+            latencies.append(took * 1000)
+        targets: Counter[str] = Counter()
+        for port in topology.app_ports():
+            counted = node_counts(before[port], scrape(port, token))["database_reads"]
+            targets.update(counted)
+        results["with_lsn" if with_lsn else "without_lsn"] = {
+            "pairs": pairs,
+            "get_statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "get_p50_ms": percentile(latencies, 50),
+            "get_p99_ms": percentile(latencies, 99),
+            "database_reads": dict(targets),
+        }
+        print(
+            f"read-your-writes, {'with' if with_lsn else 'without'} the LSN: GET statuses "
+            f"{dict(statuses)}, reads by target {dict(targets)}",
+            flush=True,
+        )
+    return results
+
+
 # --- setup ---------------------------------------------------------------------------------------
 
 
@@ -556,6 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     posts = post_runs(topology, post, ctx, args)
     reads = reads_run(topology, calls, api_key, idle, args)
     print(_reads_text(reads))
+    own_writes = read_your_writes(topology, post, api_key, args.pairs) if args.pairs else {}
     result = {
         "started_at": started_at.isoformat(),
         "cluster": {"root": str(topology.root), "base_port": topology.base_port},
@@ -565,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         "posts": posts,
         "reads": reads,
+        "read_your_writes": own_writes,
         "commands": COMMANDS,
     }
     args.json.write_text(json.dumps(result, indent=2) + "\n")
@@ -705,11 +783,41 @@ def markdown(result: dict[str, Any], argv: list[str] | None) -> str:
             f"| {name} | {counts['role']} | {counts['window']['transactions']} | "
             f"{counts['window']['rows']:,} | {background[0]:.0f} | {background[1]:,.0f} |"
         )
+    lines += _own_writes_markdown(result.get("read_your_writes") or {})
     lines += ["", "## Machine", ""]
     lines += [f"- {key}: {value}" for key, value in result["machine"].items()]
     lines += ["", "## Commands", "", "```"]
     lines += [f".venv/bin/python bench/cluster.py {shown}", *result["commands"], "```", ""]
     return "\n".join(lines)
+
+
+def _own_writes_markdown(own: dict[str, Any]) -> list[str]:
+    if not own:
+        return []
+    lines = [
+        "",
+        "## 3. Reading one's own write at once",
+        "",
+        f"{own['with_lsn']['pairs']} times: POST a request through nginx, then at once GET it by "
+        "id through nginx, first bringing back the POST's `Open311-Commit-LSN` header, then "
+        "without it (a client that drops the header and the `open311_lsn` cookie). Synchronous "
+        "replication waits for the standby's flush, not its replay: without the LSN a replica "
+        "may answer before it has the row (404); with it the app waits for a replica that has "
+        "replayed it, or reads from the primary. Statuses of the GETs, their latency, and the "
+        "GETs' database reads by target on both app nodes (a POST is no read: not counted):",
+        "",
+        "| GET after the POST | statuses | p50 ms | p99 ms | reads by target |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in (("with_lsn", "with the LSN"), ("without_lsn", "without it")):
+        row = own[key]
+        statuses = ", ".join(f"{k}: {v}" for k, v in row["get_statuses"].items())
+        targets = ", ".join(f"{k}: {v}" for k, v in sorted(row["database_reads"].items()))
+        lines.append(
+            f"| {label} | {statuses} | {_ms(row['get_p50_ms'])} | {_ms(row['get_p99_ms'])} | "
+            f"{targets} |"
+        )
+    return lines
 
 
 def _background(reads: dict[str, Any], counts: dict[str, Any]) -> tuple[float, float]:
