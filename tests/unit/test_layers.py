@@ -37,15 +37,16 @@ ALLOWED: dict[str, set[str]] = {
     "app": {"config", "api", "web"},
     "package": {"app"},  # open311/__init__.py: create_app
     "serving": {"config", "wire"},
+    "cluster": {"config", "db", "serving"},
     "commands": {"package", "config", "db", "domain", "wire", "media", "notify", "geodata"}
-    | {"demo", "serving"},
+    | {"demo", "serving", "cluster"},
     "cli": {"package", "config", "commands"},
 }
 # Web frameworks and request parsing belong to the API (and the app and commands around it).
 WEB = ("flask", "flask_smorest", "marshmallow", "webargs")
 WEB_FREE = {"values", "errors", "clock", "i18n", "config", "wire", "geodata", "db", "media"}
 WEB_FREE |= {"notify"}
-WEB_FREE |= {"domain", "demo", "serving"}
+WEB_FREE |= {"domain", "demo", "serving", "cluster"}
 
 
 def module_name(path: Path) -> str:
