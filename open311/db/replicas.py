@@ -11,7 +11,12 @@ Judged as follows:
   transaction it replayed (`now() - pg_last_xact_replay_timestamp()`): WAL received but not yet
   applied is what makes its answers old. A replica further behind than `max_lag_s` is skipped.
 - a replica whose WAL receiver is not running (the primary is unreachable from it, or it
-  restarts) cannot know how far behind it is: skipped until it streams again.
+  restarts) cannot know how far behind it is: skipped until it streams again. A role without
+  pg_read_all_stats (pg_monitor) sees whether the receiver runs but not its state, so a
+  receiver waiting to reconnect counts as streaming for it; grant one of them to tell.
+- the lag is read as PostgreSQL offers it: on a primary idle for long, the first WAL after
+  the pause makes a replica look as far behind as that pause until it has replayed it (a few
+  ms), and a read meeting that moment goes to the primary.
 - a replica that is not in recovery was promoted: it no longer follows the primary the app
   writes to (after a failover DATABASE_URL names it, or it split off), its LSNs belong to
   another timeline, and what it shows drifts away from the writes. Skipped, with a warning.

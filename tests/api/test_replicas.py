@@ -306,6 +306,20 @@ def test_a_client_reads_its_own_write_before_the_replica_has_it(replica_app, cit
     assert reads.since() == {"primary": 0, "replica0": 2}
 
 
+def test_a_replica_is_asked_afresh_when_a_client_needs_more_than_it_had(own_app, city, standby):
+    app = own_app()
+    app.extensions["open311.replicas"].refresh_s = 600  # its status is not read again by age
+    writer = app.test_client()
+    reads = Reads()
+    assert writer.get(url("services", "json")).status_code == 200  # the status read once
+    posted = writer.post(url("requests", "json"), data=report(city, "Asked afresh"))
+    assert 200 <= posted.status_code < 300, posted.text
+    [answer] = posted.get_json()
+    standby.wait_for_replay()
+    assert writer.get(url(f"requests/{answer['service_request_id']}", "json")).status_code == 200
+    assert reads.since() == {"primary": 0, "replica0": 2}
+
+
 def test_a_secure_request_gets_a_secure_cookie(replica_app, city):
     client = replica_app.test_client()
     posted = client.post(
