@@ -95,6 +95,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pairs", type=int, default=50, help="POST-then-GET pairs, with and without the LSN"
     )
+    parser.add_argument(
+        "--commits", type=int, default=1000, help="commits each way in the commit-cost loop"
+    )
     parser.add_argument("--sample-ms", type=float, default=100.0, help="lag sampling period")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of one-client warm-up")
     parser.add_argument("--report", type=Path, default=HERE / "CLUSTER.md")
@@ -310,6 +313,36 @@ def _post_line(row: dict[str, Any]) -> str:
         f"replay lag p50/p99/max {_triple(lag['replay_lag_ms'])} ms, "
         f"sent-replay {_triple(lag['sent_minus_replay_bytes'], 0)} B"
     )
+
+
+# --- what a commit costs, with and without the standby ---------------------------------------
+
+
+def commit_cost(topology: Topology, rounds: int) -> dict[str, Any]:
+    """The smallest write transaction, `rounds` times each way on one superuser connection to
+    the primary, alternating: as the cluster commits (waiting for the synchronous standby's
+    flush) and with `SET LOCAL synchronous_commit = local`. Alternating puts both under the
+    same noise of a shared machine, which whole runs one after the other do not.
+
+    The write is a transactional WAL message (pg_logical_emit_message): one WAL record, so
+    COMMIT must flush and wait, and no table touched. (A transaction that only takes an xid,
+    `SELECT txid_current()`, writes no record of its own and commits asynchronously.)"""
+    primary = topology.primary()
+    assert primary is not None
+    times: dict[str, list[float]] = {"on": [], "local": []}
+    with (
+        closing(topology.superuser_connection(primary)) as connection,
+        connection.cursor() as cur,
+    ):
+        for n in range(2 * rounds):
+            way = "local" if n % 2 else "on"
+            started = time.perf_counter()
+            if way == "local":
+                cur.execute("SET LOCAL synchronous_commit = local")
+            cur.execute("SELECT pg_logical_emit_message(true, 'open311-bench', '')")
+            connection.commit()
+            times[way].append((time.perf_counter() - started) * 1000)
+    return {way: {"count": len(ms), **spread(ms)} for way, ms in times.items()}
 
 
 # --- reads per node -----------------------------------------------------------------------------
@@ -629,6 +662,13 @@ def main(argv: list[str] | None = None) -> int:
         first = [next(call for call in calls if call[0] == kind)]
         check_once(f"GET {kind}", lambda i, first=first: GetMix(topology.url, first, api_key, i))
     idle = idle_baseline(topology, args.idle)
+    commits = commit_cost(topology, args.commits)
+    print(
+        "commit, synchronous_commit=on / local: p50 "
+        f"{_ms(commits['on']['p50'], 2)} / {_ms(commits['local']['p50'], 2)} ms, p99 "
+        f"{_ms(commits['on']['p99'], 2)} / {_ms(commits['local']['p99'], 2)} ms",
+        flush=True,
+    )
     posts = post_runs(topology, post, ctx, args)
     reads = reads_run(topology, calls, api_key, idle, args)
     print(_reads_text(reads))
@@ -640,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         "replica": replicas[0].name,
         "args": {k: str(v) for k, v in vars(args).items()},
         "machine": machine,
+        "commits": commits,
         "posts": posts,
         "reads": reads,
         "read_your_writes": own_writes,
@@ -717,9 +758,29 @@ def markdown(result: dict[str, Any], argv: list[str] | None) -> str:
             f"| {row['side']} | {row['clients']} | {row['rate']:.1f} | {_ms(row['p50_ms'])} | "
             f"{_ms(row['p99_ms'])} | {row['errors']} | {row['machine_busy_percent']:.0f} |"
         )
+    commits = result["commits"]
     lines += [
         "",
-        f"The lag meanwhile, sampled every {result['args']['sample_ms']} ms (p50/p99/max). From "
+        "Whole runs one after the other differ by more than a standby's flush on a shared "
+        "machine, so the cost of the synchronous standby is also measured alone: the smallest "
+        "write transaction (one WAL record, `SELECT pg_logical_emit_message(true, ...)`, and "
+        f"COMMIT), {commits['on']['count']} times each way on one superuser connection to the "
+        "primary, alternating, as the cluster commits and with `SET LOCAL synchronous_commit = "
+        "local`:",
+        "",
+        "| commit | p50 ms | p99 ms | max ms |",
+        "|---|---|---|---|",
+    ]
+    for way, label in (("on", "synchronous_commit=on (standby's flush)"), ("local", "local")):
+        row = commits[way]
+        lines.append(
+            f"| {label} | {_ms(row['p50'], 2)} | {_ms(row['p99'], 2)} | {_ms(row['max'], 2)} |"
+        )
+    lines += [
+        "",
+        "The lag during each POST run of the first table, sampled every "
+        f"{result['args']['sample_ms']} ms (p50/p99/max; with ~80 samples a run, p99 is the "
+        "largest but one or the largest). From "
         "the primary's pg_stat_replication: write, flush and replay lag (ms; NULL, once the "
         "standby has caught up and no WAL comes, counted as 0) and sent_lsn - replay_lsn, "
         "pg_current_wal_lsn() - replay_lsn (bytes). From the replica itself: WAL received but not "
