@@ -64,7 +64,7 @@ sys.path.insert(0, str(HERE))
 
 import floor  # noqa: E402
 import report  # noqa: E402
-import run as bench  # noqa: E402  (bench/run.py: post_inputs, context_for, http_get)
+import run as bench  # noqa: E402  (bench/run.py: post_inputs, context_for, _cpu_times)
 import scenarios  # noqa: E402
 from loadgen import Measurement, measure  # noqa: E402
 
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--commits", type=int, default=1000, help="commits each way in the commit-cost loop"
     )
     parser.add_argument("--sample-ms", type=float, default=100.0, help="lag sampling period")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of one-client warm-up")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per side")
     parser.add_argument("--report", type=Path, default=HERE / "CLUSTER.md")
     parser.add_argument("--json", type=Path, default=HERE / "cluster.json")
     return parser.parse_args(argv)
@@ -425,7 +425,7 @@ def node_counts(before: dict, after: dict) -> dict[str, Any]:
         delta = value - before.get((name, labels), 0.0)
         given = dict(labels)
         if name == "open311_http_requests_total" and given.get("method") == "GET":
-            if given.get("route") != "metrics":
+            if given.get("route") != "/metrics":
                 gets += delta
         elif name == "open311_database_reads_total":
             by_target[given.get("target", "?")] += delta
@@ -779,8 +779,8 @@ def markdown(result: dict[str, Any], argv: list[str] | None) -> str:
     lines += [
         "",
         "The lag during each POST run of the first table, sampled every "
-        f"{result['args']['sample_ms']} ms (p50/p99/max; with ~80 samples a run, p99 is the "
-        "largest but one or the largest). From "
+        f"{result['args']['sample_ms']} ms (p50/p99/max; with fewer than 100 samples in a run, "
+        "p99 is the largest). From "
         "the primary's pg_stat_replication: write, flush and replay lag (ms; NULL, once the "
         "standby has caught up and no WAL comes, counted as 0) and sent_lsn - replay_lsn, "
         "pg_current_wal_lsn() - replay_lsn (bytes). From the replica itself: WAL received but not "
