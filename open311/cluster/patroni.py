@@ -29,6 +29,21 @@ ETCD = Path("/usr/bin/etcd")
 SCOPE = "open311"
 REPLICATION_ROLE = "replicator"
 
+PGBOUNCER = Path("/usr/sbin/pgbouncer")
+# What Patroni runs when the node becomes primary or replica ($1 on_role_change, $2 the role).
+# pgbouncer hands each new client the server parameters of its own first login, in_hot_standby
+# among them, and keeps them (pgbouncer issue 859): after a promotion libpq's
+# target_session_attrs=read-write would go on hearing "standby" through it and refuse the new
+# primary. A restart makes it log in afresh; its clients reconnect.
+ROLE_CHANGE = """#!/bin/sh
+# Written by open311/cluster/patroni.py: Patroni runs it when this node's role changes.
+pid=$(cat {pidfile} 2>/dev/null) || exit 0
+kill -0 "$pid" 2>/dev/null || exit 0
+kill -TERM "$pid"
+while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+exec {pgbouncer} -d -q {config}
+"""
+
 # Seconds: see the module's docstring.
 TTL_S = 20
 LOOP_WAIT_S = 2
@@ -77,6 +92,13 @@ class PatroniNode:
     # Patroni's program, in a virtualenv of Debian's Python that its system user can run (the
     # project's own may sit under a home directory closed to it).
     program: Path
+    # The pgbouncer in front of this node (its config and pid files), restarted by Patroni when
+    # the node's role changes (see ROLE_CHANGE); None: no pgbouncer to tell.
+    pooler: tuple[Path, Path] | None = None
+
+    @property
+    def role_change_script(self) -> Path:
+        return self.directory / "on_role_change.sh"
 
     @property
     def data_dir(self) -> Path:
@@ -156,6 +178,9 @@ class PatroniNode:
                     },
                     "rewind": {"username": "postgres", "password": passwords.superuser},
                 },
+                "callbacks": (
+                    {"on_role_change": str(self.role_change_script)} if self.pooler else {}
+                ),
                 "parameters": {
                     "unix_socket_directories": str(self.socket_dir),
                     "password_encryption": "scram-sha-256",
@@ -181,6 +206,12 @@ class PatroniNode:
             json.dump(self.config(bindir, etcd_port, passwords), file, indent=2)
         if user is not None:
             shutil.chown(self.config_file, user, user)
+        if self.pooler is not None:
+            config, pidfile = self.pooler
+            self.role_change_script.write_text(
+                ROLE_CHANGE.format(config=config, pidfile=pidfile, pgbouncer=PGBOUNCER)
+            )
+            self.role_change_script.chmod(0o755)
 
     def state(self) -> dict[str, Any] | None:
         """What this node's Patroni says of its PostgreSQL (GET /patroni), None if it is down."""

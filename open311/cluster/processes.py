@@ -21,6 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The programs this process started: they are meant to outlive it, and a Popen dropped while
+# its program runs would be reported (ResourceWarning) as if it had been forgotten.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
 
 class ProcessError(RuntimeError):
     """A program that would not start or stop; the message says which and why."""
@@ -88,6 +92,7 @@ class Daemon:
                 group=user,
                 extra_groups=[] if user else None,
             )
+        _STARTED.append(process)
         self.pidfile.write_text(f"{process.pid}\n")
         deadline = time.monotonic() + timeout_s
         while self.ready is not None and not self.ready():

@@ -35,7 +35,13 @@ from psycopg2.extensions import encrypt_password
 from open311.cluster.patroni import Passwords, PatroniNode, etcd
 from open311.cluster.processes import Daemon, ProcessError, own
 from open311.config import LOCAL_CLUSTER_APP_ROLE, PROJECT_ROOT
-from open311.db.cluster import APP_ROLE_ATTRIBUTES, find_bindir, prepare_database, secret
+from open311.db.cluster import (
+    APP_ROLE_ATTRIBUTES,
+    find_bindir,
+    port_is_free,
+    prepare_database,
+    secret,
+)
 from open311.db.pgbouncer import LocalPgbouncer
 from open311.db.redis_server import LocalRedis
 from open311.serving import gunicorn, nginx
@@ -110,16 +116,23 @@ class Topology:
                 pg_port=self._port(2, i),
                 rest_port=self._port(3, i),
                 program=self.patroni_program,
+                pooler=(
+                    self._pooler_dir(i) / "pgbouncer.ini",
+                    self._pooler_dir(i) / "pgbouncer.pid",
+                ),
             )
             for i in range(self.nodes)
         ]
+
+    def _pooler_dir(self, index: int) -> Path:
+        return self.root / f"pgbouncer{index}"
 
     def poolers(self) -> list[LocalPgbouncer]:
         """One pgbouncer per database node, in front of that node only (on a real database
         machine, beside its PostgreSQL): which of them reaches the primary is libpq's concern."""
         return [
             LocalPgbouncer(
-                self.root / f"pgbouncer{i}",
+                self._pooler_dir(i),
                 self._port(4, i),
                 databases={
                     DATABASE: f"host=127.0.0.1 port={node.pg_port} dbname={DATABASE}",
@@ -306,6 +319,13 @@ def up(topology: Topology, *, seed: bool = True, echo=print) -> None:
             node.write_config(bindir, topology._port(1), passwords)
     # The first node bootstraps the cluster (initdb); the second then copies it as a replica.
     for node in nodes:
+        if not node.daemon().running():
+            # A node killed a moment ago may still hold its ports for a little while.
+            _wait_for(
+                lambda n=node: port_is_free(n.rest_port) and port_is_free(n.pg_port),
+                30,
+                f"free ports for {node.name}",
+            )
         node.daemon().start(timeout_s=180)
     _wait_for(lambda: topology.primary() is not None and topology.replicas(), 120, "a replica")
     primary = topology.primary()

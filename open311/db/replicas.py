@@ -174,9 +174,16 @@ class Replica:
             self.engine.dispose()  # its other connections are likely dead too
             return Status(checked_at=time.monotonic(), up=False)
         in_recovery, replay, lag_s, streaming = row
-        if not in_recovery and not self._warned_promoted:
-            self._warned_promoted = True
-            log.warning("replica %s is not in recovery (promoted?): not read from", self.name)
+        if not in_recovery:
+            if not self._warned_promoted:
+                self._warned_promoted = True
+                log.warning("replica %s is not in recovery (promoted?): not read from", self.name)
+            # Its connections were made to the node that was a standby then. A URL naming
+            # several hosts (target_session_attrs=prefer-standby) finds the standby of now on
+            # fresh ones: after a failover the old primary comes back as one.
+            self.engine.dispose()
+        else:
+            self._warned_promoted = False
         return Status(
             checked_at=time.monotonic(),
             up=True,
