@@ -49,6 +49,10 @@ ATTEMPT = "open311.attempt"
 # The environ key set when a read's first attempt failed on a replica: the next runs on the
 # primary.
 ON_PRIMARY = "open311.on_primary"
+# The environ key set when a read's first attempt found the primary unavailable: the next runs
+# on any replica that answers, however far behind or cut off (a failover is under way: a read
+# a little stale beats a 503).
+ON_ANY_REPLICA = "open311.on_any_replica"
 REPLICAS = "open311.replicas"
 # Where a client is told the position of its last write, and brings it back (either one).
 LSN_HEADER = "Open311-Commit-LSN"
@@ -129,7 +133,10 @@ def read_target() -> Replica | None:
     target = None
     chooser = replicas()
     if chooser is not None and _may_read_from_replica():
-        target = chooser.choose(_required_lsn())
+        if request.environ.get(ON_ANY_REPLICA):
+            target = chooser.any_answering()
+        else:
+            target = chooser.choose(_required_lsn())
     if request.method in READS:
         READS_TOTAL.labels("primary" if target is None else target.name).inc()
     g.db_target = target
@@ -268,11 +275,14 @@ def retry_read(error: Exception) -> bool:
     attempt that met a connection the database dropped (a restart); call drop_connections
     first, so that the second attempt connects afresh. Whatever the caller answers then is
     thrown away. A read whose replica failed (refused, or dropped the connection) is run
-    again on the primary."""
+    again on the primary; a read the primary could not serve (down, or in a failover), on any
+    replica that answers."""
     if request.environ.get(ATTEMPT) != "first":
         return False
     if g.get("db_target") is not None:
         request.environ[ON_PRIMARY] = True
+    elif replicas() is not None and _may_read_from_replica():
+        request.environ[ON_ANY_REPLICA] = True
     elif not is_disconnect(error, engine()):
         return False
     request.environ[ATTEMPT] = "wanted"
@@ -308,7 +318,11 @@ class RetryReads:
             return body
         if hasattr(body, "close"):
             body.close()
-        retry = {ATTEMPT: "last", ON_PRIMARY: environ.get(ON_PRIMARY, False)}
+        retry = {
+            ATTEMPT: "last",
+            ON_PRIMARY: environ.get(ON_PRIMARY, False),
+            ON_ANY_REPLICA: environ.get(ON_ANY_REPLICA, False),
+        }
         return self.wsgi_app(pristine | retry, start_response)
 
 

@@ -254,6 +254,18 @@ class ReplicaSet:
             return None
         return eligible[next(self._turns) % len(eligible)]
 
+    def any_answering(self) -> Replica | None:
+        """A replica that answers, whatever its lag or its link to the primary: for a read the
+        primary could not serve (it is down, a failover is under way), when stale beats none.
+        With synchronous replication it holds every acknowledged write, if not yet replayed."""
+        now = time.monotonic()
+        start = next(self._turns)
+        for offset in range(len(self.replicas)):
+            replica = self.replicas[(start + offset) % len(self.replicas)]
+            if replica.current(refresh_s=self.refresh_s, down_s=self.down_s, now=now).up:
+                return replica
+        return None
+
     def dispose(self) -> None:
         for replica in self.replicas:
             replica.engine.dispose()

@@ -404,6 +404,25 @@ def test_a_replica_that_is_not_streaming_is_passed_over(own_app, standby):
     assert reads.since() == {"primary": 0, "replica0": 1}
 
 
+def test_a_read_the_primary_cannot_serve_is_answered_by_any_replica(own_app, city, standby):
+    """A failover under way: the primary gone, the standby cut off from it (not streaming, so
+    not eligible). A read a little stale beats a 503; a write still answers 503."""
+    nowhere = f"postgresql+psycopg2://open311:none@127.0.0.1:{free_port()}/nowhere"
+    client = own_app(DATABASE_URL=nowhere).test_client()
+    with standby.not_streaming():
+        for fmt in ("json", "xml"):
+            reads = Reads()
+            response = client.get(url(f"requests/{city.service_request_id}", fmt))
+            assert response.status_code == 200, response.text
+            assert city.service_request_id in response.text
+            assert reads.since() == {"primary": 1, "replica0": 1}
+        written = client.post(
+            url("requests", "json"),
+            data={"api_key": city.api_key, "service_code": "POT-01", "lat": 34.05, "long": -118.25},
+        )
+        assert written.status_code == 503
+
+
 def test_a_promoted_replica_is_not_read_from(own_app, city, standby, caplog):
     """Out of recovery, it no longer follows the primary's writes."""
     with streaming_standby(standby.primary_superuser) as promoted:
