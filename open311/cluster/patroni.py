@@ -29,20 +29,38 @@ ETCD = Path("/usr/bin/etcd")
 SCOPE = "open311"
 REPLICATION_ROLE = "replicator"
 
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
 # What Patroni runs when the node becomes primary or replica ($1 on_role_change, $2 the role).
-# pgbouncer hands each new client the server parameters of its own first login, in_hot_standby
+# pgbouncer hands each new client the server parameters of its pool's first login, in_hot_standby
 # among them, and keeps them (pgbouncer issue 859): after a promotion libpq's
 # target_session_attrs=read-write would go on hearing "standby" through it and refuse the new
-# primary. A restart makes it log in afresh; its clients reconnect.
+# primary. RECONNECT on its admin console makes it log in afresh as each server connection is
+# released, and its clients keep their connections. Patroni calls this as it asks PostgreSQL to
+# change, not once it has: the script first waits (up to 30 s) for the control file to show the
+# new state, else pgbouncer would log in afresh to the old one.
 ROLE_CHANGE = """#!/bin/sh
 # Written by open311/cluster/patroni.py: Patroni runs it when this node's role changes.
-pid=$(cat {pidfile} 2>/dev/null) || exit 0
-kill -0 "$pid" 2>/dev/null || exit 0
-kill -TERM "$pid"
-while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-exec {pgbouncer} -d -q {config}
+case "$2" in
+  primary|master|promoted) state="in production" ;;
+  *) state="in archive recovery" ;;
+esac
+for _ in $(seq 300); do
+  {bindir}/pg_controldata {data_dir} | grep -q "^Database cluster state: *$state" && break
+  sleep 0.1
+done
+PGPASSFILE={passfile} PGCONNECT_TIMEOUT=3 exec {bindir}/psql -X -q -h 127.0.0.1 -p {port} \\
+  -U {user} -d pgbouncer -c RECONNECT
 """
+
+
+@dataclass(frozen=True)
+class PoolerConsole:
+    """The admin console of the pgbouncer in front of a node: its port, and the admin user
+    (known to that pgbouncer only, no database role) and password it takes."""
+
+    port: int
+    user: str
+    password: str
+
 
 # Seconds: see the module's docstring.
 TTL_S = 20
@@ -92,9 +110,9 @@ class PatroniNode:
     # Patroni's program, in a virtualenv of Debian's Python that its system user can run (the
     # project's own may sit under a home directory closed to it).
     program: Path
-    # The pgbouncer in front of this node (its config and pid files), restarted by Patroni when
-    # the node's role changes (see ROLE_CHANGE); None: no pgbouncer to tell.
-    pooler: tuple[Path, Path] | None = None
+    # The pgbouncer in front of this node, told by Patroni when the node's role changes (see
+    # ROLE_CHANGE); None: no pgbouncer to tell.
+    pooler: PoolerConsole | None = None
 
     @property
     def role_change_script(self) -> Path:
@@ -207,11 +225,28 @@ class PatroniNode:
         if user is not None:
             shutil.chown(self.config_file, user, user)
         if self.pooler is not None:
-            config, pidfile = self.pooler
-            self.role_change_script.write_text(
-                ROLE_CHANGE.format(config=config, pidfile=pidfile, pgbouncer=PGBOUNCER)
-            )
-            self.role_change_script.chmod(0o755)
+            self._write_role_change(bindir, user)
+
+    def _write_role_change(self, bindir: Path, user: str | None) -> None:
+        """The script Patroni runs on a role change, and the password file it reads (0600)."""
+        assert self.pooler is not None
+        passfile = self.directory / "pgbouncer-admin.pgpass"
+        passfile.unlink(missing_ok=True)
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "w") as file:
+            file.write(f"127.0.0.1:{self.pooler.port}:pgbouncer:{self.pooler.user}:")
+            file.write(f"{self.pooler.password}\n")
+        script = ROLE_CHANGE.format(
+            passfile=passfile,
+            bindir=bindir,
+            data_dir=self.data_dir,
+            port=self.pooler.port,
+            user=self.pooler.user,
+        )
+        self.role_change_script.write_text(script)
+        self.role_change_script.chmod(0o755)
+        if user is not None:
+            shutil.chown(passfile, user, user)
 
     def state(self) -> dict[str, Any] | None:
         """What this node's Patroni says of its PostgreSQL (GET /patroni), None if it is down."""

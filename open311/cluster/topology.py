@@ -32,7 +32,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2.extensions import encrypt_password
 
-from open311.cluster.patroni import Passwords, PatroniNode, etcd
+from open311.cluster.patroni import Passwords, PatroniNode, PoolerConsole, etcd
 from open311.cluster.processes import Daemon, ProcessError, own
 from open311.config import LOCAL_CLUSTER_APP_ROLE, PROJECT_ROOT
 from open311.db.cluster import (
@@ -54,6 +54,8 @@ DATABASE = "open311"
 # kept for the whole session, which transaction mode does not give.
 SESSION_DATABASE = "open311_session"
 MEDIA_BUCKET = "open311-media"
+# pgbouncer's admin console user (no database role): Patroni's role-change script signs in as it.
+POOLER_ADMIN = "pgbouncer_admin"
 # gunicorn workers per app node.
 NODE_WORKERS = 2
 
@@ -116,9 +118,8 @@ class Topology:
                 pg_port=self._port(2, i),
                 rest_port=self._port(3, i),
                 program=self.patroni_program,
-                pooler=(
-                    self._pooler_dir(i) / "pgbouncer.ini",
-                    self._pooler_dir(i) / "pgbouncer.pid",
+                pooler=PoolerConsole(
+                    self._port(4, i), POOLER_ADMIN, self._secret("pgbouncer-admin")
                 ),
             )
             for i in range(self.nodes)
@@ -140,7 +141,11 @@ class Topology:
                         f"host=127.0.0.1 port={node.pg_port} dbname={DATABASE} pool_mode=session"
                     ),
                 },
-                users={LOCAL_CLUSTER_APP_ROLE: self.app_password()},
+                users={
+                    LOCAL_CLUSTER_APP_ROLE: self.app_password(),
+                    POOLER_ADMIN: self._secret("pgbouncer-admin"),
+                },
+                admin_users=[POOLER_ADMIN],
             )
             for i, node in enumerate(self.database_nodes())
         ]
