@@ -14,6 +14,7 @@ primary is replaced within about ttl + loop_wait: some 20 s measured on one mach
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -174,7 +175,11 @@ class PatroniNode:
                             "wal_log_hints": "on",
                             "max_wal_senders": 10,
                             "max_replication_slots": 10,
-                            "synchronous_commit": "on",
+                            # A commit returns once the synchronous replica has applied it,
+                            # not only flushed it: a client that keeps no cookie and sends no
+                            # Open311-Commit-LSN (most GeoReport apps) reads its own write from
+                            # that replica at once too. (Asynchronous replicas rely on the LSN.)
+                            "synchronous_commit": "remote_apply",
                             # Reads on the replica are not cancelled by the primary's vacuum.
                             "hot_standby_feedback": "on",
                         },
@@ -273,6 +278,23 @@ class PatroniNode:
             return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, IndexError, ValueError):
             return None
+
+
+def set_parameters(node: PatroniNode, password: str, parameters: dict[str, Any]) -> None:
+    """Change PostgreSQL parameters of the whole cluster in Patroni's shared configuration
+    (PATCH /config, which each node's Patroni applies at its next loop)."""
+    body = json.dumps({"postgresql": {"parameters": parameters}}).encode()
+    change = urllib.request.Request(
+        f"{node.rest_url}/config",
+        data=body,
+        method="PATCH",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"patroni:{password}".encode()).decode(),
+        },
+    )
+    with urllib.request.urlopen(change, timeout=10) as answer:
+        answer.read()
 
 
 def cluster_state(node: PatroniNode) -> dict[str, Any] | None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import re
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 
 import redis
 import requests
 from PIL import Image
 
+from open311.cluster.patroni import set_parameters
 from open311.cluster.topology import Topology
 from tests.cluster.conftest import open311, record_figure
 from tests.cluster.helpers import on_node, reads_by_target, transactions
@@ -88,9 +90,67 @@ def _fresh_replay(topology: Topology, client: Client) -> None:
         time.sleep(0.05)
 
 
+@contextmanager
+def cluster_parameters(topology: Topology, **changed: str) -> Iterator[None]:
+    """PostgreSQL parameters changed for the whole cluster for a while (Patroni's shared
+    configuration), each waited for on every node, then put back."""
+    nodes = topology.database_nodes()
+    password = topology.passwords().rest
+
+    def everywhere(values: dict[str, str]) -> bool:
+        return all(
+            on_node(topology, node, f"SHOW {name}") == [(value,)]
+            for node in nodes
+            for name, value in values.items()
+        )
+
+    primary = topology.primary()
+    assert primary is not None
+    before = {name: on_node(topology, primary, f"SHOW {name}")[0][0] for name in changed}
+    set_parameters(primary, password, changed)
+    try:
+        _until(lambda: everywhere(changed), 20, f"{changed} on every node")
+        yield
+    finally:
+        set_parameters(primary, password, before)
+        _until(lambda: everywhere(before), 20, f"{before} on every node")
+
+
+@contextmanager
+def replica_applies_late(topology: Topology, delay: str) -> Iterator[None]:
+    """The replica applies each transaction `delay` after its commit (recovery_min_apply_delay,
+    set on the replica itself: Patroni leaves recovery settings to a restart)."""
+    (replica,) = topology.replicas()
+    on_node(topology, replica, f"ALTER SYSTEM SET recovery_min_apply_delay = '{delay}'")
+    on_node(topology, replica, "SELECT pg_reload_conf()")
+    try:
+        _until(
+            lambda: on_node(topology, replica, "SHOW recovery_min_apply_delay") == [(delay,)],
+            10,
+            "the delay",
+        )
+        yield
+    finally:
+        on_node(topology, replica, "ALTER SYSTEM RESET recovery_min_apply_delay")
+        on_node(topology, replica, "SELECT pg_reload_conf()")
+
+
+def _until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
+        time.sleep(0.2)
+
+
 def test_a_client_reads_its_own_write_while_the_replica_lags(topology: Topology, api_key: str):
     (replica,) = topology.replicas()
-    with Client(topology.url, api_key) as writer, Client(topology.url, api_key) as stranger:
+    with (
+        Client(topology.url, api_key) as writer,
+        Client(topology.url, api_key) as stranger,
+        # A commit no longer waits for the replica to apply it (remote_apply, the cluster's
+        # own): the replica may lag as an asynchronous one would, or one whose replay is paused.
+        cluster_parameters(topology, synchronous_commit="on"),
+    ):
         _fresh_replay(topology, writer)
         on_node(topology, replica, "SELECT pg_wal_replay_pause()")
         try:
@@ -131,6 +191,33 @@ def test_a_client_reads_its_own_write_while_the_replica_lags(topology: Topology,
             after[n].get("replica0", 0) - before[n].get("replica0", 0) for n in after
         )
         assert replica_reads >= 10
+
+
+def test_a_client_that_keeps_nothing_reads_its_own_write(topology: Topology, api_key: str):
+    """No cookie, no header, as most GeoReport apps: a request is found by id the moment its
+    POST was answered, even from a replica that applies WAL 300 ms late, since the commit
+    returned only once the synchronous replica had applied it (remote_apply). With
+    synchronous_commit=on the same reads are 404s (the second half)."""
+
+    def found_at_once(count: int) -> int:
+        found = 0
+        for n in range(count):
+            with Client(topology.url, api_key) as app:
+                filed = app.file(f"no cookie #{n}")
+                assert filed.status_code == 200
+                request_id = filed.json()[0]["service_request_id"]
+            with Client(topology.url, api_key) as other:
+                found += other.get(f"requests/{request_id}.json").status_code == 200
+        return found
+
+    with replica_applies_late(topology, "300ms"):
+        assert found_at_once(10) == 10
+    # (In this order: Patroni's reload of a changed setting would undo the replica's delay.)
+    with (
+        cluster_parameters(topology, synchronous_commit="on"),
+        replica_applies_late(topology, "300ms"),
+    ):
+        assert found_at_once(5) == 0
 
 
 def test_app_nodes_share_photos_sessions_and_rate_limits(topology: Topology, client: Client):
