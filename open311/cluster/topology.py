@@ -383,7 +383,7 @@ def down(topology: Topology, echo=print) -> None:
         node.daemon().stop(timeout_s=60)
         _stop_postmaster(node)
     topology.etcd().stop()
-    echo("cluster stopped (its data stays in var/cluster)")
+    echo(f"cluster stopped (its data stays in {topology.root})")
 
 
 def _stop_postmaster(node: PatroniNode) -> None:

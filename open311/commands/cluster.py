@@ -53,7 +53,7 @@ def cluster_up(topology: Topology, no_seed: bool) -> None:
 @cluster_group.command("down")
 @click.pass_obj
 def cluster_down(topology: Topology) -> None:
-    """Stop every part; the data stays under var/cluster/."""
+    """Stop every part; the data stays under its root (var/cluster/)."""
     try:
         down(topology, echo=click.echo)
     except FAILURES as exc:
