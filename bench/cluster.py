@@ -14,8 +14,9 @@ lead's var/cluster on 55400), on the demo data it was seeded with; it starts and
    WAL left to apply, which is what db/replicas.py judges a replica by).
    The floor, in the same run and at the same concurrency: bench/'s POST floor (INSERT of the
    row, the district lookup, INSERT of its request_district rows, COMMIT through bare psycopg2
-   on the primary), once as the cluster commits (synchronous_commit=on with Patroni's
-   synchronous standby: COMMIT waits for the replica's flush) and once with
+   on the primary), once as the cluster commits (Patroni's synchronous standby with the
+   cluster's synchronous_commit, remote_apply in `make cluster`: COMMIT waits for the replica
+   to apply it; the report says which) and once with
    `SET synchronous_commit = local` on the floor's connections: the difference between the
    two is what synchronous replication costs a write, apart from what the API costs.
 2. **Reads per node.** A GET mix of bench/'s read calls (the 90-day requests list, requests by
@@ -261,6 +262,16 @@ def measurement_stats(m: Measurement) -> dict[str, Any]:
     }
 
 
+def cluster_commit(topology: Topology) -> str:
+    """The cluster's synchronous_commit (Patroni's configuration): what "as the cluster
+    commits" means in this run."""
+    primary = topology.primary()
+    assert primary is not None
+    with closing(topology.superuser_connection(primary)) as connection, connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        return cur.fetchone()[0]
+
+
 def post_runs(
     topology: Topology, post: scenarios.Scenario, ctx: scenarios.Context, args: argparse.Namespace
 ) -> list[dict[str, Any]]:
@@ -269,7 +280,7 @@ def post_runs(
     local_floor = _local_floor(post, ctx)
     sides = (
         ("API via nginx", post.api),
-        ("floor, synchronous_commit=on", post.floor),
+        (f"floor, synchronous_commit={cluster_commit(topology)}", post.floor),
         ("floor, synchronous_commit=local", local_floor),
     )
     # At the highest concurrency: every gunicorn worker of both nodes serves its first POSTs
@@ -678,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     idle = idle_baseline(topology, args.idle)
     commits = commit_cost(topology, args.commits)
     print(
-        "commit, synchronous_commit=on / local: p50 "
+        f"commit, synchronous_commit={cluster_commit(topology)} / local: p50 "
         f"{_ms(commits['on']['p50'], 2)} / {_ms(commits['local']['p50'], 2)} ms, p99 "
         f"{_ms(commits['on']['p99'], 2)} / {_ms(commits['local']['p99'], 2)} ms",
         flush=True,
@@ -693,6 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         "cluster": {"root": str(topology.root), "base_port": topology.base_port},
         "primary": primary.name,
         "replica": replicas[0].name,
+        "synchronous_commit": cluster_commit(topology),
         "args": {k: str(v) for k, v in vars(args).items()},
         "machine": machine,
         "commits": commits,
@@ -761,8 +773,9 @@ def markdown(result: dict[str, Any]) -> str:
         "bench/'s `post` scenario (form bodies for the default jurisdiction's realtime services, "
         "required attributes answered, random points of its service area) POSTed through nginx, "
         "and bench/'s POST floor (INSERT + district lookup + INSERT request_district + COMMIT, "
-        "bare psycopg2 on the primary) as the cluster commits (synchronous_commit=on: COMMIT "
-        "waits for the synchronous standby's flush) and with `SET synchronous_commit = local` "
+        "bare psycopg2 on the primary) as the cluster commits (synchronous_commit="
+        f"{result.get('synchronous_commit', 'on')}: COMMIT waits for the synchronous standby) "
+        "and with `SET synchronous_commit = local` "
         "(COMMIT waits for the primary's own disk only). The API-floor difference is the API's "
         "own work. The floor's on-local difference would be what synchronous replication costs "
         "a write, but on a shared machine it is smaller than the noise between whole runs: the "
@@ -789,7 +802,8 @@ def markdown(result: dict[str, Any]) -> str:
         "| commit | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|",
     ]
-    for way, label in (("on", "synchronous_commit=on (standby's flush)"), ("local", "local")):
+    cluster_label = f"synchronous_commit={result.get('synchronous_commit', 'on')} (the standby's)"
+    for way, label in (("on", cluster_label), ("local", "local")):
         row = commits[way]
         lines.append(
             f"| {label} | {_ms(row['p50'], 2)} | {_ms(row['p99'], 2)} | {_ms(row['max'], 2)} |"
