@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from open311.cluster.processes import Daemon, own
+from open311.cluster.processes import Daemon
+from open311.db.ownership import hand_over
 
 ETCD = Path("/usr/bin/etcd")
 SCOPE = "open311"
@@ -222,7 +223,7 @@ class PatroniNode:
         """The node's directory for Patroni's user, and the config file, readable by that user
         only: it holds the passwords."""
         user = self.daemon().run_as()
-        own(self.directory, user)
+        hand_over(self.directory, user)
         self.config_file.unlink(missing_ok=True)
         fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with open(fd, "w") as file:

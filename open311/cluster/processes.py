@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from open311.db.ownership import hand_over
 
 # The programs this process started: they are meant to outlive it, and a Popen dropped while
 # its program runs would be reported (ResourceWarning) as if it had been forgotten.
@@ -78,7 +79,7 @@ class Daemon:
         if self.running():
             return
         user = self.run_as()
-        own(self.directory, user)
+        hand_over(self.directory, user)
         with open(self.logfile, "ab") as log:
             process = subprocess.Popen(
                 list(self.args),
@@ -160,17 +161,3 @@ def wait_gone(pid: int, timeout_s: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-def own(directory: Path, user: str | None) -> None:
-    """Make `directory` (and its parents) and hand it to `user`, who must be able to reach it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if user is None:
-        return
-    shutil.chown(directory, user, user)
-    for parent in directory.parents:
-        if parent == Path("/"):
-            break
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            parent.chmod(mode | 0o001)

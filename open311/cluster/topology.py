@@ -33,7 +33,7 @@ import psycopg2
 from psycopg2.extensions import encrypt_password
 
 from open311.cluster.patroni import Passwords, PatroniNode, PoolerConsole, etcd
-from open311.cluster.processes import Daemon, ProcessError, own
+from open311.cluster.processes import Daemon, ProcessError
 from open311.config import LOCAL_CLUSTER_APP_ROLE, PROJECT_ROOT
 from open311.db.cluster import (
     APP_ROLE_ATTRIBUTES,
@@ -313,7 +313,7 @@ def up(topology: Topology, *, seed: bool = True, echo=print) -> None:
         raise ClusterUpError(
             f"{topology.patroni_program} not found: `make cluster` installs Patroni there"
         )
-    own(topology.root, None)
+    topology.root.mkdir(parents=True, exist_ok=True)
     topology.etcd().start()
     echo(f"etcd running on 127.0.0.1:{topology._port(1)}")
     passwords = topology.passwords()

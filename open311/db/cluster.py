@@ -39,6 +39,7 @@ from open311.config import (
     SUPERUSER_PASSWORD_FILE_NAME,
     local_cluster_url,
 )
+from open311.db.ownership import hand_over
 
 SUPERUSER = LOCAL_CLUSTER_SUPERUSER
 APP_ROLE = LOCAL_CLUSTER_APP_ROLE
@@ -285,16 +286,7 @@ class LocalCluster:
         return subprocess.run(command, capture_output=True, text=True, check=False)
 
     def _own(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        if self.as_root:
-            shutil.chown(path, "postgres", "postgres")
-            # The postgres user must be able to walk down to the data directory.
-            for parent in path.parents:
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    parent.chmod(mode | 0o001)
+        hand_over(path, "postgres" if self.as_root else None)
 
     def initialized(self) -> bool:
         return (self.datadir / "PG_VERSION").exists()

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from open311.db.ownership import hand_over
+
 DEBIAN_PROGRAM = Path("/usr/sbin/pgbouncer")
 SYSTEM_USER = "postgres"
 
@@ -190,17 +192,7 @@ class LocalPgbouncer:
     def _own(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
-        user = self.run_as
-        if user is None:
-            return
-        shutil.chown(self.directory, user, user)
-        # pgbouncer's user must be able to walk down to its directory.
-        for parent in self.directory.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        hand_over(self.directory, self.run_as)
 
     def start(self) -> None:
         """Write the configuration and auth file, start pgbouncer and wait until it accepts

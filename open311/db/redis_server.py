@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from open311.db.ownership import hand_over
+
 DEBIAN_PROGRAM = Path("/usr/bin/redis-server")
 SYSTEM_USER = "redis"
 # Rate-limit counts take some 100 bytes each: room for a million clients' windows.
@@ -103,18 +105,7 @@ class LocalRedis:
         return self.pid() is not None and ping(self.port)
 
     def _own(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        user = self.run_as
-        if user is None:
-            return
-        shutil.chown(self.directory, user, user)
-        # The server's user must be able to walk down to its directory.
-        for parent in self.directory.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        hand_over(self.directory, self.run_as)
 
     def start(self) -> None:
         """Start the server and wait until it answers; RedisServerError if it does not."""
