@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from contextlib import closing
 
 import psycopg2
@@ -87,3 +88,11 @@ def process_with_local_port(port: int) -> int | None:
     ).stdout
     found = re.search(r"pid=(\d+)", output)
     return int(found[1]) if found else None
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; a test failure naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
+        time.sleep(0.1)

@@ -16,7 +16,7 @@ from PIL import Image
 from open311.cluster.patroni import set_parameters
 from open311.cluster.topology import Topology
 from tests.cluster.conftest import open311, record_figure
-from tests.cluster.helpers import on_node, reads_by_target, transactions
+from tests.cluster.helpers import on_node, reads_by_target, transactions, wait_until
 from tests.cluster.load import Client
 
 
@@ -109,11 +109,11 @@ def cluster_parameters(topology: Topology, **changed: str) -> Iterator[None]:
     before = {name: on_node(topology, primary, f"SHOW {name}")[0][0] for name in changed}
     set_parameters(primary, password, changed)
     try:
-        _until(lambda: everywhere(changed), 20, f"{changed} on every node")
+        wait_until(lambda: everywhere(changed), 20, f"{changed} on every node")
         yield
     finally:
         set_parameters(primary, password, before)
-        _until(lambda: everywhere(before), 20, f"{before} on every node")
+        wait_until(lambda: everywhere(before), 20, f"{before} on every node")
 
 
 @contextmanager
@@ -124,7 +124,7 @@ def replica_applies_late(topology: Topology, delay: str) -> Iterator[None]:
     on_node(topology, replica, f"ALTER SYSTEM SET recovery_min_apply_delay = '{delay}'")
     on_node(topology, replica, "SELECT pg_reload_conf()")
     try:
-        _until(
+        wait_until(
             lambda: on_node(topology, replica, "SHOW recovery_min_apply_delay") == [(delay,)],
             10,
             "the delay",
@@ -133,13 +133,6 @@ def replica_applies_late(topology: Topology, delay: str) -> Iterator[None]:
     finally:
         on_node(topology, replica, "ALTER SYSTEM RESET recovery_min_apply_delay")
         on_node(topology, replica, "SELECT pg_reload_conf()")
-
-
-def _until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
-        time.sleep(0.2)
 
 
 def test_a_client_reads_its_own_write_while_the_replica_lags(topology: Topology, api_key: str):

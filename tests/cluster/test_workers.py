@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from open311.cluster.topology import Topology
 from tests.cluster.conftest import record_figure
-from tests.cluster.helpers import on_node, process_with_local_port
+from tests.cluster.helpers import on_node, process_with_local_port, wait_until
 from tests.cluster.load import Client
 
 
@@ -72,13 +72,6 @@ def _subscribe(client: Client, receiver: Receiver, path: str) -> None:
     assert answer.status_code in (200, 201), answer.text
 
 
-def _wait(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
-        time.sleep(0.1)
-
-
 def test_both_nodes_deliver_each_webhook_once(topology: Topology, client: Client):
     workers = {daemon.pid(): daemon.name for daemon in topology.workers()}
     receiver = _serve()
@@ -89,7 +82,7 @@ def test_both_nodes_deliver_each_webhook_once(topology: Topology, client: Client
             _subscribe(client, receiver, path)
         for n in range(15):
             assert client.file(f"webhook fan-out #{n}").status_code == 200
-        _wait(lambda: len(receiver.answered) >= 45, 60, "45 deliveries")
+        wait_until(lambda: len(receiver.answered) >= 45, 60, "45 deliveries")
         time.sleep(2)  # any second sending would have arrived by now
     finally:
         receiver.shutdown()
@@ -120,13 +113,13 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_the_other_node(
         _subscribe(client, receiver, "held")
         receiver.hold_next = True
         assert client.file("held delivery").status_code == 200
-        _wait(receiver.held.is_set, 30, "the first attempt")
+        wait_until(receiver.held.is_set, 30, "the first attempt")
         delivery, sender = receiver.attempts[0]
         assert sender in workers, (sender, workers)
         killed_at = time.monotonic()
         workers[sender].kill()
         receiver.release.set()
-        _wait(lambda: delivery in receiver.answered, 60, "the delivery sent again")
+        wait_until(lambda: delivery in receiver.answered, 60, "the delivery sent again")
         taken_over_s = time.monotonic() - killed_at
         time.sleep(2)
     finally:
