@@ -65,7 +65,7 @@ demo: database
 
 # Several machines on this one (README: Running on several machines): two PostgreSQL+PostGIS
 # nodes under Patroni with etcd, a pgbouncer each, Redis, an S3 store, two app nodes with a
-# worker each, nginx in front; all under var/cluster/, serving http://127.0.0.1:55400.
+# worker each, nginx in front; all under var/cluster/, serving http://127.0.0.1:15400.
 # Patroni runs as the postgres system user, so it gets a virtualenv of Debian's Python under
 # var/ (the project's may sit in a home directory closed to that user), pinned here.
 PATRONI_VENV := var/cluster/patroni-venv

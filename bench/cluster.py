@@ -2,7 +2,7 @@
 load, and which node answers the reads.
 
 Measures a cluster that `open311 cluster up` started (--root/--base-port; the default is the
-lead's var/cluster on 55400), on the demo data it was seeded with; it starts and stops nothing.
+lead's var/cluster on 15400), on the demo data it was seeded with; it starts and stops nothing.
 
 1. **Lag under POST load.** bench/'s `post` scenario (the same form bodies: the default
    jurisdiction's realtime services, their required attributes, random points of its service
@@ -34,7 +34,7 @@ Prints the tables and writes bench/CLUSTER.md and bench/cluster.json. Leaves beh
 API key and the requests its POSTs filed (in the cluster's demo database).
 
     .venv/bin/python bench/cluster.py                                   # var/cluster, ~2 min
-    .venv/bin/python bench/cluster.py --root var/cluster-bench --base-port 55600
+    .venv/bin/python bench/cluster.py --root var/cluster-bench --base-port 15600
 """
 
 from __future__ import annotations

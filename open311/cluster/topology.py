@@ -48,7 +48,9 @@ from open311.serving import gunicorn, nginx
 from open311.serving.supervisor import tcp_port_accepts
 
 CLUSTER_ROOT = PROJECT_ROOT / "var" / "cluster"
-DEFAULT_BASE_PORT = 55400
+# Below Linux's ephemeral ports (32768-60999): a port there may be held at any moment as the
+# local end of some outgoing connection, and a server then cannot listen on it.
+DEFAULT_BASE_PORT = 15400
 DATABASE = "open311"
 # pgbouncer's alias of the database in session mode: the worker's LISTEN needs one connection
 # kept for the whole session, which transaction mode does not give.

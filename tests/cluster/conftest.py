@@ -1,4 +1,4 @@
-"""The cluster's acceptance tests run against `make cluster` (var/cluster, nginx on :55400):
+"""The cluster's acceptance tests run against `make cluster` (var/cluster, nginx on :15400):
 `make test-cluster` starts it and runs them, one at a time, since some kill its nodes. After
 each test every part is started again (`open311 cluster up`), so each starts from a whole
 cluster whatever the one before it killed."""
