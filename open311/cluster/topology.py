@@ -204,6 +204,9 @@ class Topology:
             "OPEN311_WEBHOOK_ALLOW_PRIVATE": "1",
             "OPEN311_WEBHOOK_TIMEOUT_S": "5",
             "OPEN311_DELIVERY_LEASE_MARGIN_S": "5",
+            # Escalation every 10 s rather than every minute: the tests see a job move to the
+            # other node's worker within seconds of the first one's death.
+            "OPEN311_ESCALATION_INTERVAL_S": "10",
         }
 
     def app_ports(self) -> list[int]:
