@@ -281,20 +281,30 @@ class PatroniNode:
             return None
 
 
+def switchover(node: PatroniNode, password: str, leader: str, candidate: str) -> None:
+    """A planned change of primary (POST /switchover): `leader` steps down once `candidate`,
+    its synchronous replica, has everything, and `candidate` is promoted; no ttl to wait for."""
+    _post(node, password, "switchover", {"leader": leader, "candidate": candidate}, "POST")
+
+
 def set_parameters(node: PatroniNode, password: str, parameters: dict[str, Any]) -> None:
     """Change PostgreSQL parameters of the whole cluster in Patroni's shared configuration
     (PATCH /config, which each node's Patroni applies at its next loop)."""
-    body = json.dumps({"postgresql": {"parameters": parameters}}).encode()
+    _post(node, password, "config", {"postgresql": {"parameters": parameters}}, "PATCH")
+
+
+def _post(node: PatroniNode, password: str, path: str, body: dict[str, Any], method: str) -> None:
+    """A change asked of Patroni's REST API, with its password (reading needs none)."""
     change = urllib.request.Request(
-        f"{node.rest_url}/config",
-        data=body,
-        method="PATCH",
+        f"{node.rest_url}/{path}",
+        data=json.dumps(body).encode(),
+        method=method,
         headers={
             "Content-Type": "application/json",
             "Authorization": "Basic " + base64.b64encode(f"patroni:{password}".encode()).decode(),
         },
     )
-    with urllib.request.urlopen(change, timeout=10) as answer:
+    with urllib.request.urlopen(change, timeout=30) as answer:
         answer.read()
 
 

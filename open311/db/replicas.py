@@ -38,11 +38,16 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from open311.db.session import FAILURES, describe_failure, make_engine, make_session_factory
+from open311.db.session import (
+    FAILURES,
+    READ_ONLY_SQL_TRANSACTION,
+    describe_failure,
+    make_engine,
+    make_session_factory,
+)
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_SQL_TRANSACTION = "25006"  # what a standby answers to any write
 
 # One statement, nothing kept on the connection. pg_stat_wal_receiver shows its status only to
 # roles with pg_read_all_stats (others see the row of a running receiver, with a NULL status).
@@ -228,7 +233,10 @@ class ReplicaSet:
         time limits), each connection attempt given up after a few seconds (connect_timeout,
         unless the URL sets one): a replica host that does not answer must not hold a request
         for the system's TCP timeout."""
-        engine_options = {"pool_size": 2, "max_overflow": 3} | engine_options
+        # A write refused there is a route's mistake (WriteOnReplica), not a demoted primary.
+        engine_options = {"pool_size": 2, "max_overflow": 3, "writes_expected": False} | (
+            engine_options
+        )
         replicas = [
             Replica(f"replica{index}", make_engine(_with_connect_timeout(url), **engine_options))
             for index, url in enumerate(urls)

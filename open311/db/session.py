@@ -22,6 +22,7 @@ def make_engine(
     *,
     statement_timeout_ms: int | None = None,
     idle_in_transaction_timeout_ms: int | None = None,
+    writes_expected: bool = True,
     **kwargs: Any,
 ) -> Engine:
     """An engine whose connections run as the module says. The timeouts (0: none) are the web
@@ -53,7 +54,23 @@ def make_engine(
         **kwargs,
     )
     _settings_per_transaction_when_dropped(engine, settings)
+    if writes_expected:
+        _read_only_server_is_a_lost_connection(engine)
     return engine
+
+
+def _read_only_server_is_a_lost_connection(engine: Engine) -> None:
+    """A write refused because the server is read-only (SQLSTATE 25006) on an engine meant for
+    the primary: the primary was demoted (a switchover), and a pooler in front of it went on
+    lending connections to it as it is now. Nothing was written. Every pooled connection leads
+    there, so the error is taken as a lost connection: the pool is emptied, and the next
+    connections, on a URL naming every node with target_session_attrs=read-write, find the new
+    primary (the web app answers 503 meanwhile; the worker tries again)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _demoted(context: Any) -> None:
+        if getattr(context.original_exception, "pgcode", None) == READ_ONLY_SQL_TRANSACTION:
+            context.is_disconnect = True
 
 
 # The pooled connection's info key: its startup options did not reach the server.
@@ -132,6 +149,7 @@ FAILURES: tuple[type[Exception], ...] = (DBAPIError, psycopg2.Error)
 # cannot_connect_now (starting up or in recovery); class 08 is connection_exception.
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03"})
 QUERY_CANCELED = "57014"  # statement_timeout, or pg_cancel_backend()
+READ_ONLY_SQL_TRANSACTION = "25006"  # a write on a standby
 UNIQUE_VIOLATION = "23505"
 
 

@@ -423,6 +423,22 @@ def test_a_read_the_primary_cannot_serve_is_answered_by_any_replica(own_app, cit
         assert written.status_code == 503
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_write_on_a_primary_gone_read_only_is_a_503(own_app, city, fmt):
+    """A switchover behind a pooler: the primary's URL now leads to a standby (the demoted
+    node, which the pooler reconnected to). The write is refused there: a 503 to try again,
+    not a 500, and nothing stored; the pool is dropped for the next connections to find the
+    new primary."""
+    client = own_app(DATABASE_URL=city.replica_url).test_client()
+    for _ in range(2):
+        answer = client.post(
+            url("requests", fmt),
+            data={"api_key": city.api_key, "service_code": "POT-01", "lat": 34.05, "long": -118.25},
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"]
+
+
 def test_a_promoted_replica_is_not_read_from(own_app, city, standby, caplog):
     """Out of recovery, it no longer follows the primary's writes."""
     with streaming_standby(standby.primary_superuser) as promoted:
