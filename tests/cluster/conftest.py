@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from open311.cluster.topology import Topology, up
+from tests.cluster.helpers import all_reads_on_the_replica, wait_until
 from tests.cluster.load import Client
 
 # What the tests measured (failover time, failed requests, reads per node): one JSON file per
@@ -60,9 +61,13 @@ def client(topology: Topology, api_key: str) -> Iterator[Client]:
 
 @pytest.fixture(autouse=True)
 def whole_cluster(topology: Topology) -> Iterator[None]:
-    """Every part running before and after the test (what a test killed is started again)."""
+    """Every part running before and after the test (what a test killed is started again),
+    and, before it, the app nodes reading from the replica again: after a test that changed
+    the primary each finds the replica of now within seconds (a promoted one's connections
+    are dropped, one that failed is left alone for 5 s)."""
     up(topology, seed=False, echo=lambda _text: None)
     _wait_until_serving(topology)
+    wait_until(lambda: all_reads_on_the_replica(topology), 30, "reads on the replica again")
     yield
     up(topology, seed=False, echo=lambda _text: None)
     _wait_until_serving(topology)

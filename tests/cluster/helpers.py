@@ -96,3 +96,13 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> 
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
         time.sleep(0.1)
+
+
+def all_reads_on_the_replica(topology: Topology, reads: int = 10) -> bool:
+    """Whether `reads` public GETs in a row through nginx were all read on the replica."""
+    before = reads_by_target(topology)
+    for _ in range(reads):
+        requests.get(f"{topology.url}/open311/v2/services.json", timeout=10)
+    after = reads_by_target(topology)
+    on_replica = sum(after[n].get("replica0", 0) - before[n].get("replica0", 0) for n in after)
+    return on_replica == reads
