@@ -12,7 +12,7 @@ import time
 from open311.cluster.patroni import PatroniNode, switchover
 from open311.cluster.topology import Topology
 from tests.cluster.conftest import record_figure
-from tests.cluster.helpers import on_node, stored
+from tests.cluster.helpers import on_node, stored, wait_until
 from tests.cluster.load import Load
 
 
@@ -57,6 +57,23 @@ def test_an_app_node_killed_mid_load_fails_no_request(topology: Topology, api_ke
     assert _filed_by(topology, load) == len(ids)
 
 
+def _failures_since(load: Load, since: float) -> tuple[list, list, dict]:
+    """The reads and writes that failed after `since`, and the load's counts for a figure."""
+    failed_reads = [o for o in load.failed("read") if o.started > since]
+    failed_writes = [o for o in load.failed("write") if o.started > since]
+    counts = {
+        "reads": len([o for o in load.outcomes if o.kind == "read"]),
+        "writes": len([o for o in load.outcomes if o.kind == "write"]),
+        "writes_acknowledged": len(load.stored_ids()),
+        "failed_reads": len(failed_reads),
+        "failed_writes": len(failed_writes),
+        "failed_statuses": sorted({str(o.status) for o in load.failed()}),
+        # When writes failed: seconds after `since`, and how many in that second.
+        "failed_writes_by_second": _by_second(failed_writes, since),
+    }
+    return failed_reads, failed_writes, counts
+
+
 def _by_second(outcomes: list, since: float) -> dict[int, int]:
     counts: dict[int, int] = {}
     for outcome in outcomes:
@@ -97,23 +114,16 @@ def test_the_primary_killed_mid_load_loses_no_acknowledged_write(topology: Topol
 
     after = [o for o in load.outcomes if o.started > killed_at]
     first_write_ok = min(o.started for o in after if o.kind == "write" and o.ok)
-    failed_reads = [o for o in load.failed("read") if o.started > killed_at]
-    failed_writes = [o for o in load.failed("write") if o.started > killed_at]
+    failed_reads, failed_writes, counts = _failures_since(load, killed_at)
     ids = load.stored_ids()
-    figure = {
-        "promoted_after_s": round(promoted_s, 1),
-        "writing_again_after_s": round(first_write_ok - killed_at, 1),
-        "reads": len([o for o in load.outcomes if o.kind == "read"]),
-        "writes": len([o for o in load.outcomes if o.kind == "write"]),
-        "writes_acknowledged": len(ids),
-        "failed_reads": len(failed_reads),
-        "failed_writes": len(failed_writes),
-        "failed_statuses": sorted({str(o.status) for o in load.failed()}),
-        # When they failed: seconds after the kill, and how many in that second.
-        "failed_reads_by_second": _by_second(failed_reads, killed_at),
-        "failed_writes_by_second": _by_second(failed_writes, killed_at),
-    }
-    record_figure("primary_killed", figure)
+    record_figure(
+        "primary_killed",
+        {
+            "promoted_after_s": round(promoted_s, 1),
+            "writing_again_after_s": round(first_write_ok - killed_at, 1),
+            **counts,
+        },
+    )
     assert topology.primary() == replica
     # Synchronous replication: every write the API acknowledged, before, during or after the
     # failover, is on the new primary.
@@ -137,17 +147,12 @@ def test_a_planned_switchover_mid_load_loses_nothing(topology: Topology, api_key
         time.sleep(4)
         asked_at = time.monotonic()
         switchover(old, topology.passwords().rest, old.name, replica.name)
-        while replica.role() != "primary":
-            assert time.monotonic() - asked_at < 60, "no switchover within 60 s"
-            time.sleep(0.1)
+        wait_until(lambda: replica.role() == "primary", 60, "the switchover")
         switched_s = time.monotonic() - asked_at
-        while old.role() != "replica":
-            assert time.monotonic() - asked_at < 120, "the old primary did not follow"
-            time.sleep(0.1)
+        wait_until(lambda: old.role() == "replica", 60, "the old primary following it")
         time.sleep(4)
 
-    failed_reads = [o for o in load.failed("read") if o.started > asked_at]
-    failed_writes = [o for o in load.failed("write") if o.started > asked_at]
+    failed_reads, failed_writes, counts = _failures_since(load, asked_at)
     refused = [round(o.started - asked_at, 1) for o in failed_writes]
     ids = load.stored_ids()
     record_figure(
@@ -156,13 +161,7 @@ def test_a_planned_switchover_mid_load_loses_nothing(topology: Topology, api_key
             "switched_after_s": round(switched_s, 1),
             # From the first refused write to the last, seconds after the switchover was asked.
             "writes_refused_from_to_s": [min(refused), max(refused)] if refused else None,
-            "reads": len([o for o in load.outcomes if o.kind == "read"]),
-            "writes": len([o for o in load.outcomes if o.kind == "write"]),
-            "writes_acknowledged": len(ids),
-            "failed_reads": len(failed_reads),
-            "failed_writes": len(failed_writes),
-            "failed_statuses": sorted({str(o.status) for o in load.failed()}),
-            "failed_writes_by_second": _by_second(failed_writes, asked_at),
+            **counts,
         },
     )
     assert topology.primary() == replica
